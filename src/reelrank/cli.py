@@ -1,0 +1,297 @@
+"""The `reelrank` command line: train, evaluate, recommend, score, data info.
+
+Thin by design: each command parses arguments, calls the library and prints. Bad input ends with one
+clear line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from reelrank.config import ExperimentConfig, preset, with_overrides
+from reelrank.data.splits import SPLIT_HELP, parse_split
+from reelrank.recommender import Recommendation, Recommender, check_k
+from reelrank.training import Progress as TrainProgress
+from reelrank.types import ReelrankError
+
+app = typer.Typer(
+    name="reelrank",
+    help="reelrank: a two-stage movie recommender (retrieval + ranking) on MovieLens.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+data_app = typer.Typer(help="Inspect the data set.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+out = Console()
+err = Console(stderr=True)
+
+DataOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data", help="A GroupLens ml-100k folder or ml-100k.zip to use instead of downloading."
+    ),
+]
+CacheOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache-dir",
+        help="Where downloaded data is cached (default: $REELRANK_CACHE_DIR or ~/.cache/reelrank).",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+ArtifactArg = Annotated[
+    Path, typer.Argument(help="An artifact directory made by `reelrank train`.")
+]
+
+
+def fail(message: str) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=1)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn input errors into one line on stderr and exit status 1."""
+    try:
+        yield
+    except ReelrankError as error:
+        fail(str(error))
+    except (ValueError, OSError) as error:
+        fail(str(error))
+
+
+def emit_json(payload: Any) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+
+
+def load_ratings(data: Path | None, cache_dir: Path | None) -> Any:
+    from reelrank.data.movielens import load_movielens_100k
+
+    return load_movielens_100k(data, cache_dir=cache_dir, notify=lambda msg: err.print(msg))
+
+
+@contextmanager
+def progress_bar(enabled: bool) -> Iterator[Callable[[TrainProgress], None] | None]:
+    """A rich progress bar on stderr showing epoch, loss and RMSE; None when disabled."""
+    if not enabled:
+        yield None
+        return
+    columns = (
+        TextColumn("epoch {task.fields[epoch]}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} steps"),
+        TextColumn("loss {task.fields[loss]:.4f}  rmse {task.fields[rmse]:.4f}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, transient=False) as bar:
+        tasks: dict[int, Any] = {}
+
+        def update(p: TrainProgress) -> None:
+            if p.epoch not in tasks:
+                tasks[p.epoch] = bar.add_task(
+                    "train", total=p.steps, epoch=f"{p.epoch}/{p.epochs}", loss=0.0, rmse=0.0
+                )
+            bar.update(tasks[p.epoch], completed=p.step, loss=p.loss, rmse=p.rmse or float("nan"))
+
+        yield update
+
+
+@app.command()
+def train(
+    preset_name: Annotated[
+        str, typer.Option("--preset", help="Named configuration to start from.")
+    ] = "seed",
+    epochs: Annotated[int | None, typer.Option(help="Training epochs (preset's if unset).")] = None,
+    split: Annotated[str | None, typer.Option(help=f"Train/test split: {SPLIT_HELP}.")] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Random seed for split, init and shuffle.")
+    ] = None,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Directory to write the trained artifact to.")
+    ] = Path("artifacts/model"),
+    data: DataOption = None,
+    cache_dir: CacheOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Train a model on MovieLens 100k, evaluate it on the held-out split, save an artifact."""
+    from reelrank.experiment import train_recommender
+
+    with user_errors():
+        config = build_config(preset_name, epochs=epochs, split=split, seed=seed)
+        ratings = load_ratings(data, cache_dir)
+        with progress_bar(not as_json) as on_progress:
+            recommender = train_recommender(
+                ratings, config, on_progress=on_progress, data_info={"dataset": "movielens/100k"}
+            )
+        path = recommender.save(out_dir)
+    metrics = recommender.metrics
+    if as_json:
+        emit_json({"artifact": str(path), "preset": config.preset, "metrics": metrics})
+        return
+    out.print(f"Saved the trained model to [bold]{path}[/]")
+    out.print(f"Evaluation on the {config.split} split (test set):")
+    print_metrics(metrics)
+
+
+def build_config(
+    preset_name: str, *, epochs: int | None, split: str | None, seed: int | None
+) -> ExperimentConfig:
+    """A preset with command-line overrides applied and checked."""
+    config = preset(preset_name)
+    if epochs is not None and epochs < 1:
+        raise ReelrankError(f"--epochs must be at least 1, got {epochs}")
+    if split is not None:
+        parse_split(split)
+    training = with_overrides(config.training, epochs=epochs, seed=seed)
+    retrieval_training = config.retrieval_training
+    if retrieval_training is not None:
+        retrieval_training = with_overrides(retrieval_training, epochs=epochs, seed=seed)
+    return with_overrides(
+        config, split=split, training=training, retrieval_training=retrieval_training
+    )
+
+
+def print_metrics(metrics: dict[str, Any]) -> None:
+    """The metrics dict, printed like the seed's `model.evaluate(..., return_dict=True)`."""
+    out.print("{" + ",\n ".join(f"{k!r}: {v!r}" for k, v in metrics.items()) + "}", highlight=False)
+
+
+@app.command()
+def evaluate(
+    artifact: ArtifactArg,
+    split: Annotated[
+        str | None, typer.Option(help=f"Split to test on (default: the artifact's). {SPLIT_HELP}.")
+    ] = None,
+    data: DataOption = None,
+    cache_dir: CacheOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Evaluate a trained artifact on the test part of a split."""
+    from reelrank.experiment import evaluate_recommender
+
+    with user_errors():
+        if split is not None:
+            parse_split(split)
+        recommender = Recommender.load(artifact)
+        ratings = load_ratings(data, cache_dir)
+        metrics = evaluate_recommender(recommender, ratings, split)
+    if as_json:
+        emit_json(
+            {"artifact": str(artifact), "split": split or recommender.config.split, **metrics}
+        )
+        return
+    print_metrics(metrics)
+
+
+@app.command()
+def recommend(
+    artifact: ArtifactArg,
+    user: Annotated[str, typer.Option("--user", "-u", help="The user id to recommend for.")],
+    k: Annotated[int, typer.Option("-k", "--k", help="How many movies to return.")] = 10,
+    include_seen: Annotated[
+        bool, typer.Option("--include-seen", help="Also recommend movies the user already rated.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Recommend the top k movies for a user."""
+    with user_errors():
+        check_k(k)
+        recommender = Recommender.load(artifact)
+        recs = recommender.recommend(user, k, include_seen=include_seen)
+    if as_json:
+        emit_json({"user_id": user, "recommendations": [r.to_dict() for r in recs]})
+        return
+    print_recommendations(f"Top {k} movies for user {user}", recs)
+
+
+@app.command()
+def score(
+    artifact: ArtifactArg,
+    user: Annotated[str, typer.Option("--user", "-u", help="The user id.")],
+    movie: Annotated[
+        list[str], typer.Option("--movie", "-m", help="A movie title; repeat for several.")
+    ],
+    untrained: Annotated[
+        bool,
+        typer.Option(
+            "--untrained", help="Score with a freshly initialised model, as the seed does."
+        ),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Predict a user's rating of one or more movies."""
+    from reelrank.experiment import new_ranking_model
+
+    with user_errors():
+        recommender = Recommender.load(artifact)
+        if untrained:
+            recommender.ranking = new_ranking_model(recommender.config, recommender.vocabs).eval()
+        recs = recommender.score(user, movie)
+    if as_json:
+        emit_json({"user_id": user, "untrained": untrained, "scores": [r.to_dict() for r in recs]})
+        return
+    what = "untrained model" if untrained else "trained model"
+    print_recommendations(f"Predicted ratings for user {user} ({what})", recs)
+
+
+def print_recommendations(title: str, recs: list[Recommendation]) -> None:
+    table = Table(title=title, title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("movie_id", justify="right")
+    table.add_column("movie_title")
+    table.add_column("predicted rating", justify="right")
+    two_stage = any(r.retrieval_score is not None for r in recs)
+    if two_stage:
+        table.add_column("retrieval score", justify="right")
+    for i, r in enumerate(recs, start=1):
+        row = [str(i), r.movie_id, r.movie_title, f"{r.score:.3f}"]
+        if two_stage:
+            row.append("" if r.retrieval_score is None else f"{r.retrieval_score:.3f}")
+        table.add_row(*row)
+    out.print(table)
+
+
+@data_app.command("info")
+def data_info(
+    data: DataOption = None, cache_dir: CacheOption = None, as_json: JsonOption = False
+) -> None:
+    """What data set is cached where, with counts of users, movies and ratings."""
+    from reelrank.data.movielens import dataset_info
+
+    with user_errors():
+        info = dataset_info(data, cache_dir=cache_dir)
+    if as_json:
+        emit_json(info)
+        return
+    table = Table(show_header=False)
+    for key, value in info.items():
+        table.add_row(
+            key,
+            f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value),
+        )
+    out.print(table)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""Configuration: one frozen dataclass per component, JSON round-trip, and the named presets.
+
+Standard library only (DESIGN.md, layer 1). Every artifact stores its `ExperimentConfig` as JSON,
+so a saved model says exactly how it was built.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from reelrank.types import ReelrankError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RankingModelConfig:
+    """The rating model: user and movie embeddings, concatenated, through an MLP to one rating."""
+
+    embedding_dim: int = 32
+    hidden_dims: tuple[int, ...] = (256, 64)
+
+
+@dataclass(frozen=True)
+class RetrievalModelConfig:
+    """The candidate generator.
+
+    `kind` is "two_tower" (learned user and movie towers, dot-product scores), "popularity" or
+    "ease" (closed-form item-item model). Features are optional tower inputs besides the ids:
+    user features from ("gender", "age", "occupation", "history"), movie features from
+    ("title_tokens", "genres", "year").
+    """
+
+    kind: str = "two_tower"
+    embedding_dim: int = 32
+    user_features: tuple[str, ...] = ()
+    movie_features: tuple[str, ...] = ()
+    tower_hidden_dims: tuple[int, ...] = ()
+    max_history: int = 50
+    ease_lambda: float = 500.0
+
+
+@dataclass(frozen=True)
+class RetrievalLossConfig:
+    """In-batch sampled softmax over the batch's movies, with the corrections the field uses."""
+
+    temperature: float = 1.0
+    remove_accidental_hits: bool = False
+    logq_correction: bool = False
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Optimisation. Defaults are the seed's: Keras Adagrad(lr=0.1), batch 8192, 3 epochs."""
+
+    optimizer: str = "adagrad"  # "adagrad" or "adam"
+    learning_rate: float = 0.1
+    adagrad_initial_accumulator: float = 0.1  # Keras' default, so numbers compare with TFRS
+    epsilon: float = 1e-7  # Keras' default
+    weight_decay: float = 0.0
+    batch_size: int = 8192
+    epochs: int = 3
+    eval_batch_size: int = 4096
+    seed: int = 42
+
+
+@dataclass(frozen=True)
+class TaskWeights:
+    """Weights of the losses a model is trained with; a zero weight switches a stage off."""
+
+    rating: float = 1.0
+    retrieval: float = 0.0
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """Everything needed to rebuild a trained recommender: data split, models, training."""
+
+    preset: str = "seed"
+    split: str = "random:0.8"
+    ranking: RankingModelConfig | None = field(default_factory=RankingModelConfig)
+    retrieval: RetrievalModelConfig | None = None
+    retrieval_loss: RetrievalLossConfig = field(default_factory=RetrievalLossConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    retrieval_training: TrainingConfig | None = None
+    tasks: TaskWeights = field(default_factory=TaskWeights)
+    shared_embeddings: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExperimentConfig:
+        return from_dict(cls, data)
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """A config dataclass as JSON-ready dict (tuples become lists)."""
+    return dataclasses.asdict(config)
+
+
+def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    """Rebuild a config dataclass from `to_dict` output; unknown keys are an error, not ignored."""
+    if not isinstance(data, dict):
+        raise ReelrankError(f"{cls.__name__}: expected a JSON object, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = set(data) - known
+    if unknown:
+        raise ReelrankError(
+            f"{cls.__name__}: unknown field(s) {sorted(unknown)}; expected some of {sorted(known)}"
+        )
+    kwargs = {name: _coerce(hints[name], value) for name, value in data.items()}
+    return cls(**kwargs)
+
+
+def _coerce(hint: Any, value: Any) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return None
+        inner = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _coerce(inner[0], value)
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value)  # type: ignore[arg-type]
+    if origin is tuple:
+        return tuple(value)
+    return value
+
+
+def with_overrides(config: T, **changes: Any) -> T:
+    """A copy of `config` with the given fields replaced (None values are ignored)."""
+    changes = {k: v for k, v in changes.items() if v is not None}
+    return dataclasses.replace(config, **changes)  # type: ignore[type-var]
+
+
+PRESETS: dict[str, ExperimentConfig] = {
+    # The TensorFlow Recommenders ranking tutorial, exactly.
+    "seed": ExperimentConfig(preset="seed"),
+}
+
+
+def preset(name: str) -> ExperimentConfig:
+    """The named preset; an unknown name lists the known ones."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ReelrankError(
+            f"unknown preset {name!r}; choose one of: {', '.join(sorted(PRESETS))}"
+        ) from None

@@ -1,0 +1,108 @@
+"""From a ratings table to what models see: vocabularies, a movie catalogue and int arrays.
+
+Encoding happens once, vectorised; after that training batches are index slices (DESIGN habit 9).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from reelrank.data.vocabulary import Vocabulary
+from reelrank.types import GENRES, Ratings
+
+
+@dataclass(frozen=True)
+class Vocabularies:
+    """The id spaces of a trained model: user ids and movie titles (the seed's two lookups)."""
+
+    users: Vocabulary
+    movies: Vocabulary
+
+    @classmethod
+    def from_ratings(cls, ratings: Ratings) -> Vocabularies:
+        """Sorted unique user ids and titles of the whole data set, as the seed builds them."""
+        return cls(
+            users=Vocabulary(ratings.user_id, name="user_id"),
+            movies=Vocabulary(ratings.movie_title, name="movie_title"),
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class EncodedRatings:
+    """Ratings as contiguous integers: `user_idx`, `movie_idx` `[n]` int64, `rating` `[n]` float32,
+    `timestamp` `[n]` int64. Index 0 means an id the vocabulary does not know."""
+
+    user_idx: np.ndarray
+    movie_idx: np.ndarray
+    rating: np.ndarray
+    timestamp: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.user_idx)
+
+    @classmethod
+    def encode(cls, ratings: Ratings, vocabs: Vocabularies) -> EncodedRatings:
+        return cls(
+            user_idx=vocabs.users.numbers(ratings.user_id),
+            movie_idx=vocabs.movies.numbers(ratings.movie_title),
+            rating=ratings.user_rating.astype(np.float32),
+            timestamp=ratings.timestamp.astype(np.int64),
+        )
+
+    def by_user(self, n_users: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """CSR `(indptr [n_users+1], movie_idx, rating)`: each user's rated movies, by time."""
+        order = np.lexsort((self.timestamp, self.user_idx))
+        counts = np.bincount(self.user_idx, minlength=n_users)
+        indptr = np.r_[0, np.cumsum(counts)].astype(np.int64)
+        return indptr, self.movie_idx[order], self.rating[order]
+
+
+@dataclass(frozen=True, eq=False)
+class Catalog:
+    """The movies a model knows, aligned with the title vocabulary (row i = movie index i).
+
+    Several MovieLens ids can share one title (the data set lists some films twice); the catalogue
+    keeps the lowest id as the title's `movie_id` and maps every id to its title.
+    `genres` is `[n+1, len(GENRES)]` bool, `year` `[n+1]` int64 (0 when unknown); row 0 is unknown.
+    """
+
+    movie_id: np.ndarray  # [n+1] str, "" for row 0
+    genres: np.ndarray
+    year: np.ndarray
+    id_to_title: dict[str, str]
+
+    @classmethod
+    def from_ratings(cls, ratings: Ratings, movies: Vocabulary) -> Catalog:
+        rows = movies.numbers(ratings.movie_title)
+        ids = ratings.movie_id
+        # Lowest numeric id first, so the first occurrence per title is its canonical id.
+        order = np.lexsort((_numeric(ids), rows))
+        first = order[np.r_[True, rows[order][1:] != rows[order][:-1]]]
+        movie_id = np.full(movies.size, "", dtype=object)
+        movie_id[rows[first]] = ids[first]
+        genres = np.zeros((movies.size, len(GENRES)), dtype=bool)
+        genres[rows[first]] = ratings.movie_genres[first]
+        year = np.zeros(movies.size, dtype=np.int64)
+        year[1:] = [_year_of(t) for t in movies.terms.tolist()]
+        unique_ids, where = np.unique(ids, return_index=True)
+        id_to_title = dict(
+            zip(unique_ids.tolist(), ratings.movie_title[where].tolist(), strict=True)
+        )
+        return cls(movie_id.astype(str), genres, year, id_to_title)
+
+
+def _numeric(ids: np.ndarray) -> np.ndarray:
+    """Ids as numbers where they are numeric (MovieLens), else their sort position."""
+    try:
+        return ids.astype(np.int64)
+    except ValueError:
+        return np.unique(ids, return_inverse=True)[1]
+
+
+def _year_of(title: str) -> int:
+    """The year in a "Title (1995)" string, or 0."""
+    if title.endswith(")") and len(title) >= 6 and title[-6] == "(" and title[-5:-1].isdigit():
+        return int(title[-5:-1])
+    return 0

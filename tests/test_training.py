@@ -1,0 +1,46 @@
+import numpy as np
+import pytest
+import torch
+
+from reelrank.config import ExperimentConfig, TrainingConfig
+from reelrank.experiment import new_ranking_model, prepare
+from reelrank.training import Progress, fit_ranking, make_optimizer, predict_ratings
+from reelrank.types import Ratings
+
+
+def _train(ratings: Ratings, seed: int, epochs: int = 4) -> tuple[list[float], np.ndarray]:
+    config = ExperimentConfig(training=TrainingConfig(batch_size=128, epochs=epochs, seed=seed))
+    data = prepare(ratings, config)
+    model = new_ranking_model(config, data.vocabs)
+    history = fit_ranking(model, data.train, config.training)
+    return history, predict_ratings(model, data.test.user_idx, data.test.movie_idx)
+
+
+def test_loss_decreases_and_same_seed_same_numbers(ratings: Ratings) -> None:
+    history, predictions = _train(ratings, seed=3)
+    assert history[-1] < history[0]
+    history2, predictions2 = _train(ratings, seed=3)
+    assert history == history2 and np.array_equal(predictions, predictions2)
+    _, other = _train(ratings, seed=4)
+    assert not np.array_equal(predictions, other)
+
+
+def test_progress_reports_every_step_with_rmse(ratings: Ratings) -> None:
+    config = ExperimentConfig(training=TrainingConfig(batch_size=500, epochs=2))
+    data = prepare(ratings, config)
+    seen: list[Progress] = []
+    fit_ranking(new_ranking_model(config, data.vocabs), data.train, config.training, on_progress=seen.append)
+    assert [(p.epoch, p.step) for p in seen] == [(1, 1), (1, 2), (1, 3), (2, 1), (2, 2), (2, 3)]
+    assert all(p.rmse == pytest.approx(p.loss**0.5) for p in seen)
+
+
+def test_adagrad_matches_keras_defaults() -> None:
+    param = torch.nn.Parameter(torch.zeros(1))
+    opt = make_optimizer(iter([param]), TrainingConfig())
+    group = opt.param_groups[0]
+    assert isinstance(opt, torch.optim.Adagrad)
+    assert group["initial_accumulator_value"] == 0.1 and group["eps"] == 1e-7
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        make_optimizer(iter([param]), TrainingConfig(optimizer="sgdx"))
+    with pytest.raises(ValueError, match="learning_rate"):
+        make_optimizer(iter([param]), TrainingConfig(learning_rate=0))
