@@ -24,7 +24,9 @@ def _refresh_checksum(path: Path, name: str) -> None:
     (path / "config.json").write_text(json.dumps(config))
 
 
-def test_round_trip_gives_identical_recommendations(recommender: Recommender, artifact: Path) -> None:
+def test_round_trip_gives_identical_recommendations(
+    recommender: Recommender, artifact: Path
+) -> None:
     loaded = Recommender.load(artifact)
     assert loaded.config == recommender.config
     assert loaded.vocabs == recommender.vocabs
@@ -47,7 +49,7 @@ def test_missing_artifact_is_clear(tmp_path: Path) -> None:
     with pytest.raises(ArtifactError, match="no artifact at"):
         Recommender.load(tmp_path / "nope")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ArtifactError, match="config.json is missing"):
+    with pytest.raises(ArtifactError, match=r"config\.json is missing"):
         Recommender.load(tmp_path / "empty")
 
 

@@ -41,7 +41,15 @@ def test_help_on_every_command() -> None:
 
 def test_train_human_output_prints_the_seed_dict(grouplens_dir: Path, tmp_path: Path) -> None:
     code, stdout, stderr = run(
-        "train", "--data", grouplens_dir, "--epochs", "1", "--split", "fold:2", "--out", tmp_path / "m"
+        "train",
+        "--data",
+        grouplens_dir,
+        "--epochs",
+        "1",
+        "--split",
+        "fold:2",
+        "--out",
+        tmp_path / "m",
     )
     assert code == 0, stderr
     assert "'root_mean_squared_error':" in stdout and "fold:2" in stdout
@@ -103,7 +111,11 @@ def test_data_info_json(grouplens_dir: Path, ratings_count: int = 1500) -> None:
 def test_bad_input_is_one_clear_line(
     cli_artifact: Path, grouplens_dir: Path, tmp_path: Path, args: list[str], message: str
 ) -> None:
-    fill = {"art": str(cli_artifact), "missing": str(tmp_path / "missing"), "data": str(grouplens_dir)}
+    fill = {
+        "art": str(cli_artifact),
+        "missing": str(tmp_path / "missing"),
+        "data": str(grouplens_dir),
+    }
     code, stdout, stderr = run(*[a.format(**fill) for a in args])
     assert code == 1
     assert message.format(**fill) in stderr

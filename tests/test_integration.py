@@ -23,7 +23,8 @@ def test_seed_preset_on_real_movielens(real_cache: Path, tmp_path: Path) -> None
     runner = CliRunner()
     out = tmp_path / "demo"
     result = runner.invoke(
-        app, ["train", "--preset", "seed", "--out", str(out), "--cache-dir", str(real_cache), "--json"]
+        app,
+        ["train", "--preset", "seed", "--out", str(out), "--cache-dir", str(real_cache), "--json"],
     )
     assert result.exit_code == 0, result.stderr
     metrics = json.loads(result.stdout)["metrics"]

@@ -29,7 +29,9 @@ def test_progress_reports_every_step_with_rmse(ratings: Ratings) -> None:
     config = ExperimentConfig(training=TrainingConfig(batch_size=500, epochs=2))
     data = prepare(ratings, config)
     seen: list[Progress] = []
-    fit_ranking(new_ranking_model(config, data.vocabs), data.train, config.training, on_progress=seen.append)
+    fit_ranking(
+        new_ranking_model(config, data.vocabs), data.train, config.training, on_progress=seen.append
+    )
     assert [(p.epoch, p.step) for p in seen] == [(1, 1), (1, 2), (1, 3), (2, 1), (2, 2), (2, 3)]
     assert all(p.rmse == pytest.approx(p.loss**0.5) for p in seen)
 

@@ -48,7 +48,7 @@ def test_leave_last_n_per_user_keeps_small_users_in_train() -> None:
     # a's latest is row 0 (t=3); b's latest is row 4; c has one rating and stays in train
     assert test.tolist() == [0, 4]
     assert train.tolist() == [1, 2, 3, 5]
-    train2, test2 = split_leave_last_n(users, ts, n=2)
+    _, test2 = split_leave_last_n(users, ts, n=2)
     assert test2.tolist() == [0, 3]  # b has only 2 ratings: not more than n, all train
 
 

@@ -10,7 +10,9 @@ def test_seed_architecture_and_keras_init() -> None:
     model = RankingModel(RankingModelConfig(), n_users=943, n_movies=1664)
     assert model.user_embedding.weight.shape == (944, 32)
     assert model.movie_embedding.weight.shape == (1665, 32)
-    dims = [(m.in_features, m.out_features) for m in model.ratings if isinstance(m, torch.nn.Linear)]
+    dims = [
+        (m.in_features, m.out_features) for m in model.ratings if isinstance(m, torch.nn.Linear)
+    ]
     assert dims == [(64, 256), (256, 64), (64, 1)]
     assert model.user_embedding.weight.abs().max() <= 0.05
     first = model.ratings[0]

@@ -1,0 +1,178 @@
+"""Retrieval losses: in-batch sampled softmax with the corrections the field uses.
+
+The batch's movies are the candidate set: row `i` of the user embeddings rated the movie in row `i`
+of the movie embeddings (the positive, on the diagonal), and every other movie in the batch is a
+sampled negative. Semantics follow TensorFlow Recommenders' `tfrs.tasks.Retrieval` (order of the
+corrections: temperature, then log-Q, then accidental hits), except the reduction: TFRS sums the
+per-example losses by default, reelrank takes the mean unless asked for `reduction="sum"`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from reelrank.config import RetrievalLossConfig
+
+__all__ = ["RetrievalLoss", "log_sampling_probability", "sampled_softmax_loss"]
+
+Reduction = Literal["mean", "sum"]
+
+
+def sampled_softmax_loss(
+    user_emb: Tensor,
+    movie_emb: Tensor,
+    *,
+    movie_ids: Tensor | None = None,
+    temperature: float = 1.0,
+    remove_accidental_hits: bool = False,
+    log_q: Tensor | None = None,
+    sample_weight: Tensor | None = None,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    """In-batch sampled softmax cross-entropy; the positives are on the diagonal.
+
+    Args:
+        user_emb: `[batch, dim]` query (user tower) embeddings.
+        movie_emb: `[batch, dim]` candidate (movie tower) embeddings; row `i` is user `i`'s
+            positive.
+        movie_ids: `[batch]` movie indices of the candidates; needed for `remove_accidental_hits`.
+        temperature: the logits `user_emb @ movie_emb.T` are divided by it (must be > 0).
+        remove_accidental_hits: when a movie occurs more than once in the batch, its copies off the
+            diagonal are no negatives for the rows whose positive it is: their logits are pushed to
+            a very large negative value (as TFRS does), so they drop out of the softmax.
+        log_q: `[batch]` log sampling probability of each candidate (for in-batch sampling about
+            `log(count / total)`, see `log_sampling_probability`). Subtracted from every logit of
+            that candidate's column, the positive included (log-Q correction, Yi et al. 2019), so
+            popular movies are not over-penalised as negatives.
+        sample_weight: `[batch]` per-example weights.
+        reduction: "mean" (the default: `sum(weight * loss) / batch`, Keras' convention, so the
+            weights scale rather than renormalise) or "sum" (TFRS' default).
+
+    Returns:
+        A scalar tensor.
+    """
+    if user_emb.ndim != 2 or movie_emb.ndim != 2:
+        raise ValueError(
+            f"user_emb and movie_emb must be [batch, dim]; got shapes "
+            f"{tuple(user_emb.shape)} and {tuple(movie_emb.shape)}"
+        )
+    if user_emb.shape != movie_emb.shape:
+        raise ValueError(
+            f"user_emb and movie_emb must have the same [batch, dim] shape; got "
+            f"{tuple(user_emb.shape)} and {tuple(movie_emb.shape)}"
+        )
+    batch = user_emb.shape[0]
+    if batch == 0:
+        raise ValueError("sampled_softmax_loss needs a non-empty batch")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+    _check_vector("movie_ids", movie_ids, batch)
+    _check_vector("log_q", log_q, batch)
+    _check_vector("sample_weight", sample_weight, batch)
+
+    logits = user_emb @ movie_emb.T  # [batch, batch]
+    if temperature != 1.0:
+        logits = logits / temperature
+    if log_q is not None:
+        # Broadcast over rows: column j is candidate j wherever it is scored.
+        logits = logits - log_q.to(logits.dtype).unsqueeze(0)
+    if remove_accidental_hits:
+        if movie_ids is None:
+            raise ValueError(
+                "remove_accidental_hits=True needs movie_ids, the [batch] movie indices"
+            )
+        same = movie_ids.unsqueeze(1) == movie_ids.unsqueeze(0)  # [batch, batch]
+        same.fill_diagonal_(False)
+        # A very negative finite value (not -inf) keeps the softmax free of NaNs; /100 as TFRS, so
+        # later arithmetic on the logits cannot overflow.
+        logits = logits.masked_fill(same, torch.finfo(logits.dtype).min / 100)
+
+    labels = torch.arange(batch, device=logits.device)
+    losses = F.cross_entropy(logits, labels, reduction="none")  # [batch]
+    if sample_weight is not None:
+        losses = losses * sample_weight.to(losses.dtype)
+    return losses.sum() if reduction == "sum" else losses.sum() / batch
+
+
+def log_sampling_probability(counts: Tensor) -> Tensor:
+    """Log probability that in-batch sampling draws each movie: `log(count / total)`.
+
+    Args:
+        counts: `[n_movies + 1]` training interaction counts per movie index.
+
+    Returns:
+        `[n_movies + 1]` float32. Movies with zero count get `log(1 / total)` (they never occur in a
+        batch, so the value only has to be finite).
+    """
+    if counts.ndim != 1 or counts.numel() == 0:
+        raise ValueError(f"counts must be a non-empty 1-D tensor, got shape {tuple(counts.shape)}")
+    counts = counts.to(torch.float64)
+    if bool((counts < 0).any()):
+        raise ValueError("counts must be non-negative")
+    total = counts.sum()
+    if total <= 0:
+        raise ValueError("counts must not all be zero")
+    return (counts.clamp(min=1.0) / total).log().to(torch.float32)
+
+
+class RetrievalLoss(nn.Module):
+    """`sampled_softmax_loss` configured from a `RetrievalLossConfig`.
+
+    With `config.logq_correction`, `movie_counts` (`[n_movies + 1]` training counts) is required;
+    its log sampling probabilities are kept as a (non-persistent) buffer, so `.to(device)` moves
+    them and they are not saved with model weights.
+    """
+
+    log_q_table: Tensor | None
+
+    def __init__(
+        self,
+        config: RetrievalLossConfig,
+        *,
+        movie_counts: Tensor | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.reduction: Reduction = reduction
+        if config.logq_correction:
+            if movie_counts is None:
+                raise ValueError(
+                    "logq_correction=True needs movie_counts, the [n_movies + 1] training counts"
+                )
+            self.register_buffer(
+                "log_q_table", log_sampling_probability(movie_counts), persistent=False
+            )
+        else:
+            self.log_q_table = None
+
+    def forward(
+        self,
+        user_emb: Tensor,
+        movie_emb: Tensor,
+        movie_ids: Tensor,
+        sample_weight: Tensor | None = None,
+    ) -> Tensor:
+        """Scalar loss for `[batch, dim]` embeddings of a batch of `[batch]` positive movie ids."""
+        log_q = None if self.log_q_table is None else self.log_q_table[movie_ids]
+        return sampled_softmax_loss(
+            user_emb,
+            movie_emb,
+            movie_ids=movie_ids,
+            temperature=self.config.temperature,
+            remove_accidental_hits=self.config.remove_accidental_hits,
+            log_q=log_q,
+            sample_weight=sample_weight,
+            reduction=self.reduction,
+        )
+
+
+def _check_vector(name: str, value: Tensor | None, batch: int) -> None:
+    if value is not None and tuple(value.shape) != (batch,):
+        raise ValueError(f"{name} must have shape [{batch}], got {tuple(value.shape)}")
