@@ -101,7 +101,7 @@ def test_data_info_json(grouplens_dir: Path, ratings_count: int = 1500) -> None:
         (["recommend", "{art}", "--user", "99999"], "unknown user_id '99999'"),
         (["recommend", "{art}", "--user", "9", "-k", "0"], "k must be a positive integer"),
         (["recommend", "{missing}", "--user", "9"], "no artifact at"),
-        (["score", "{art}", "--user", "9", "--movie", "Nope (1900)"], "unknown movie_title"),
+        (["score", "{art}", "--user", "9", "--movie", "Nope (1900)"], "unknown movie title"),
         (["train", "--split", "random:2", "--data", "{data}"], "invalid split"),
         (["train", "--preset", "nope", "--data", "{data}"], "unknown preset"),
         (["train", "--epochs", "0", "--data", "{data}"], "--epochs must be at least 1"),

@@ -67,7 +67,8 @@ def save_artifact(path: str | Path, contents: ArtifactContents) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         _chmod_like_umask(staging, 0o777)  # mkdtemp makes it owner-only
-        tensors = {name: t.detach().contiguous().cpu() for name, t in contents.tensors.items()}
+        # Cloned: safetensors refuses tensors that share memory (tied multitask embeddings).
+        tensors = {name: t.detach().cpu().clone() for name, t in contents.tensors.items()}
         save_file(tensors, staging / WEIGHTS_FILE)
         for name in JSON_FILES:
             _write_json(staging / name, contents.documents[name])

@@ -284,6 +284,40 @@ def data_info(
     out.print(table)
 
 
+@app.command()
+def serve(
+    artifact: ArtifactArg,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; the default is this machine only.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes (each loads the model).")] = 1,
+    threads: Annotated[int, typer.Option(help="Torch threads per worker.")] = 1,
+) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs) and the web page at / for an artifact."""
+    try:
+        from reelrank.service.server import serve as run_server
+    except ImportError as error:
+        fail(f"serving needs the 'serve' extra: pip install 'reelrank[serve]' ({error})")
+    with user_errors():
+        if not 1 <= port <= 65535:
+            raise ReelrankError(f"--port must be between 1 and 65535, got {port}")
+        if workers < 1 or threads < 1:
+            raise ReelrankError(
+                f"--workers and --threads must be at least 1, got {workers}, {threads}"
+            )
+        recommender = Recommender.load(artifact)  # fail here, clearly, before binding the port
+    err.print(f"Serving {artifact} on http://{host}:{port} (API docs at /docs); Ctrl+C stops.")
+    run_server(
+        artifact,
+        host=host,
+        port=port,
+        workers=workers,
+        threads=threads,
+        recommender=recommender if workers == 1 else None,
+    )
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

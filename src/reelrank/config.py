@@ -51,6 +51,7 @@ class RetrievalLossConfig:
     temperature: float = 1.0
     remove_accidental_hits: bool = False
     logq_correction: bool = False
+    reduction: str = "mean"  # "sum" is TFRS' (Keras' CategoricalCrossentropy with SUM reduction)
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,8 @@ class ExperimentConfig:
     retrieval_training: TrainingConfig | None = None
     tasks: TaskWeights = field(default_factory=TaskWeights)
     shared_embeddings: bool = False
+    index: str = "brute_force"  # or "hnsw" (approximate, needs faiss-cpu)
+    candidates: int = 100  # how many movies retrieval hands to ranking
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
@@ -138,9 +141,41 @@ def with_overrides(config: T, **changes: Any) -> T:
     return dataclasses.replace(config, **changes)  # type: ignore[type-var]
 
 
+_TFRS_SOFTMAX = RetrievalLossConfig(reduction="sum")  # tfrs.tasks.Retrieval sums the batch loss
+_IDS_ONLY = RetrievalModelConfig(kind="two_tower", embedding_dim=32)
+
 PRESETS: dict[str, ExperimentConfig] = {
     # The TensorFlow Recommenders ranking tutorial, exactly.
     "seed": ExperimentConfig(preset="seed"),
+    # The TFRS basic retrieval tutorial: id embeddings (dim 32), in-batch softmax, Adagrad 0.1,
+    # batch 8192, 3 epochs, every rating a positive.
+    "seed-retrieval": ExperimentConfig(
+        preset="seed-retrieval",
+        ranking=None,
+        retrieval=_IDS_ONLY,
+        retrieval_loss=_TFRS_SOFTMAX,
+        tasks=TaskWeights(rating=0.0, retrieval=1.0),
+    ),
+    # The TFRS multitask tutorial: shared embeddings, rating and retrieval losses weighted.
+    "multitask": ExperimentConfig(
+        preset="multitask",
+        retrieval=_IDS_ONLY,
+        retrieval_loss=_TFRS_SOFTMAX,
+        tasks=TaskWeights(rating=1.0, retrieval=1.0),
+        shared_embeddings=True,
+    ),
+    # Baselines, so users see what a model adds.
+    "popularity": ExperimentConfig(
+        preset="popularity", ranking=None, retrieval=RetrievalModelConfig(kind="popularity")
+    ),
+    "ease": ExperimentConfig(
+        preset="ease", ranking=None, retrieval=RetrievalModelConfig(kind="ease", ease_lambda=500.0)
+    ),
+    # Both stages: the best retrieval model hands 100 candidates to the seed's ranking model.
+    "two-stage": ExperimentConfig(
+        preset="two-stage",
+        retrieval=RetrievalModelConfig(kind="ease", ease_lambda=500.0),
+    ),
 }
 
 

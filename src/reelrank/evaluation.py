@@ -6,11 +6,14 @@ Runs once after training, vectorised; the metric arithmetic itself lives in `ree
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from reelrank import metrics
 from reelrank.data.encoding import EncodedRatings
+from reelrank.index import BruteForceIndex
 from reelrank.models.ranking import RankingModel
-from reelrank.training import predict_ratings
+from reelrank.models.retrieval import RetrievalModel
+from reelrank.training import batches, predict_ratings
 
 
 def evaluate_ranking(
@@ -33,3 +36,51 @@ def evaluate_ranking(
         "total_loss": mse + regularization,
         "mean_absolute_error": metrics.mae(test.rating, predictions),
     }
+
+
+FACTORIZED_KS = (1, 5, 10, 50, 100)
+RANKING_KS = (10, 100)
+
+
+@torch.no_grad()
+def evaluate_retrieval(
+    model: RetrievalModel,
+    train: EncodedRatings,
+    test: EncodedRatings,
+    *,
+    n_users: int,
+    batch_size: int = 4096,
+) -> dict[str, float]:
+    """Retrieval metrics, in one vectorised pass after training.
+
+    - `factorized_top_k/top_{k}_categorical_accuracy` (TFRS): for every test rating, is its movie
+      among the top k of all movies for that user? Seen movies stay in, as in TFRS.
+    - `recall@k`, `ndcg@k`, `hit_rate@k`: per-user full ranking of all movies with the user's
+      training movies excluded, against the user's test movies (users with any).
+    """
+    if len(test) == 0:
+        raise ValueError("the test split is empty: choose a split that holds out some ratings")
+    model.eval()
+    movies = model.all_movie_embeddings()[1:]  # row 0 is the unknown movie, never a candidate
+    users = torch.from_numpy(test.user_idx)
+    ranks = []
+    for rows in batches(len(test), batch_size, generator=None):
+        scores = model.user_embedding(users[rows]) @ movies.T
+        ranks.append(metrics.higher_scored_count(scores.numpy(), test.movie_idx[rows.numpy()] - 1))
+    rank = np.concatenate(ranks)
+    out = {
+        f"factorized_top_k/top_{k}_categorical_accuracy": float(np.mean(rank < k))
+        for k in FACTORIZED_KS
+    }
+
+    test_users = np.unique(test.user_idx)
+    seen_ptr, seen_movies, _ = train.by_user(n_users)
+    index = BruteForceIndex(model.all_movie_embeddings())
+    exclude = [seen_movies[seen_ptr[u] : seen_ptr[u + 1]] for u in test_users]
+    queries = model.user_embedding(torch.from_numpy(test_users))
+    _, top = index.search(queries, max(RANKING_KS), exclude=exclude, batch_size=batch_size)
+    test_ptr, test_movies, _ = test.by_user(n_users)
+    relevant = [np.unique(test_movies[test_ptr[u] : test_ptr[u + 1]]) for u in test_users]
+    indptr = np.r_[0, np.cumsum([len(r) for r in relevant])]
+    out |= metrics.ranking_metrics(top.numpy(), indptr, np.concatenate(relevant), ks=RANKING_KS)
+    return out

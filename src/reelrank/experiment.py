@@ -9,12 +9,20 @@ from typing import Any
 import torch
 
 from reelrank.config import ExperimentConfig
+from reelrank.data import features
 from reelrank.data.encoding import Catalog, EncodedRatings, Vocabularies
 from reelrank.data.splits import split_ratings
-from reelrank.evaluation import evaluate_ranking
+from reelrank.evaluation import evaluate_ranking, evaluate_retrieval
 from reelrank.models.ranking import RankingModel
-from reelrank.recommender import Recommender, SeenRatings
-from reelrank.training import ProgressCallback, fit_ranking
+from reelrank.models.retrieval import (
+    EASE,
+    Popularity,
+    RetrievalModel,
+    TwoTower,
+    build_retrieval_model,
+)
+from reelrank.recommender import Recommender, SeenRatings, build_index
+from reelrank.training import ProgressCallback, fit, fit_ranking
 from reelrank.types import Ratings, ReelrankError
 
 
@@ -55,6 +63,46 @@ def new_ranking_model(config: ExperimentConfig, vocabs: Vocabularies) -> Ranking
     return RankingModel(config.ranking, n_users=len(vocabs.users), n_movies=len(vocabs.movies))
 
 
+def new_retrieval_model(
+    config: ExperimentConfig, ratings: Ratings, data: SplitData
+) -> RetrievalModel:
+    """An untrained retrieval model of `config.retrieval.kind`, with its feature tables."""
+    if config.retrieval is None:
+        raise ReelrankError(f"preset {config.preset!r} has no retrieval model")
+    retrieval = config.retrieval
+    users: dict[str, torch.Tensor] = {}
+    movies: dict[str, torch.Tensor] = {}
+    if retrieval.user_features:
+        tables = features.user_tables(
+            ratings, data.vocabs, data.train, max_history=retrieval.max_history
+        )
+        users = {k: torch.from_numpy(v) for k, v in tables.items()}
+    if retrieval.movie_features:
+        tables = features.movie_tables(data.catalog, data.vocabs)
+        movies = {k: torch.from_numpy(v) for k, v in tables.items()}
+    seed = (config.retrieval_training or config.training).seed
+    return build_retrieval_model(
+        retrieval,
+        n_users=len(data.vocabs.users),
+        n_movies=len(data.vocabs.movies),
+        user_tables=users,
+        movie_tables=movies,
+        generator=torch.Generator().manual_seed(seed),
+    )
+
+
+def fit_closed_form(model: RetrievalModel, train: EncodedRatings) -> None:
+    """Fit a retrieval model that needs no gradient training, from the training interactions."""
+    users = torch.from_numpy(train.user_idx)
+    movies = torch.from_numpy(train.movie_idx)
+    if isinstance(model, Popularity):
+        model.fit(movies)
+    elif isinstance(model, EASE):
+        model.fit(users, movies)
+    else:
+        raise TypeError(f"{type(model).__name__} has no closed-form fit")
+
+
 def train_recommender(
     ratings: Ratings,
     config: ExperimentConfig,
@@ -64,12 +112,51 @@ def train_recommender(
 ) -> Recommender:
     """Train every model `config` names on its split, evaluate on the held-out part, and return
     the `Recommender` (its `metrics` hold the evaluation)."""
+    if config.ranking is None and config.retrieval is None:
+        raise ReelrankError(f"preset {config.preset!r} names neither ranking nor retrieval")
     data = prepare(ratings, config)
-    ranking = new_ranking_model(config, data.vocabs)
-    fit_ranking(ranking, data.train, config.training, on_progress=on_progress)
+    ranking = new_ranking_model(config, data.vocabs) if config.ranking is not None else None
+    retrieval = new_retrieval_model(config, ratings, data) if config.retrieval else None
+
+    if config.shared_embeddings:
+        # The TFRS multitask model: one set of embeddings, rating and retrieval losses together.
+        if not isinstance(retrieval, TwoTower) or ranking is None:
+            raise ReelrankError("shared_embeddings needs a ranking and a two_tower retrieval model")
+        ranking.share_embeddings(
+            retrieval.user_tower.id_embedding, retrieval.movie_tower.id_embedding
+        )
+        fit(
+            data.train,
+            config.training,
+            ranking=ranking,
+            retrieval=retrieval,
+            retrieval_loss=config.retrieval_loss,
+            weights=config.tasks,
+            on_progress=on_progress,
+        )
+    else:
+        if ranking is not None:
+            fit_ranking(ranking, data.train, config.training, on_progress=on_progress)
+        if isinstance(retrieval, TwoTower):
+            fit(
+                data.train,
+                config.retrieval_training or config.training,
+                retrieval=retrieval,
+                retrieval_loss=config.retrieval_loss,
+                on_progress=on_progress,
+            )
+        elif retrieval is not None:
+            fit_closed_form(retrieval, data.train)
+
     metrics: dict[str, Any] = {}
     if len(data.test):
-        metrics = evaluate_ranking(ranking, data.test, batch_size=config.training.eval_batch_size)
+        batch = config.training.eval_batch_size
+        if ranking is not None:
+            metrics |= evaluate_ranking(ranking, data.test, batch_size=batch)
+        if retrieval is not None:
+            metrics |= evaluate_retrieval(
+                retrieval, data.train, data.test, n_users=data.vocabs.users.size, batch_size=batch
+            )
     metrics["train_ratings"] = len(data.train)
     metrics["test_ratings"] = len(data.test)
     return Recommender(
@@ -78,6 +165,8 @@ def train_recommender(
         catalog=data.catalog,
         seen=seen_ratings(data.train, data.vocabs),
         ranking=ranking,
+        retrieval=retrieval,
+        index=build_index(retrieval, config.index) if retrieval is not None else None,
         metrics=metrics,
         data_info=data_info,
     )
@@ -93,8 +182,17 @@ def evaluate_recommender(
     config = recommender.config
     _, test = split_ratings(ratings, split or config.split, seed=config.training.seed)
     encoded = EncodedRatings.encode(test, recommender.vocabs)
-    metrics: dict[str, Any] = dict(
-        evaluate_ranking(recommender.ranking, encoded, batch_size=config.training.eval_batch_size)
-    )
+    batch = config.training.eval_batch_size
+    metrics: dict[str, Any] = {}
+    if recommender.ranking is not None:
+        metrics |= evaluate_ranking(recommender.ranking, encoded, batch_size=batch)
+    if recommender.retrieval is not None:
+        metrics |= evaluate_retrieval(
+            recommender.retrieval,
+            recommender.seen_as_encoded(),
+            encoded,
+            n_users=recommender.users.size,
+            batch_size=batch,
+        )
     metrics["test_ratings"] = len(encoded)
     return metrics

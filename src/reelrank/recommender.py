@@ -17,10 +17,13 @@ import torch
 from reelrank import artifacts
 from reelrank.artifacts import ArtifactContents
 from reelrank.config import ExperimentConfig
-from reelrank.data.encoding import Catalog, Vocabularies
+from reelrank.data.encoding import Catalog, EncodedRatings, Vocabularies
+from reelrank.data.titles import AmbiguousTitleError, TitleMatcher
 from reelrank.data.vocabulary import Vocabulary
+from reelrank.index import BruteForceIndex, FaissIndex, Index, index_from_state
 from reelrank.models.ranking import RankingModel
-from reelrank.types import ArtifactError, ReelrankError, UnknownIdError
+from reelrank.models.retrieval import RetrievalModel, TwoTower, retrieval_model_from_state_dict
+from reelrank.types import GENRES, ArtifactError, ReelrankError, UnknownIdError
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,24 @@ class Recommendation:
         if self.retrieval_score is not None:
             out["retrieval_score"] = self.retrieval_score
         return out
+
+
+@dataclass(frozen=True)
+class MovieInfo:
+    """A catalogue entry as people see it."""
+
+    movie_id: str
+    movie_title: str
+    year: int | None
+    genres: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "movie_id": self.movie_id,
+            "movie_title": self.movie_title,
+            "year": self.year,
+            "genres": self.genres,
+        }
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,18 +93,39 @@ class Recommender:
         catalog: Catalog,
         seen: SeenRatings,
         ranking: RankingModel | None,
+        retrieval: RetrievalModel | None = None,
+        index: Index | None = None,
         metrics: dict[str, Any] | None = None,
         data_info: dict[str, Any] | None = None,
     ) -> None:
-        if ranking is None:
-            raise ValueError("a Recommender needs a ranking model")
+        if ranking is None and retrieval is None:
+            raise ValueError("a Recommender needs a ranking model, a retrieval model or both")
+        if (retrieval is None) != (index is None):
+            raise ValueError("a retrieval model and its index come together")
         self.config = config
         self.vocabs = vocabs
         self.catalog = catalog
         self.seen = seen
-        self.ranking = ranking.eval()
+        self.ranking = ranking.eval() if ranking is not None else None
+        self.retrieval = retrieval.eval() if retrieval is not None else None
+        self.index = index
         self.metrics = dict(metrics or {})
         self.data_info = dict(data_info or {})
+        self.titles = TitleMatcher(vocabs.movies.terms.tolist())
+        # Movie rows by MovieLens id, for lookups like "50" → "Star Wars (1977)".
+        self._row_of_id = {
+            movie_id: vocabs.movies.number(title, missing="unknown")
+            for movie_id, title in catalog.id_to_title.items()
+        }
+        if ranking is not None:
+            # A "typical user" for people not in the data: the mean of the known users' vectors.
+            with torch.no_grad():
+                self._typical_user = ranking.user_embedding.weight[1:].mean(dim=0)
+
+    @property
+    def two_stage(self) -> bool:
+        """Whether recommendations go through retrieval and then ranking."""
+        return self.retrieval is not None and self.ranking is not None
 
     # -- ids and titles -------------------------------------------------------------------------
 
@@ -100,8 +142,46 @@ class Recommender:
         return self.users.number(str(user_id), missing="error")
 
     def movie_index(self, title: str) -> int:
-        """The model index of a movie title; unknown titles raise with close titles suggested."""
-        return self.movies.number(title, missing="error")
+        """The model index of a movie title, matched forgivingly (case, articles, missing year).
+
+        Unknown titles raise `UnknownIdError` with close titles; ambiguous ones
+        `AmbiguousTitleError` listing the candidates.
+        """
+        return self.titles.match(title)
+
+    def resolve_movie(self, title_or_id: str | int) -> int:
+        """The model index of a MovieLens movie id ("50") or a title (see `movie_index`)."""
+        key = str(title_or_id).strip()
+        row = self._row_of_id.get(key)
+        if row:
+            return row
+        if key.isdigit():
+            raise UnknownIdError(
+                f"unknown movie id {key!r}: MovieLens ids here run 1..{self._max_id()}"
+            )
+        return self.movie_index(key)
+
+    def _max_id(self) -> int:
+        return max((int(i) for i in self._row_of_id if i.isdigit()), default=0)
+
+    def movie_info(self, title_or_id: str | int) -> MovieInfo:
+        """Id, title, year and genres of one movie."""
+        return self._info(self.resolve_movie(title_or_id))
+
+    def _info(self, row: int) -> MovieInfo:
+        year = int(self.catalog.year[row])
+        return MovieInfo(
+            movie_id=self.movie_id(row),
+            movie_title=self.movie_title(row),
+            year=year or None,
+            genres=[g for g, on in zip(GENRES, self.catalog.genres[row], strict=True) if on],
+        )
+
+    def search_movies(self, query: str, limit: int = 10) -> list[MovieInfo]:
+        """Movies whose titles match a search-box query, best first (empty query: none)."""
+        if limit <= 0:
+            raise ReelrankError(f"limit must be a positive integer, got {limit}")
+        return [self._info(entry.index) for entry in self.titles.search(query, limit)]
 
     def movie_title(self, index: int) -> str:
         return self.movies.term(index)
@@ -119,38 +199,127 @@ class Recommender:
             for m, r in zip(movies[order], ratings[order], strict=True)
         ]
 
+    def seen_as_encoded(self) -> EncodedRatings:
+        """The training ratings this recommender excludes, as encoded arrays."""
+        counts = np.diff(self.seen.indptr)
+        return EncodedRatings(
+            user_idx=np.repeat(np.arange(len(counts)), counts),
+            movie_idx=self.seen.movie_idx,
+            rating=self.seen.rating,
+            timestamp=np.zeros(len(self.seen.movie_idx), dtype=np.int64),
+        )
+
     # -- scoring --------------------------------------------------------------------------------
 
     @torch.no_grad()
     def predict(self, user: int, movie_idx: np.ndarray) -> np.ndarray:
-        """Predicted ratings `[n]` of movie indices for one user index."""
+        """Predicted ratings `[n]` of movie indices for one user index (0: a typical user)."""
+        if self.ranking is None:
+            raise ReelrankError("this artifact has no ranking model, so it cannot predict ratings")
         movies = torch.as_tensor(movie_idx, dtype=torch.int64)
-        users = torch.full_like(movies, user)
-        return self.ranking(users, movies).numpy()
+        if user == 0:
+            users = self._typical_user.expand(len(movies), -1)
+            features = torch.cat([users, self.ranking.movie_embedding(movies)], dim=1)
+            return self.ranking.ratings(features).squeeze(-1).numpy()
+        return self.ranking(torch.full_like(movies, user), movies).numpy()
 
     def score(self, user_id: str | int, titles: Sequence[str]) -> list[Recommendation]:
-        """Predicted ratings of the given titles for a user, in the order given."""
+        """Predicted ratings of the given titles (or movie ids) for a user, in the order given."""
         if not titles:
             raise ReelrankError("no movies to score: give at least one title")
         user = self.user_index(user_id)
-        movie_idx = np.array([self.movie_index(t) for t in titles], dtype=np.int64)
+        movie_idx = np.array([self.resolve_movie(t) for t in titles], dtype=np.int64)
         return self._recommendations(movie_idx, self.predict(user, movie_idx))
 
     def recommend(
         self, user_id: str | int, k: int = 10, *, include_seen: bool = False
     ) -> list[Recommendation]:
-        """The `k` movies with the highest predicted rating for a user.
+        """The top `k` movies for a known user, already-rated ones left out unless `include_seen`.
 
-        Movies the user already rated are left out unless `include_seen`.
+        Two-stage: retrieval finds `config.candidates` movies, ranking orders them by predicted
+        rating. With one model only, that model scores every movie.
         """
         check_k(k)
         user = self.user_index(user_id)
-        candidates = np.arange(1, self.movies.size, dtype=np.int64)
-        if not include_seen:
-            candidates = np.setdiff1d(candidates, self.seen.movies_of(user), assume_unique=True)
-        scores = self.predict(user, candidates)
-        top = np.argsort(-scores, kind="stable")[:k]
-        return self._recommendations(candidates[top], scores[top])
+        exclude = np.zeros(0, dtype=np.int64) if include_seen else self.seen.movies_of(user)
+        if self.retrieval is None:
+            candidates = np.setdiff1d(np.arange(1, self.movies.size), exclude, assume_unique=True)
+            return self._rank(user, candidates, None, k)
+        with torch.no_grad():
+            query = self.retrieval.user_embedding(torch.tensor([user]))[0]
+        return self._two_stage(user, query, exclude, k)
+
+    def recommend_for_liked(self, liked: Sequence[str | int], k: int = 10) -> list[Recommendation]:
+        """Recommendations for someone who is not in the data, from movies they liked (titles or
+        MovieLens ids): the liked movies are folded into a user vector, no retraining.
+
+        Candidates are ordered by that vector's retrieval score; the predicted rating shown is a
+        typical user's, as the ranking model has no row for a new person.
+        """
+        check_k(k)
+        if not liked:
+            raise ReelrankError("no liked movies given: name at least one movie you liked")
+        if self.retrieval is None:
+            raise ReelrankError(
+                "this artifact has no retrieval model; train one with --preset two-stage"
+            )
+        history = np.array(list(dict.fromkeys(self.resolve_movie(m) for m in liked)), np.int64)
+        with torch.no_grad():
+            query = self.retrieval.fold_in(torch.from_numpy(history))
+        return self._two_stage(0, query, history, k, order_by_rating=False)
+
+    def similar(self, title_or_id: str | int, k: int = 10) -> list[Recommendation]:
+        """The movies most like one movie: those the retrieval model recommends to someone who
+        liked just that movie. `score` is the retrieval score (no rating is predicted)."""
+        check_k(k)
+        if self.retrieval is None:
+            raise ReelrankError("this artifact has no retrieval model; train --preset two-stage")
+        movie = self.resolve_movie(title_or_id)
+        with torch.no_grad():
+            query = self.retrieval.fold_in(torch.tensor([movie]))
+        scores, rows = self._retrieve(query, np.array([movie]), k)
+        return self._recommendations(rows, scores, scores)
+
+    def _retrieve(
+        self, query: torch.Tensor, exclude: np.ndarray, n: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-`n` (scores, movie rows) from the index for one `[dim]` query, minus `exclude`."""
+        assert self.index is not None
+        scores, rows = self.index.search(query[None, :], n, exclude=[exclude])
+        found = rows[0] >= 0
+        return scores[0][found].numpy(), rows[0][found].numpy()
+
+    def _two_stage(
+        self,
+        user: int,
+        query: torch.Tensor,
+        exclude: np.ndarray,
+        k: int,
+        *,
+        order_by_rating: bool = True,
+    ) -> list[Recommendation]:
+        retrieval_scores, candidates = self._retrieve(
+            query, exclude, max(k, self.config.candidates)
+        )
+        if self.ranking is None:
+            return self._recommendations(candidates[:k], retrieval_scores[:k], retrieval_scores[:k])
+        return self._rank(user, candidates, retrieval_scores, k, order_by_rating=order_by_rating)
+
+    def _rank(
+        self,
+        user: int,
+        candidates: np.ndarray,
+        retrieval_scores: np.ndarray | None,
+        k: int,
+        *,
+        order_by_rating: bool = True,
+    ) -> list[Recommendation]:
+        """The top `k` candidates by predicted rating (or kept in retrieval order)."""
+        ratings = self.predict(user, candidates)
+        order = np.argsort(-ratings, kind="stable")[:k] if order_by_rating else np.arange(k)
+        order = order[: len(candidates)]
+        extra = None if retrieval_scores is None else retrieval_scores[order]
+        return self._recommendations(candidates[order], ratings[order], extra)
 
     def _recommendations(
         self,
@@ -172,7 +341,14 @@ class Recommender:
 
     def save(self, path: str | Path) -> Path:
         """Write this recommender as an artifact directory (atomically)."""
-        tensors = {f"ranking.{k}": v for k, v in self.ranking.state_dict().items()}
+        tensors: dict[str, torch.Tensor] = {}
+        if self.ranking is not None:
+            tensors |= {f"ranking.{k}": v for k, v in self.ranking.state_dict().items()}
+        index_config: dict[str, Any] | None = None
+        if self.retrieval is not None and self.index is not None:
+            tensors |= {f"retrieval.{k}": v for k, v in self.retrieval.state_dict().items()}
+            index_tensors, index_config = self.index.state()
+            tensors |= {f"index.{k}": v for k, v in index_tensors.items()}
         tensors |= {
             "seen.indptr": torch.from_numpy(self.seen.indptr),
             "seen.movie_idx": torch.from_numpy(self.seen.movie_idx),
@@ -184,6 +360,7 @@ class Recommender:
             "experiment": self.config.to_dict(),
             "sizes": {"n_users": len(self.users), "n_movies": len(self.movies)},
             "data": self.data_info,
+            "index": index_config,
         }
         documents = {
             "vocab_users.json": self.users.to_json(),
@@ -230,10 +407,28 @@ class Recommender:
             raise ArtifactError(
                 f"{where}: the seen-ratings table does not match the user vocabulary"
             )
-        if config.ranking is None:
-            raise ArtifactError(f"{where} has no ranking model configured")
-        ranking = RankingModel(config.ranking, n_users=len(users), n_movies=len(movies))
-        load_strict(ranking, _prefixed(tensors, "ranking."), where, "ranking")
+        retrieval, index = None, None
+        if config.retrieval is not None:
+            state = _prefixed(tensors, "retrieval.")
+            try:
+                retrieval = retrieval_model_from_state_dict(config.retrieval, state)
+                index = index_from_state(
+                    _prefixed(tensors, "index."), contents.config.get("index") or {}
+                )
+            except (ValueError, RuntimeError, KeyError, ImportError) as error:
+                raise ArtifactError(
+                    f"{where}: the retrieval model cannot be rebuilt: {error}"
+                ) from None
+        ranking = None
+        if config.ranking is not None:
+            ranking = RankingModel(config.ranking, n_users=len(users), n_movies=len(movies))
+            if config.shared_embeddings and isinstance(retrieval, TwoTower):
+                ranking.share_embeddings(
+                    retrieval.user_tower.id_embedding, retrieval.movie_tower.id_embedding
+                )
+            load_strict(ranking, _prefixed(tensors, "ranking."), where, "ranking")
+        if ranking is None and retrieval is None:
+            raise ArtifactError(f"{where} configures neither a ranking nor a retrieval model")
         if tensors:
             raise ArtifactError(f"{where} has unexpected tensors: {sorted(tensors)[:5]}")
         return cls(
@@ -242,9 +437,22 @@ class Recommender:
             catalog=catalog,
             seen=seen,
             ranking=ranking,
+            retrieval=retrieval,
+            index=index,
             metrics=contents.metrics,
             data_info=contents.config.get("data", {}),
         )
+
+
+def build_index(retrieval: RetrievalModel, kind: str) -> Index:
+    """An index over the retrieval model's movie vectors: exact ("brute_force") or "hnsw"."""
+    with torch.no_grad():
+        vectors = retrieval.all_movie_embeddings()
+    if kind == "brute_force":
+        return BruteForceIndex(vectors)
+    if kind == "hnsw":
+        return FaissIndex(vectors)
+    raise ReelrankError(f"unknown index {kind!r}; choose 'brute_force' or 'hnsw'")
 
 
 def check_k(k: int) -> int:
@@ -288,4 +496,13 @@ def _take(tensors: dict[str, torch.Tensor], name: str, where: Path) -> torch.Ten
         raise ArtifactError(f"{where} is missing tensor {name!r}; retrain the model") from None
 
 
-__all__ = ["Recommendation", "Recommender", "SeenRatings", "UnknownIdError", "check_k"]
+__all__ = [
+    "AmbiguousTitleError",
+    "MovieInfo",
+    "Recommendation",
+    "Recommender",
+    "SeenRatings",
+    "UnknownIdError",
+    "build_index",
+    "check_k",
+]

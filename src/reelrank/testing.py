@@ -36,7 +36,9 @@ def write_grouplens(ratings: Ratings, folder: str | Path) -> Path:
     for row in first_of_movie:
         flags = "|".join("1" if g else "0" for g in ratings.movie_genres[row])
         title = ratings.movie_title[row]
-        item_lines.append(f"{ratings.movie_id[row]}|{title}|01-Jan-1995||http://example.org/|{flags}")
+        item_lines.append(
+            f"{ratings.movie_id[row]}|{title}|01-Jan-1995||http://example.org/|{flags}"
+        )
     (root / "u.item").write_text("\n".join(item_lines) + "\n", encoding="latin-1")
 
     _, first_of_user = np.unique(ratings.user_id.astype(np.int64), return_index=True)

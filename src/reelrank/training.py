@@ -9,14 +9,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
 from torch import nn
 
-from reelrank.config import TrainingConfig
+from reelrank.config import RetrievalLossConfig, TaskWeights, TrainingConfig
 from reelrank.data.encoding import EncodedRatings
+from reelrank.models.losses import RetrievalLoss
 from reelrank.models.ranking import RankingModel
+from reelrank.models.retrieval import TwoTower
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,7 @@ class Progress:
     step: int  # 1-based, within the epoch
     steps: int
     loss: float  # running mean over the epoch so far
-    rmse: float | None  # sqrt of the running MSE, for rating losses
+    rmse: float | None  # sqrt of the running rating MSE, when a rating loss is trained
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -69,38 +72,88 @@ def fit_ranking(
     *,
     on_progress: ProgressCallback | None = None,
 ) -> list[float]:
-    """Train `model` on `train` with MSE; returns the mean loss of each epoch.
+    """Train a rating model on `train` with MSE; returns the mean loss of each epoch."""
+    return fit(train, config, ranking=model, on_progress=on_progress)
 
-    Deterministic for a given `config.seed`: the shuffle uses its own seeded generator.
+
+def fit(
+    train: EncodedRatings,
+    config: TrainingConfig,
+    *,
+    ranking: RankingModel | None = None,
+    retrieval: TwoTower | None = None,
+    retrieval_loss: RetrievalLossConfig | None = None,
+    weights: TaskWeights | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> list[float]:
+    """Train a rating model, a two-tower retrieval model, or both at once (multitask).
+
+    The loss is `weights.rating * MSE + weights.retrieval * in-batch softmax`; a model that is not
+    given contributes nothing. Models may share embedding modules: each parameter is optimised
+    once. Deterministic for a given `config.seed` (the shuffle has its own seeded generator).
+    Returns the mean total loss of each epoch.
     """
     if len(train) == 0:
         raise ValueError("cannot train on an empty training set")
     if config.epochs < 0:
         raise ValueError(f"epochs must be >= 0, got {config.epochs}")
+    if ranking is None and retrieval is None:
+        raise ValueError("nothing to train: give a ranking model, a retrieval model or both")
+    weights = weights or TaskWeights(
+        rating=1.0 if ranking is not None else 0.0,
+        retrieval=1.0 if retrieval is not None else 0.0,
+    )
     users = torch.from_numpy(train.user_idx)
     movies = torch.from_numpy(train.movie_idx)
     ratings = torch.from_numpy(train.rating)
-    optimizer = make_optimizer(model.parameters(), config)
+    softmax = None
+    if retrieval is not None:
+        loss_config = retrieval_loss or RetrievalLossConfig()
+        counts = torch.bincount(movies, minlength=retrieval.n_movies + 1)
+        softmax = RetrievalLoss(
+            loss_config,
+            movie_counts=counts if loss_config.logq_correction else None,
+            reduction=_reduction(loss_config.reduction),
+        )
+    modules = [m for m in (ranking, retrieval) if m is not None]
+    parameters = {id(p): p for m in modules for p in m.parameters()}  # shared ones once
+    optimizer = make_optimizer(iter(parameters.values()), config)
     generator = torch.Generator().manual_seed(config.seed)
     steps = math.ceil(len(train) / config.batch_size)
+    tracks_rating = ranking is not None and weights.rating > 0
     history = []
-    model.train()
+    for module in modules:
+        module.train()
     for epoch in range(1, config.epochs + 1):
-        total, seen = 0.0, 0
+        total, squared, seen = 0.0, 0.0, 0
         for step, rows in enumerate(batches(len(train), config.batch_size, generator), start=1):
-            predictions = model(users[rows], movies[rows])
-            loss = nn.functional.mse_loss(predictions, ratings[rows])
+            u, m = users[rows], movies[rows]
+            loss = torch.zeros(())
+            if tracks_rating and ranking is not None:
+                mse = nn.functional.mse_loss(ranking(u, m), ratings[rows])
+                loss = loss + weights.rating * mse
+                squared += mse.item() * len(rows)
+            if softmax is not None and retrieval is not None and weights.retrieval > 0:
+                query = retrieval.user_embedding(u, exclude_from_history=m)
+                loss = loss + weights.retrieval * softmax(query, retrieval.movie_embedding(m), m)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             total += loss.item() * len(rows)
             seen += len(rows)
             if on_progress is not None:
-                mean = total / seen
-                on_progress(Progress(epoch, config.epochs, step, steps, mean, math.sqrt(mean)))
+                rmse = math.sqrt(squared / seen) if tracks_rating else None
+                on_progress(Progress(epoch, config.epochs, step, steps, total / seen, rmse))
         history.append(total / seen)
-    model.eval()
+    for module in modules:
+        module.eval()
     return history
+
+
+def _reduction(name: str) -> Literal["mean", "sum"]:
+    if name not in ("mean", "sum"):
+        raise ValueError(f"retrieval loss reduction must be 'mean' or 'sum', got {name!r}")
+    return "sum" if name == "sum" else "mean"
 
 
 @torch.no_grad()

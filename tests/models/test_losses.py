@@ -144,3 +144,51 @@ def test_retrieval_loss_module_follows_its_config() -> None:
     assert "log_q_table" not in module.state_dict()
     with pytest.raises(ValueError, match="movie_counts"):
         RetrievalLoss(RetrievalLossConfig(logq_correction=True))
+
+
+def _naive_loss(
+    user: torch.Tensor,
+    movie: torch.Tensor,
+    ids: torch.Tensor,
+    temperature: float,
+    remove: bool,
+    log_q: torch.Tensor | None,
+) -> torch.Tensor:
+    """The textbook [batch, batch] formulation, to check the unique-movie one against."""
+    logits = user @ movie.T / temperature
+    if log_q is not None:
+        logits = logits - log_q[None, :]
+    if remove:
+        same = ids[:, None] == ids[None, :]
+        same.fill_diagonal_(False)
+        logits = logits.masked_fill(same, torch.finfo(logits.dtype).min / 100)
+    return torch.nn.functional.cross_entropy(logits, torch.arange(len(ids)), reduction="sum")
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.3])
+@pytest.mark.parametrize("remove", [False, True])
+@pytest.mark.parametrize("with_log_q", [False, True])
+def test_unique_movie_scoring_equals_the_full_batch_softmax(
+    temperature: float, remove: bool, with_log_q: bool
+) -> None:
+    generator = torch.Generator().manual_seed(0)
+    table = torch.randn(7, 4, generator=generator, dtype=torch.float64, requires_grad=True)
+    users = torch.randn(12, 4, generator=generator, dtype=torch.float64, requires_grad=True)
+    ids = torch.randint(0, 7, (12,), generator=generator)  # many duplicates
+    log_q = torch.randn(7, generator=generator, dtype=torch.float64) if with_log_q else None
+    row_log_q = None if log_q is None else log_q[ids]
+    fast = sampled_softmax_loss(
+        users,
+        table[ids],
+        movie_ids=ids,
+        temperature=temperature,
+        remove_accidental_hits=remove,
+        log_q=row_log_q,
+        reduction="sum",
+    )
+    fast_grads = torch.autograd.grad(fast, (users, table))
+    slow = _naive_loss(users, table[ids], ids, temperature, remove, row_log_q)
+    slow_grads = torch.autograd.grad(slow, (users, table))
+    torch.testing.assert_close(fast, slow)
+    for a, b in zip(fast_grads, slow_grads, strict=True):
+        torch.testing.assert_close(a, b)

@@ -52,3 +52,15 @@ class RankingModel(nn.Module):
             [self.user_embedding(user_idx), self.movie_embedding(movie_idx)], dim=1
         )
         return self.ratings(features).squeeze(-1)
+
+    def share_embeddings(self, user: nn.Embedding, movie: nn.Embedding) -> None:
+        """Use these tables (a two-tower model's id embeddings) instead of its own: the TFRS
+        multitask model, where rating and retrieval losses train one set of embeddings."""
+        for mine, theirs in ((self.user_embedding, user), (self.movie_embedding, movie)):
+            if mine.weight.shape != theirs.weight.shape:
+                raise ValueError(
+                    f"cannot share embeddings of shape {tuple(theirs.weight.shape)} with a "
+                    f"ranking model whose tables are {tuple(mine.weight.shape)}"
+                )
+        self.user_embedding = user
+        self.movie_embedding = movie

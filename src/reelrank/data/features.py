@@ -1,0 +1,78 @@
+"""Side-feature tables for the retrieval towers, one row per user or movie index.
+
+Models never see strings: each table maps a vocabulary index (0 = unknown) to small integers
+(0 = unknown or padding) or, for genres, to a multi-hot row. Tables are built once from the ratings
+and the training split, then travel inside the model's weights.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from reelrank.data.encoding import Catalog, EncodedRatings, Vocabularies
+from reelrank.data.titles import split_year
+from reelrank.types import Ratings
+
+AGE_BUCKETS = (1, 18, 25, 35, 45, 50, 56)
+_TOKEN = re.compile(r"[a-z0-9']+")
+
+
+def user_tables(
+    ratings: Ratings, vocabs: Vocabularies, train: EncodedRatings, *, max_history: int
+) -> dict[str, np.ndarray]:
+    """`gender`, `age`, `occupation` `[n_users+1]` and `history` `[n_users+1, max_history]`.
+
+    History holds each user's most recent training movies, oldest first, right-aligned with 0s
+    as padding on the left, so the last column is the latest movie.
+    """
+    rows = vocabs.users.numbers(ratings.user_id)
+    size = vocabs.users.size
+    gender = np.zeros(size, dtype=np.int64)
+    gender[rows] = np.where(ratings.user_gender == "F", 1, 2)
+    age = np.zeros(size, dtype=np.int64)
+    age[rows] = np.searchsorted(AGE_BUCKETS, ratings.bucketized_user_age, side="right")
+    _, occupation_idx = np.unique(ratings.user_occupation_text, return_inverse=True)
+    occupation = np.zeros(size, dtype=np.int64)
+    occupation[rows] = occupation_idx + 1
+    return {
+        "gender": gender,
+        "age": age,
+        "occupation": occupation,
+        "history": history_table(train, size, max_history),
+    }
+
+
+def history_table(train: EncodedRatings, n_rows: int, max_history: int) -> np.ndarray:
+    """`[n_rows, max_history]` int64: each user's latest training movies, oldest first."""
+    if max_history < 1:
+        raise ValueError(f"max_history must be >= 1, got {max_history}")
+    indptr, movies, _ = train.by_user(n_rows)
+    counts = np.diff(indptr)
+    table = np.zeros((n_rows, max_history), dtype=np.int64)
+    # Position of each rating from the end of its user's run: 0 = latest.
+    user_of = np.repeat(np.arange(n_rows), counts)
+    from_end = np.repeat(indptr[1:], counts) - 1 - np.arange(len(movies))
+    keep = from_end < max_history
+    table[user_of[keep], max_history - 1 - from_end[keep]] = movies[keep]
+    return table
+
+
+def movie_tables(
+    catalog: Catalog, vocabs: Vocabularies, *, max_tokens: int = 8
+) -> dict[str, np.ndarray]:
+    """`title_tokens` `[n_movies+1, max_tokens]`, `genres` `[n_movies+1, G]` float32 and
+    `year` `[n_movies+1]` (five-year buckets from 1920; 0 unknown)."""
+    names = [split_year(t)[0].lower() for t in vocabs.movies.terms.tolist()]
+    tokenised = [_TOKEN.findall(n)[:max_tokens] for n in names]
+    vocabulary = {t: i + 1 for i, t in enumerate(sorted({t for ts in tokenised for t in ts}))}
+    tokens = np.zeros((vocabs.movies.size, max_tokens), dtype=np.int64)
+    for row, words in enumerate(tokenised, start=1):
+        tokens[row, : len(words)] = [vocabulary[w] for w in words]
+    year = np.where(catalog.year > 0, np.clip((catalog.year - 1920) // 5, 0, 20) + 1, 0)
+    return {
+        "title_tokens": tokens,
+        "genres": catalog.genres.astype(np.float32),
+        "year": year.astype(np.int64),
+    }

@@ -1,0 +1,204 @@
+"""The FastAPI app: factory, lifespan (loads the artifact once), error handlers, limits, web page.
+
+`create_app(recommender)` serves a recommender already in memory (tests, `serve` with one worker);
+`create_app(artifact=path)` loads the artifact when the app starts, once per worker process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import torch
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from reelrank.recommender import Recommender
+from reelrank.service.routes import ROUTERS
+from reelrank.service.schemas import MAX_BODY_BYTES
+from reelrank.types import ReelrankError, UnknownIdError
+
+log = logging.getLogger("reelrank.service")
+
+STATIC = Path(__file__).parent / "static"
+ARTIFACT_ENV = "REELRANK_ARTIFACT"  # how `serve --workers N` tells each worker what to load
+THREADS_ENV = "REELRANK_TORCH_THREADS"  # and how many torch threads it may use
+# The page loads nothing from elsewhere; the policy makes the browser enforce that.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+        "frame-ancestors 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def create_app(recommender: Recommender | None = None, *, artifact: Path | None = None) -> FastAPI:
+    """The service app for a recommender in memory, or for an artifact loaded at start-up."""
+    if (recommender is None) == (artifact is None):
+        raise ValueError("create_app needs exactly one of a recommender or an artifact path")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if recommender is not None:
+            app.state.recommender = recommender
+        else:
+            assert artifact is not None
+            try:
+                app.state.recommender = Recommender.load(artifact)
+            except ReelrankError as error:
+                # uvicorn then reports "Application startup failed" and exits non-zero.
+                log.error("cannot serve %s: %s", artifact, error)
+                raise
+            log.info("loaded %s", artifact)
+        yield
+
+    app = FastAPI(
+        title="reelrank",
+        version=package_version(),
+        summary="Movie recommendations (retrieval + ranking) on MovieLens 100k.",
+        lifespan=lifespan,
+    )
+    for router in ROUTERS:
+        app.include_router(router)
+    add_error_handlers(app)
+    add_page(app)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    return app
+
+
+def package_version() -> str:
+    try:
+        return version("reelrank")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0+unknown"
+
+
+def app_from_env() -> FastAPI:
+    """Factory for `uvicorn --factory` (how `serve --workers N` starts each worker)."""
+    artifact = os.environ.get(ARTIFACT_ENV)
+    if not artifact:
+        raise RuntimeError(f"set {ARTIFACT_ENV} to the artifact directory to serve")
+    threads = os.environ.get(THREADS_ENV)
+    if threads:
+        torch.set_num_threads(int(threads))
+    return create_app(artifact=Path(artifact))
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+
+def error_body(detail: str, **extra: Any) -> dict[str, Any]:
+    return {"detail": detail, **{k: v for k, v in extra.items() if v is not None}}
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    """Input errors become 404/422 JSON with a clear message; anything else is a logged 500."""
+
+    @app.exception_handler(UnknownIdError)
+    async def unknown_id(request: Request, error: UnknownIdError) -> JSONResponse:
+        return JSONResponse(error_body(str(error)), status_code=404)
+
+    @app.exception_handler(ReelrankError)
+    async def bad_input(request: Request, error: ReelrankError) -> JSONResponse:
+        # An ambiguous title carries the titles it could mean; the page offers them to pick from.
+        candidates = getattr(error, "candidates", None)
+        return JSONResponse(error_body(str(error), candidates=candidates), status_code=422)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"loc": [str(p) if not isinstance(p, int) else p for p in e["loc"]], "msg": e["msg"]}
+            for e in error.errors()
+        ]
+        summary = "; ".join(f"{describe(p['loc'])}: {p['msg']}" for p in problems[:3])
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        return JSONResponse(
+            error_body(f"invalid request: {summary}{more}", errors=problems), status_code=422
+        )
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return JSONResponse(error_body("internal error; it has been logged"), status_code=500)
+
+
+def describe(loc: list[str | int]) -> str:
+    """`["query", "k"]` → "query parameter k"; `["body", "liked", 3]` → "body field liked[3]"."""
+    where, *path = loc or ["request"]
+    name = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+    if where == "body" and path and isinstance(path[0], int):  # a JSON syntax error's offset
+        return f"body (character {path[0]})"
+    kind = {"query": "query parameter", "path": "path parameter", "body": "body field"}
+    return f"{kind.get(str(where), str(where))} {name}".strip()
+
+
+class BodyLimit:
+    """Rejects request bodies over `max_bytes` with 413 before any handler reads them.
+
+    The body is read here (bounded) and replayed, so a chunked upload without Content-Length is
+    capped too.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            await self.too_large(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_bytes:
+                await self.too_large(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        detail = f"request body too large: at most {self.max_bytes} bytes"
+        response = JSONResponse(error_body(detail), status_code=413)
+        await response(scope, receive, send)
+
+
+# -- the web page -------------------------------------------------------------------------------
+
+
+def add_page(app: FastAPI) -> None:
+    """The single-page UI at `/`, its script and style under `/static` (all same-origin)."""
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> Response:
+        return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")

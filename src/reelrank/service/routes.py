@@ -1,0 +1,188 @@
+"""The HTTP endpoints, one router per resource; each is a thin call into `Recommender`.
+
+Endpoints are `async def` on purpose: every call is a short (about a millisecond) CPU-bound
+numpy/torch computation, so a hop to the thread pool would cost as much as it saves while the GIL
+serialises the work anyway. Throughput scales with `--workers` (processes), not threads.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+
+from reelrank.recommender import Recommendation as RecommenderItem
+from reelrank.recommender import Recommender
+from reelrank.service import schemas
+from reelrank.service.schemas import (
+    DEFAULT_K,
+    DEFAULT_SEARCH,
+    ERROR_RESPONSES,
+    MAX_ID,
+    MAX_K,
+    MAX_PAGE,
+    MAX_QUERY,
+    MAX_SEARCH,
+)
+from reelrank.types import UnknownIdError
+
+
+async def get_recommender(request: Request) -> Recommender:
+    """The recommender the app loaded at start-up (see `app.lifespan`).
+
+    `async` so FastAPI calls it inline; a plain `def` dependency costs a thread-pool hop.
+    """
+    recommender: Recommender = request.app.state.recommender
+    return recommender
+
+
+Model = Annotated[Recommender, Depends(get_recommender)]
+KQuery = Annotated[int, Query(ge=1, le=MAX_K, description=f"How many movies (1..{MAX_K}).")]
+UserIdPath = Annotated[
+    str, Path(min_length=1, max_length=MAX_ID, description="A user id from the data, e.g. 9.")
+]
+MovieIdPath = Annotated[
+    str, Path(min_length=1, max_length=MAX_ID, description="A MovieLens movie id, e.g. 50.")
+]
+
+health = APIRouter(tags=["health"])
+movies = APIRouter(prefix="/movies", tags=["movies"], responses=ERROR_RESPONSES)
+users = APIRouter(prefix="/users", tags=["users"], responses=ERROR_RESPONSES)
+recommendations = APIRouter(tags=["recommendations"], responses=ERROR_RESPONSES)
+score = APIRouter(tags=["score"], responses=ERROR_RESPONSES)
+
+
+@health.get("/health")
+async def get_health(model: Model) -> schemas.Health:
+    """Liveness and what model is loaded."""
+    return schemas.Health(
+        preset=model.config.preset,
+        two_stage=model.two_stage,
+        users=len(model.users),
+        movies=len(model.movies),
+    )
+
+
+@movies.get("")
+async def search_movies(
+    model: Model,
+    query: Annotated[
+        str, Query(max_length=MAX_QUERY, description="Part of a title, any case; year optional.")
+    ] = "",
+    limit: Annotated[int, Query(ge=1, le=MAX_SEARCH)] = DEFAULT_SEARCH,
+) -> schemas.MovieSearch:
+    """Title search, forgiving like the CLI ("usual suspects" finds "Usual Suspects, The")."""
+    found = model.search_movies(query, limit=limit)
+    return schemas.MovieSearch(query=query, movies=[schemas.Movie(**m.to_dict()) for m in found])
+
+
+@movies.get("/{movie_id}")
+async def get_movie(model: Model, movie_id: MovieIdPath) -> schemas.Movie:
+    """One movie by its MovieLens id."""
+    return schemas.Movie(**model.movie_info(known_movie_id(model, movie_id)).to_dict())
+
+
+@movies.get("/{movie_id}/similar")
+async def similar_movies(
+    model: Model, movie_id: MovieIdPath, k: KQuery = DEFAULT_K
+) -> schemas.SimilarMovies:
+    """The movies nearest to one movie; `score` is their similarity."""
+    movie_id = known_movie_id(model, movie_id)
+    return schemas.SimilarMovies(
+        movie=schemas.Movie(**model.movie_info(movie_id).to_dict()),
+        k=k,
+        similar=to_schema(model.similar(movie_id, k)),
+    )
+
+
+@users.get("")
+async def list_users(
+    model: Model,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+) -> schemas.UserList:
+    """User ids known to the model, in vocabulary order, a page at a time."""
+    terms = model.users.terms
+    return schemas.UserList(
+        total=len(terms), offset=offset, user_ids=terms[offset : offset + limit].tolist()
+    )
+
+
+@users.get("/{user_id}/ratings")
+async def user_ratings(
+    model: Model,
+    user_id: UserIdPath,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+) -> schemas.UserRatings:
+    """The movies a user rated in the training data, best rated first."""
+    rated = model.rated_movies(user_id)
+    return schemas.UserRatings(
+        user_id=user_id,
+        total=len(rated),
+        ratings=[
+            schemas.RatedMovie(movie_id=m, movie_title=t, rating=r) for m, t, r in rated[:limit]
+        ],
+    )
+
+
+@users.get("/{user_id}/recommendations")
+async def user_recommendations(
+    model: Model,
+    user_id: UserIdPath,
+    k: KQuery = DEFAULT_K,
+    include_seen: Annotated[
+        bool, Query(description="Also recommend movies the user already rated.")
+    ] = False,
+) -> schemas.UserRecommendations:
+    """The top k movies for a user of the data; already-rated ones are left out by default."""
+    recs = model.recommend(user_id, k, include_seen=include_seen)
+    return schemas.UserRecommendations(
+        user_id=user_id, k=k, include_seen=include_seen, recommendations=to_schema(recs)
+    )
+
+
+@recommendations.post("/recommendations")
+async def recommend_for_liked(
+    model: Model, body: schemas.LikedRequest
+) -> schemas.LikedRecommendations:
+    """Recommendations for someone not in the data, from titles or ids of movies they liked."""
+    liked = [str(ref) for ref in body.liked]
+    resolved = [schemas.Movie(**model.movie_info(ref).to_dict()) for ref in liked]
+    return schemas.LikedRecommendations(
+        liked=resolved,
+        k=body.k,
+        recommendations=to_schema(model.recommend_for_liked(liked, body.k)),
+    )
+
+
+@score.post("/score")
+async def score_movies(model: Model, body: schemas.ScoreRequest) -> schemas.Scores:
+    """Predicted ratings of the given movies (titles or ids) for a user, in the order given."""
+    user_id = str(body.user_id)
+    titles = [model.movie_info(str(ref)).movie_title for ref in body.movies]
+    return schemas.Scores(user_id=user_id, scores=to_schema(model.score(user_id, titles)))
+
+
+def known_movie_id(model: Model, movie_id: str) -> str:
+    """`movie_id` if it is a MovieLens id of the catalogue; a path segment is never a title."""
+    if movie_id not in model.catalog.id_to_title:
+        raise UnknownIdError(
+            f"unknown movie id {movie_id!r}: it is not among the {len(model.movies)} movies. "
+            "Find a movie's id with GET /movies?query=<part of its title>."
+        )
+    return movie_id
+
+
+def to_schema(recs: list[RecommenderItem]) -> list[schemas.Recommendation]:
+    return [
+        schemas.Recommendation(
+            movie_id=r.movie_id,
+            movie_title=r.movie_title,
+            score=r.score,
+            retrieval_score=r.retrieval_score,
+        )
+        for r in recs
+    ]
+
+
+ROUTERS = (health, movies, users, recommendations, score)

@@ -1,0 +1,156 @@
+"""Request and response bodies of the HTTP API, and the caps that keep requests small.
+
+Requests and responses are separate models (as in the FastAPI template): what a client may send is
+checked strictly, what the server returns is documented exactly in the OpenAPI schema.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+# Caps: a request can never ask for more work than these allow.
+MAX_K = 100  # movies per recommendation / similar list
+DEFAULT_K = 10
+MAX_LIST = 50  # liked movies or movies to score in one request
+MAX_SEARCH = 50  # search results per query
+DEFAULT_SEARCH = 10
+MAX_QUERY = 200  # characters in a search query or a title
+MAX_ID = 32  # characters in a user or movie id
+MAX_PAGE = 1000  # user ids or rated movies per page
+MAX_BODY_BYTES = 16 * 1024  # a full liked list of long titles is about 10 KiB
+
+K = Annotated[int, Field(ge=1, le=MAX_K, description=f"How many movies to return (1..{MAX_K}).")]
+Title = Annotated[str, StringConstraints(min_length=1, max_length=MAX_QUERY)]
+MovieId = Annotated[int, Field(ge=1, le=10**9)]
+# A movie as a client names it: a title (forgiving match, as in the CLI) or a MovieLens id.
+MovieRef = Title | MovieId
+UserId = (
+    Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID)]
+    | Annotated[int, Field(ge=0, le=10**9)]
+)
+
+
+class _Request(BaseModel):
+    # Unknown fields are a client mistake worth reporting, not something to drop silently.
+    model_config = ConfigDict(extra="forbid")
+
+
+class LikedRequest(_Request):
+    """Recommendations for someone who is not in the data, from movies they liked."""
+
+    liked: list[MovieRef] = Field(
+        min_length=1,
+        max_length=MAX_LIST,
+        description=f"Titles or MovieLens movie ids of liked movies (1..{MAX_LIST}).",
+        examples=[["Star Wars (1977)", "usual suspects", 50]],
+    )
+    k: K = DEFAULT_K
+
+
+class ScoreRequest(_Request):
+    """Predicted ratings of some movies for one user."""
+
+    user_id: UserId = Field(description='A user id from the data, e.g. "9".', examples=["9"])
+    movies: list[MovieRef] = Field(
+        min_length=1,
+        max_length=MAX_LIST,
+        description=f"Titles or MovieLens movie ids to score (1..{MAX_LIST}).",
+        examples=[["One Flew Over the Cuckoo's Nest (1975)", 50]],
+    )
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+    preset: str = Field(description="The preset the loaded model was trained with.")
+    two_stage: bool = Field(description="Whether a retrieval stage picks the candidates.")
+    users: int
+    movies: int
+
+
+class Movie(BaseModel):
+    movie_id: str
+    movie_title: str
+    year: int | None
+    genres: list[str]
+
+
+class MovieSearch(BaseModel):
+    query: str
+    movies: list[Movie]
+
+
+class Recommendation(BaseModel):
+    movie_id: str
+    movie_title: str
+    score: float = Field(description="Predicted rating (1..5 scale) or, for similar, similarity.")
+    retrieval_score: float | None = Field(
+        default=None, description="The retrieval stage's score (two-stage models only)."
+    )
+
+
+class UserRecommendations(BaseModel):
+    user_id: str
+    k: int
+    include_seen: bool
+    recommendations: list[Recommendation]
+
+
+class LikedRecommendations(BaseModel):
+    liked: list[Movie] = Field(description="The liked movies as resolved, in the order given.")
+    k: int
+    recommendations: list[Recommendation]
+
+
+class SimilarMovies(BaseModel):
+    movie: Movie
+    k: int
+    similar: list[Recommendation]
+
+
+class Scores(BaseModel):
+    user_id: str
+    scores: list[Recommendation]
+
+
+class RatedMovie(BaseModel):
+    movie_id: str
+    movie_title: str
+    rating: float
+
+
+class UserRatings(BaseModel):
+    user_id: str
+    total: int = Field(description="How many movies the user rated in the training data.")
+    ratings: list[RatedMovie] = Field(description="Best rated first, at most `limit`.")
+
+
+class UserList(BaseModel):
+    total: int
+    offset: int
+    user_ids: list[str]
+
+
+class FieldError(BaseModel):
+    loc: list[str | int]
+    msg: str
+
+
+class Error(BaseModel):
+    """Every error: `detail` is one sentence saying what was wrong and what to do."""
+
+    detail: str
+    candidates: list[str] | None = Field(
+        default=None, description="For an ambiguous title: the titles it could mean."
+    )
+    errors: list[FieldError] | None = Field(
+        default=None, description="For invalid arguments: each problem and where it is."
+    )
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"model": Error, "description": "Unknown user or movie."},
+    413: {"model": Error, "description": f"Request body over {MAX_BODY_BYTES} bytes."},
+    422: {"model": Error, "description": "Invalid arguments."},
+}

@@ -1,0 +1,64 @@
+"""`serve`: run the app under uvicorn, in one process or in `workers` processes."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+from pathlib import Path
+
+import torch
+import uvicorn
+
+from reelrank.recommender import Recommender
+from reelrank.service.app import ARTIFACT_ENV, THREADS_ENV, create_app
+
+log = logging.getLogger("reelrank.service")
+
+LOOPBACK = "127.0.0.1"
+
+
+def serve(
+    artifact: Path,
+    *,
+    host: str = LOOPBACK,
+    port: int = 8000,
+    workers: int = 1,
+    threads: int = 1,
+    recommender: Recommender | None = None,
+    log_level: str = "info",
+) -> None:
+    """Serve `artifact` (or `recommender`, already loaded from it) until interrupted.
+
+    `threads` is torch's intra-op threads per worker: requests are small, so one thread per process
+    and more `workers` use the cores better than threads fighting over them.
+    """
+    if workers < 1 or threads < 1:
+        raise ValueError(f"workers and threads must be at least 1, got {workers} and {threads}")
+    if not is_loopback(host):
+        log.warning("serving on %s: reachable from other machines, with no authentication", host)
+    os.environ[ARTIFACT_ENV] = str(Path(artifact).resolve())
+    os.environ[THREADS_ENV] = str(threads)
+    options = dict(host=host, port=port, log_level=log_level, access_log=False)
+    if workers == 1:
+        torch.set_num_threads(threads)
+        app = create_app(recommender) if recommender else create_app(artifact=Path(artifact))
+        uvicorn.run(app, **options)  # type: ignore[arg-type]
+    else:
+        # Each worker is a fresh process: it rebuilds the app from the environment and loads the
+        # artifact in its own lifespan.
+        uvicorn.run(
+            "reelrank.service.app:app_from_env",
+            factory=True,
+            workers=workers,
+            **options,  # type: ignore[arg-type]
+        )
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
