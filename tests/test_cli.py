@@ -121,3 +121,50 @@ def test_bad_input_is_one_clear_line(
     assert message.format(**fill) in stderr
     assert "Traceback" not in stderr + stdout
     assert stderr.strip().startswith("error:") and len(stderr.strip().splitlines()) == 1
+
+
+@pytest.fixture(scope="module")
+def two_stage_artifact(grouplens_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("cli2") / "two-stage"
+    code, _, stderr = run(
+        "train", "--preset", "two-stage", "--data", grouplens_dir, "--epochs", "2", "--out", out
+    )
+    assert code == 0, stderr
+    return out
+
+
+def test_two_stage_recommend_shows_both_scores(two_stage_artifact: Path) -> None:
+    code, stdout, _ = run("recommend", two_stage_artifact, "--user", "9", "-k", "3")
+    assert code == 0 and "retrieval score" in stdout and "predicted rating" in stdout
+    code, stdout, _ = run("recommend", two_stage_artifact, "--user", "9", "-k", "3", "--json")
+    assert {"movie_id", "movie_title", "score", "retrieval_score"} == set(
+        json.loads(stdout)["recommendations"][0]
+    )
+
+
+def test_liked_and_similar(two_stage_artifact: Path) -> None:
+    code, stdout, _ = run("similar", two_stage_artifact, "1", "-k", "4", "--json")
+    payload = json.loads(stdout)
+    assert code == 0 and len(payload["similar"]) == 4
+    title = payload["movie"]["movie_title"]
+    code, stdout, stderr = run(
+        "recommend", two_stage_artifact, "--liked", title.lower(), "--liked", "2", "--json"
+    )
+    assert code == 0, stderr
+    recs = json.loads(stdout)["recommendations"]
+    assert len(recs) == 10 and title not in {r["movie_title"] for r in recs}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["recommend", "{art}"], "give either --user ID or one or more --liked TITLE"),
+        (["recommend", "{art}", "--user", "9", "--liked", "1"], "not both"),
+        (["recommend", "{art}", "--liked", "Zzzz Qqqq"], "no movie matches"),
+        (["similar", "{art}", "Zzzz Qqqq"], "no movie matches"),
+        (["similar", "{art}", "1", "-k", "-3"], "k must be a positive integer"),
+    ],
+)
+def test_two_stage_bad_input(two_stage_artifact: Path, args: list[str], message: str) -> None:
+    code, stdout, stderr = run(*[a.format(art=two_stage_artifact) for a in args])
+    assert code == 1 and message in stderr and "Traceback" not in stderr + stdout

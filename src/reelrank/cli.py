@@ -198,22 +198,59 @@ def evaluate(
 @app.command()
 def recommend(
     artifact: ArtifactArg,
-    user: Annotated[str, typer.Option("--user", "-u", help="The user id to recommend for.")],
+    user: Annotated[
+        str | None, typer.Option("--user", "-u", help="The user id to recommend for.")
+    ] = None,
+    liked: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--liked",
+            "-l",
+            help="A movie you liked (title or MovieLens id), for someone not in the data; "
+            "repeat for several.",
+        ),
+    ] = None,
     k: Annotated[int, typer.Option("-k", "--k", help="How many movies to return.")] = 10,
     include_seen: Annotated[
         bool, typer.Option("--include-seen", help="Also recommend movies the user already rated.")
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Recommend the top k movies for a user."""
+    """Recommend the top k movies for a user, or for someone from movies they liked."""
+    with user_errors():
+        if (user is None) == (not liked):
+            raise ReelrankError("give either --user ID or one or more --liked TITLE, not both")
+        check_k(k)
+        recommender = Recommender.load(artifact)
+        if user is not None:
+            recs = recommender.recommend(user, k, include_seen=include_seen)
+        else:
+            recs = recommender.recommend_for_liked(liked or [], k)
+    who = f"user {user}" if user is not None else "someone who liked " + ", ".join(liked or [])
+    if as_json:
+        key = {"user_id": user} if user is not None else {"liked": liked}
+        emit_json({**key, "recommendations": [r.to_dict() for r in recs]})
+        return
+    print_recommendations(f"Top {k} movies for {who}", recs)
+
+
+@app.command()
+def similar(
+    artifact: ArtifactArg,
+    movie: Annotated[str, typer.Argument(help="A movie title (forgiving) or MovieLens id.")],
+    k: Annotated[int, typer.Option("-k", "--k", help="How many movies to return.")] = 10,
+    as_json: JsonOption = False,
+) -> None:
+    """The movies most like one movie (people who liked it also liked these)."""
     with user_errors():
         check_k(k)
         recommender = Recommender.load(artifact)
-        recs = recommender.recommend(user, k, include_seen=include_seen)
+        info = recommender.movie_info(movie)
+        recs = recommender.similar(movie, k)
     if as_json:
-        emit_json({"user_id": user, "recommendations": [r.to_dict() for r in recs]})
+        emit_json({"movie": info.to_dict(), "similar": [r.to_dict() for r in recs]})
         return
-    print_recommendations(f"Top {k} movies for user {user}", recs)
+    print_recommendations(f"Movies like {info.movie_title}", recs, score_label="similarity")
 
 
 @app.command()
@@ -246,13 +283,17 @@ def score(
     print_recommendations(f"Predicted ratings for user {user} ({what})", recs)
 
 
-def print_recommendations(title: str, recs: list[Recommendation]) -> None:
+def print_recommendations(
+    title: str, recs: list[Recommendation], *, score_label: str = "predicted rating"
+) -> None:
     table = Table(title=title, title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("movie_id", justify="right")
     table.add_column("movie_title")
-    table.add_column("predicted rating", justify="right")
-    two_stage = any(r.retrieval_score is not None for r in recs)
+    table.add_column(score_label, justify="right")
+    two_stage = score_label == "predicted rating" and any(
+        r.retrieval_score is not None for r in recs
+    )
     if two_stage:
         table.add_column("retrieval score", justify="right")
     for i, r in enumerate(recs, start=1):

@@ -1,0 +1,140 @@
+"""The retrieval stage joined with ranking: presets, fold-in, similar movies, artifacts."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from reelrank.config import ExperimentConfig, TrainingConfig, preset
+from reelrank.experiment import evaluate_recommender, train_recommender
+from reelrank.recommender import AmbiguousTitleError, Recommender
+from reelrank.types import Ratings, ReelrankError, UnknownIdError
+
+FAST = TrainingConfig(batch_size=256, epochs=3)
+
+
+def fast(name: str, **changes: object) -> ExperimentConfig:
+    """A preset with training shortened for the synthetic data."""
+    config = preset(name)
+    retrieval_training = config.retrieval_training and FAST
+    return dataclasses.replace(
+        config, training=FAST, retrieval_training=retrieval_training, **changes
+    )
+
+
+@pytest.fixture(scope="module")
+def two_stage(ratings: Ratings) -> Recommender:
+    return train_recommender(ratings, fast("two-stage", candidates=20))
+
+
+@pytest.mark.parametrize("name", ["seed-retrieval", "multitask", "popularity", "ease", "two-stage"])
+def test_every_preset_trains_evaluates_and_round_trips(
+    ratings: Ratings, tmp_path: Path, name: str
+) -> None:
+    recommender = train_recommender(ratings, fast(name))
+    metrics = recommender.metrics
+    for key in ("recall@10", "ndcg@10", "hit_rate@100", "factorized_top_k/top_100_categorical_accuracy"):
+        assert 0.0 <= metrics[key] <= 1.0
+    assert ("root_mean_squared_error" in metrics) == (recommender.ranking is not None)
+    loaded = Recommender.load(recommender.save(tmp_path / name))
+    assert loaded.recommend("4", 5) == recommender.recommend("4", 5)
+    assert loaded.similar("1", 3) == recommender.similar("1", 3)
+    again = evaluate_recommender(loaded, ratings)
+    assert again["recall@10"] == pytest.approx(metrics["recall@10"])
+
+
+def test_learned_models_beat_popularity_on_structured_data(ratings: Ratings) -> None:
+    popularity = train_recommender(ratings, fast("popularity")).metrics
+    ease = train_recommender(ratings, fast("ease")).metrics
+    assert ease["recall@10"] > popularity["recall@10"]
+
+
+def test_two_stage_ranks_the_retrieved_candidates(two_stage: Recommender) -> None:
+    user = "7"
+    seen = {t for _, t, _ in two_stage.rated_movies(user)}
+    recs = two_stage.recommend(user, 10)
+    assert len(recs) == 10 and not seen & {r.movie_title for r in recs}
+    assert all(r.retrieval_score is not None for r in recs)
+    ratings = [r.score for r in recs]
+    assert ratings == sorted(ratings, reverse=True)
+    # Every recommendation is among retrieval's 20 candidates for this user.
+    assert two_stage.retrieval is not None and two_stage.index is not None
+    query = two_stage.retrieval.user_embedding(torch.tensor([two_stage.user_index(user)]))
+    exclude = [two_stage.seen.movies_of(two_stage.user_index(user))]
+    _, rows = two_stage.index.search(query, 20, exclude=exclude)
+    candidates = {two_stage.movie_title(int(r)) for r in rows[0]}
+    assert {r.movie_title for r in recs} <= candidates
+
+
+def test_fold_in_of_a_users_history_matches_that_user(two_stage: Recommender) -> None:
+    user = two_stage.user_index("7")
+    history = [two_stage.movie_title(int(m)) for m in two_stage.seen.movies_of(user)]
+    liked = two_stage.recommend_for_liked(history, 5)
+    assert not set(history) & {r.movie_title for r in liked}
+    assert two_stage.retrieval is not None
+    folded = two_stage.retrieval.fold_in(torch.from_numpy(two_stage.seen.movies_of(user)))
+    known = two_stage.retrieval.user_embedding(torch.tensor([user]))[0]
+    torch.testing.assert_close(folded, known)  # EASE: the query is the history itself
+
+
+def test_liked_accepts_ids_and_forgiving_titles(two_stage: Recommender) -> None:
+    title = two_stage.movie_title(3)
+    by_title = two_stage.recommend_for_liked([title.lower()], 5)
+    by_id = two_stage.recommend_for_liked([two_stage.movie_id(3)], 5)
+    assert by_title == by_id
+
+
+def test_liked_and_similar_errors(two_stage: Recommender) -> None:
+    with pytest.raises(ReelrankError, match="no liked movies"):
+        two_stage.recommend_for_liked([], 5)
+    with pytest.raises(UnknownIdError, match="no movie matches"):
+        two_stage.recommend_for_liked(["Nothing Like It (1901)"], 5)
+    with pytest.raises(UnknownIdError, match="unknown movie id '99999'"):
+        two_stage.similar("99999")
+    with pytest.raises(ReelrankError, match="k must be a positive integer"):
+        two_stage.similar("1", 0)
+
+
+def test_ambiguous_titles_are_reported(ratings: Ratings) -> None:
+    twins = ratings.take(np.arange(len(ratings)))
+    title_1 = twins.movie_title[twins.movie_id == "1"][0]
+    twins.movie_title[twins.movie_id == "2"] = title_1[:-5] + "1901)"  # same name, another year
+    recommender = train_recommender(twins, fast("ease"))
+    with pytest.raises(AmbiguousTitleError):
+        recommender.similar(title_1[:-7])
+
+
+def test_similar_excludes_the_movie_itself(two_stage: Recommender) -> None:
+    recs = two_stage.similar("1", 5)
+    assert len(recs) == 5 and two_stage.movie_info("1").movie_title not in {
+        r.movie_title for r in recs
+    }
+    scores = [r.score for r in recs]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_search_movies_and_info(two_stage: Recommender) -> None:
+    info = two_stage.movie_info("1")
+    found = two_stage.search_movies(info.movie_title.split(" (")[0], limit=3)
+    assert found[0] == info and info.year is not None and info.genres
+    assert two_stage.search_movies("", limit=3) == []
+
+
+def test_multitask_shares_one_set_of_embeddings(ratings: Ratings, tmp_path: Path) -> None:
+    recommender = train_recommender(ratings, fast("multitask"))
+    loaded = Recommender.load(recommender.save(tmp_path / "multi"))
+    assert loaded.ranking is not None and loaded.retrieval is not None
+    tower = loaded.retrieval.user_tower.id_embedding  # type: ignore[union-attr]
+    assert loaded.ranking.user_embedding is tower
+
+
+def test_hnsw_index_reloads(ratings: Ratings, tmp_path: Path) -> None:
+    pytest.importorskip("faiss", reason="faiss-cpu (the 'ann' extra) is not installed")
+    recommender = train_recommender(ratings, fast("ease", index="hnsw"))
+    loaded = Recommender.load(recommender.save(tmp_path / "hnsw"))
+    assert type(loaded.index).__name__ == "FaissIndex"
+    assert loaded.recommend("3", 5) == recommender.recommend("3", 5)
