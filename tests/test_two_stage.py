@@ -37,7 +37,12 @@ def test_every_preset_trains_evaluates_and_round_trips(
 ) -> None:
     recommender = train_recommender(ratings, fast(name))
     metrics = recommender.metrics
-    for key in ("recall@10", "ndcg@10", "hit_rate@100", "factorized_top_k/top_100_categorical_accuracy"):
+    for key in (
+        "recall@10",
+        "ndcg@10",
+        "hit_rate@100",
+        "factorized_top_k/top_100_categorical_accuracy",
+    ):
         assert 0.0 <= metrics[key] <= 1.0
     assert ("root_mean_squared_error" in metrics) == (recommender.ranking is not None)
     loaded = Recommender.load(recommender.save(tmp_path / name))
@@ -78,7 +83,7 @@ def test_fold_in_of_a_users_history_matches_that_user(two_stage: Recommender) ->
     assert two_stage.retrieval is not None
     folded = two_stage.retrieval.fold_in(torch.from_numpy(two_stage.seen.movies_of(user)))
     known = two_stage.retrieval.user_embedding(torch.tensor([user]))[0]
-    torch.testing.assert_close(folded, known)  # EASE: the query is the history itself
+    torch.testing.assert_close(folded, known)  # item-item: the query is the history
 
 
 def test_liked_accepts_ids_and_forgiving_titles(two_stage: Recommender) -> None:

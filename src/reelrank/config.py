@@ -29,8 +29,9 @@ class RankingModelConfig:
 class RetrievalModelConfig:
     """The candidate generator.
 
-    `kind` is "two_tower" (learned user and movie towers, dot-product scores), "popularity" or
-    "ease" (closed-form item-item model). Features are optional tower inputs besides the ids:
+    `kind` is "two_tower" (learned user and movie towers, dot-product scores), "popularity",
+    "ease" or "edlae" (closed-form item-item models; `ease_lambda` is their L2 penalty, EDLAE adds
+    dropout emphasis and a low-rank term). Features are optional tower inputs besides the ids:
     user features from ("gender", "age", "occupation", "history"), movie features from
     ("title_tokens", "genres", "year").
     """
@@ -42,6 +43,9 @@ class RetrievalModelConfig:
     tower_hidden_dims: tuple[int, ...] = ()
     max_history: int = 50
     ease_lambda: float = 500.0
+    edlae_dropout: float = 0.75
+    low_rank: int = 20
+    low_rank_weight: float = 0.25
 
 
 @dataclass(frozen=True)
@@ -171,10 +175,13 @@ PRESETS: dict[str, ExperimentConfig] = {
     "ease": ExperimentConfig(
         preset="ease", ranking=None, retrieval=RetrievalModelConfig(kind="ease", ease_lambda=500.0)
     ),
-    # Both stages: the best retrieval model hands 100 candidates to the seed's ranking model.
+    # Both stages: the best retrieval model (EDLAE + a low-rank term, tuned on a validation split
+    # of the training data; see benchmarks/retrieval_research.py) hands 100 candidates to the
+    # seed's ranking model, trained to convergence (30 epochs).
     "two-stage": ExperimentConfig(
         preset="two-stage",
-        retrieval=RetrievalModelConfig(kind="ease", ease_lambda=500.0),
+        retrieval=RetrievalModelConfig(kind="edlae", ease_lambda=300.0),
+        training=TrainingConfig(epochs=30),
     ),
 }
 

@@ -13,14 +13,9 @@ from reelrank.data import features
 from reelrank.data.encoding import Catalog, EncodedRatings, Vocabularies
 from reelrank.data.splits import split_ratings
 from reelrank.evaluation import evaluate_ranking, evaluate_retrieval
+from reelrank.models.factory import CLOSED_FORM, fit_closed_form, new_two_tower
 from reelrank.models.ranking import RankingModel
-from reelrank.models.retrieval import (
-    EASE,
-    Popularity,
-    RetrievalModel,
-    TwoTower,
-    build_retrieval_model,
-)
+from reelrank.models.retrieval import RetrievalModel, TwoTower
 from reelrank.recommender import Recommender, SeenRatings, build_index
 from reelrank.training import ProgressCallback, fit, fit_ranking
 from reelrank.types import Ratings, ReelrankError
@@ -66,41 +61,32 @@ def new_ranking_model(config: ExperimentConfig, vocabs: Vocabularies) -> Ranking
 def new_retrieval_model(
     config: ExperimentConfig, ratings: Ratings, data: SplitData
 ) -> RetrievalModel:
-    """An untrained retrieval model of `config.retrieval.kind`, with its feature tables."""
+    """The retrieval model of `config.retrieval.kind`: fitted if closed-form, else untrained."""
     if config.retrieval is None:
         raise ReelrankError(f"preset {config.preset!r} has no retrieval model")
     retrieval = config.retrieval
-    users: dict[str, torch.Tensor] = {}
-    movies: dict[str, torch.Tensor] = {}
+    sizes = {"n_users": len(data.vocabs.users), "n_movies": len(data.vocabs.movies)}
+    if retrieval.kind in CLOSED_FORM:
+        users = torch.from_numpy(data.train.user_idx)
+        return fit_closed_form(retrieval, users, torch.from_numpy(data.train.movie_idx), **sizes)
+    user_tables: dict[str, torch.Tensor] = {}
+    movie_tables: dict[str, torch.Tensor] = {}
     if retrieval.user_features:
         tables = features.user_tables(
             ratings, data.vocabs, data.train, max_history=retrieval.max_history
         )
-        users = {k: torch.from_numpy(v) for k, v in tables.items()}
+        user_tables = {k: torch.from_numpy(v) for k, v in tables.items()}
     if retrieval.movie_features:
         tables = features.movie_tables(data.catalog, data.vocabs)
-        movies = {k: torch.from_numpy(v) for k, v in tables.items()}
+        movie_tables = {k: torch.from_numpy(v) for k, v in tables.items()}
     seed = (config.retrieval_training or config.training).seed
-    return build_retrieval_model(
+    return new_two_tower(
         retrieval,
-        n_users=len(data.vocabs.users),
-        n_movies=len(data.vocabs.movies),
-        user_tables=users,
-        movie_tables=movies,
+        **sizes,
+        user_tables=user_tables,
+        movie_tables=movie_tables,
         generator=torch.Generator().manual_seed(seed),
     )
-
-
-def fit_closed_form(model: RetrievalModel, train: EncodedRatings) -> None:
-    """Fit a retrieval model that needs no gradient training, from the training interactions."""
-    users = torch.from_numpy(train.user_idx)
-    movies = torch.from_numpy(train.movie_idx)
-    if isinstance(model, Popularity):
-        model.fit(movies)
-    elif isinstance(model, EASE):
-        model.fit(users, movies)
-    else:
-        raise TypeError(f"{type(model).__name__} has no closed-form fit")
 
 
 def train_recommender(
@@ -145,8 +131,6 @@ def train_recommender(
                 retrieval_loss=config.retrieval_loss,
                 on_progress=on_progress,
             )
-        elif retrieval is not None:
-            fit_closed_form(retrieval, data.train)
 
     metrics: dict[str, Any] = {}
     if len(data.test):

@@ -21,8 +21,9 @@ from reelrank.data.encoding import Catalog, EncodedRatings, Vocabularies
 from reelrank.data.titles import AmbiguousTitleError, TitleMatcher
 from reelrank.data.vocabulary import Vocabulary
 from reelrank.index import BruteForceIndex, FaissIndex, Index, index_from_state
+from reelrank.models.factory import retrieval_model_from_state_dict
 from reelrank.models.ranking import RankingModel
-from reelrank.models.retrieval import RetrievalModel, TwoTower, retrieval_model_from_state_dict
+from reelrank.models.retrieval import RetrievalModel, TwoTower
 from reelrank.types import GENRES, ArtifactError, ReelrankError, UnknownIdError
 
 

@@ -5,20 +5,17 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from reelrank.config import RetrievalModelConfig
+from reelrank.models.factory import fit_closed_form, new_two_tower, retrieval_model_from_state_dict
 from reelrank.models.retrieval import (
-    EASE,
     Popularity,
     RetrievalModel,
     TwoTower,
-    build_retrieval_model,
-    retrieval_model_from_state_dict,
 )
 
 N_USERS, N_MOVIES, DIM, WIDTH = 6, 9, 4, 5
@@ -308,11 +305,14 @@ def test_from_state_dict_with_mismatched_config_is_an_error() -> None:
 
 
 def test_popularity_scores_every_user_by_log_count(tmp_path: Path) -> None:
-    model = build_retrieval_model(
-        RetrievalModelConfig(kind="popularity"), n_users=N_USERS, n_movies=N_MOVIES
+    model = fit_closed_form(
+        RetrievalModelConfig(kind="popularity"),
+        torch.tensor([1, 1, 1, 2, 2, 3]),
+        torch.tensor([3, 3, 3, 5, 5, 1]),
+        n_users=N_USERS,
+        n_movies=N_MOVIES,
     )
     assert isinstance(model, Popularity)
-    model.fit(torch.tensor([3, 3, 3, 5, 5, 1]))
     scores = model.score_all(torch.tensor([0, 1, 6]))
     expected = torch.log1p(torch.tensor([0, 1, 0, 3, 0, 2, 0, 0, 0, 0], dtype=torch.float32))
     expected[0] = float("-inf")
@@ -325,39 +325,8 @@ def test_popularity_scores_every_user_by_log_count(tmp_path: Path) -> None:
     _round_trip(model, RetrievalModelConfig(kind="popularity"), tmp_path)
 
 
-# --- EASE --------------------------------------------------------------------------------------
-
-
-def test_ease_matches_the_closed_form_and_round_trips(tmp_path: Path) -> None:
-    config = RetrievalModelConfig(kind="ease", ease_lambda=2.0)
-    rng = np.random.default_rng(0)
-    pairs = np.argwhere(rng.random((N_USERS + 1, N_MOVIES + 1)) < 0.4)
-    pairs = pairs[(pairs[:, 0] > 0) & (pairs[:, 1] > 0)]
-    users, movies = torch.from_numpy(pairs[:, 0]), torch.from_numpy(pairs[:, 1])
-    model = build_retrieval_model(config, n_users=N_USERS, n_movies=N_MOVIES)
-    assert isinstance(model, EASE)
-    model.fit(users, movies)
-
-    x = np.zeros((N_USERS + 1, N_MOVIES + 1))
-    x[pairs[:, 0], pairs[:, 1]] = 1.0
-    p = np.linalg.inv(x.T @ x + 2.0 * np.eye(N_MOVIES + 1))
-    b = -p / np.diag(p)[None, :]
-    np.fill_diagonal(b, 0.0)
-    np.testing.assert_allclose(model.item_weights.numpy(), b, atol=1e-5)
-
-    all_users = torch.arange(N_USERS + 1)
-    scores = model.score_all(all_users)
-    expected = torch.from_numpy(x @ b).float()
-    torch.testing.assert_close(scores[:, 1:], expected[:, 1:], atol=1e-5, rtol=1e-5)
-    # Folding in a user's own items reproduces that user's scores.
-    torch.testing.assert_close(
-        model.score_history(torch.from_numpy(np.flatnonzero(x[3]))), scores[3]
-    )
-    _round_trip(model, config, tmp_path)
-
-
 def test_unknown_kind_is_an_error() -> None:
     with pytest.raises(ValueError, match="unknown retrieval model kind 'magic'"):
-        build_retrieval_model(RetrievalModelConfig(kind="magic"), n_users=1, n_movies=1)
+        new_two_tower(RetrievalModelConfig(kind="magic"), n_users=1, n_movies=1)
     with pytest.raises(ValueError, match="unknown retrieval model kind"):
         retrieval_model_from_state_dict(RetrievalModelConfig(kind="magic"), {})

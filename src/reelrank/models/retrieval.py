@@ -1,4 +1,6 @@
-"""Retrieval models (the candidate generators): `TwoTower`, `Popularity` and `EASE`.
+"""Retrieval models (the candidate generators): the interface, `TwoTower` and `Popularity`.
+
+The item-item models (EASE, EDLAE) live in `reelrank.models.item_based`.
 
 Models see contiguous integer indices only: index 0 is the unknown/padding user or movie, the known
 ones are `1..n` (vocabulary rows `n + 1`, like Keras' `StringLookup(mask_token=None)`).
@@ -32,14 +34,11 @@ from torch import Tensor, nn
 from reelrank.config import RetrievalModelConfig
 
 __all__ = [
-    "EASE",
     "MOVIE_FEATURES",
     "USER_FEATURES",
     "Popularity",
     "RetrievalModel",
     "TwoTower",
-    "build_retrieval_model",
-    "retrieval_model_from_state_dict",
 ]
 
 USER_FEATURES: tuple[str, ...] = ("gender", "age", "occupation", "history")
@@ -536,100 +535,6 @@ class Popularity(RetrievalModel):
         return model
 
 
-# --- EASE --------------------------------------------------------------------------------------
-
-
-class EASE(RetrievalModel):
-    """Embarrassingly Shallow Autoencoder (Steck 2019): closed-form item-item weights.
-
-    `B = argmin ||X - X B||² + λ||B||²` with `diag(B) = 0`, i.e. `P = (XᵀX + λI)⁻¹`,
-    `B_ij = -P_ij / P_jj`, where `X` is the binary `[n_users + 1, n_movies + 1]` matrix of training
-    interactions and `λ = config.ease_lambda`. A user's scores are `X_u B`, so in the common
-    interface the user vector is the user's row of `X` and the movie vectors are the columns of
-    `B` (dimension `n_movies + 1`; dense, meant for catalogues of up to ~20k movies).
-
-    Fitted state: buffers `user_items` (`[n_users + 1, n_movies + 1]` bool) and `item_weights`
-    (`B`, `[n_movies + 1, n_movies + 1]` float32), set by `fit`.
-    """
-
-    user_items: Tensor
-    item_weights: Tensor
-
-    def __init__(self, config: RetrievalModelConfig, *, n_users: int, n_movies: int) -> None:
-        super().__init__()
-        if config.kind != "ease":
-            raise ValueError(f"EASE needs a config with kind='ease', got {config.kind!r}")
-        if not config.ease_lambda > 0:
-            raise ValueError(f"ease_lambda must be positive, got {config.ease_lambda}")
-        if n_users < 1 or n_movies < 1:
-            raise ValueError(f"n_users and n_movies must be >= 1, got {n_users} and {n_movies}")
-        self.config = config
-        self.n_users = n_users
-        self.n_movies = n_movies
-        self.register_buffer("user_items", torch.zeros(n_users + 1, n_movies + 1, dtype=torch.bool))
-        self.register_buffer("item_weights", torch.zeros(n_movies + 1, n_movies + 1))
-
-    def fit(self, user_idx: Tensor, movie_idx: Tensor) -> EASE:
-        """Solve for `B` from `[n_interactions]` training (user, movie) index pairs; returns self.
-
-        Repeated pairs count once (X is binary). Solved in float64 for accuracy.
-        """
-        user_idx = _check_index_vector("user_idx", user_idx, self.n_users)
-        movie_idx = _check_index_vector("movie_idx", movie_idx, self.n_movies)
-        if user_idx.shape != movie_idx.shape:
-            raise ValueError(
-                f"user_idx and movie_idx must have the same length, got {user_idx.numel()} "
-                f"and {movie_idx.numel()}"
-            )
-        device = self.item_weights.device
-        x = torch.zeros(self.n_users + 1, self.n_movies + 1, dtype=torch.float64, device=device)
-        x[user_idx.to(device), movie_idx.to(device)] = 1.0
-        gram = x.T @ x
-        gram.diagonal().add_(self.config.ease_lambda)
-        p = torch.linalg.inv(gram)
-        b = p / -p.diagonal().unsqueeze(0)  # column j divided by -P_jj
-        b.fill_diagonal_(0.0)
-        self.user_items.copy_(x.bool())
-        self.item_weights.copy_(b.to(torch.float32))
-        return self
-
-    def user_embedding(self, user_idx: Tensor) -> Tensor:
-        """`[batch]` -> `[batch, n_movies + 1]` rows of the interaction matrix X."""
-        return self.user_items[user_idx].to(self.item_weights.dtype)
-
-    def movie_embedding(self, movie_idx: Tensor) -> Tensor:
-        """`[batch]` -> `[batch, n_movies + 1]` columns of B."""
-        return self.item_weights[:, movie_idx].T
-
-    def all_movie_embeddings(self) -> Tensor:
-        """`[n_movies + 1, n_movies + 1]`: Bᵀ, row = movie index."""
-        return self.item_weights.T
-
-    def fold_in(self, history_movie_idx: Tensor) -> Tensor:
-        """`[history]` movie indices -> `[n_movies + 1]` multi-hot row of X (exact for EASE).
-
-        Index 0 entries are dropped; at least one known movie is required.
-        """
-        history = _known_history(history_movie_idx, self.n_movies).to(self.item_weights.device)
-        row = torch.zeros(self.n_movies + 1, device=self.item_weights.device)
-        row[history] = 1.0
-        return row
-
-    @classmethod
-    def from_state_dict(
-        cls, config: RetrievalModelConfig, state_dict: Mapping[str, Tensor]
-    ) -> EASE:
-        """Rebuild from `config` and `state_dict()` (sizes from `user_items`' shape); strict."""
-        if "user_items" not in state_dict:
-            raise ValueError(
-                "state dict has no 'user_items'; is it the state dict of an EASE model?"
-            )
-        n_users, n_movies = (int(s) - 1 for s in state_dict["user_items"].shape)
-        model = cls(config, n_users=n_users, n_movies=n_movies)
-        model.load_state_dict(dict(state_dict), strict=True)
-        return model
-
-
 def _check_index_vector(name: str, idx: Tensor, n: int) -> Tensor:
     if idx.ndim != 1 or idx.is_floating_point() or idx.dtype == torch.bool:
         raise ValueError(f"{name} must be a 1-D integer tensor, got {idx.dtype} {tuple(idx.shape)}")
@@ -640,51 +545,3 @@ def _check_index_vector(name: str, idx: Tensor, n: int) -> Tensor:
 
 
 # --- Factories ---------------------------------------------------------------------------------
-
-
-def build_retrieval_model(
-    config: RetrievalModelConfig,
-    *,
-    n_users: int,
-    n_movies: int,
-    user_tables: Mapping[str, Tensor] | None = None,
-    movie_tables: Mapping[str, Tensor] | None = None,
-    generator: torch.Generator | None = None,
-) -> RetrievalModel:
-    """A new, untrained/unfitted model of `config.kind`.
-
-    "two_tower" is then trained (see `reelrank.models.losses`); "popularity" and "ease" are fitted
-    in closed form with their `fit` methods.
-    """
-    if config.kind == "two_tower":
-        return TwoTower(
-            config,
-            n_users=n_users,
-            n_movies=n_movies,
-            user_tables=user_tables,
-            movie_tables=movie_tables,
-            generator=generator,
-        )
-    if config.kind == "popularity":
-        return Popularity(n_movies=n_movies)
-    if config.kind == "ease":
-        return EASE(config, n_users=n_users, n_movies=n_movies)
-    raise ValueError(_unknown_kind(config.kind))
-
-
-def retrieval_model_from_state_dict(
-    config: RetrievalModelConfig, state_dict: Mapping[str, Tensor]
-) -> RetrievalModel:
-    """Rebuild a saved retrieval model of `config.kind` from its `state_dict()` (strict)."""
-    classes: dict[str, type[RetrievalModel]] = {
-        "two_tower": TwoTower,
-        "popularity": Popularity,
-        "ease": EASE,
-    }
-    if config.kind not in classes:
-        raise ValueError(_unknown_kind(config.kind))
-    return classes[config.kind].from_state_dict(config, state_dict)
-
-
-def _unknown_kind(kind: str) -> str:
-    return f"unknown retrieval model kind {kind!r}; choose 'two_tower', 'popularity' or 'ease'"

@@ -1,0 +1,90 @@
+"""Build, fit and rebuild retrieval models by their configured `kind`.
+
+One place knows every kind: "two_tower" (trained by gradient descent in `reelrank.training`),
+"popularity", "ease" and "edlae" (fitted in closed form here).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import Tensor
+
+from reelrank.config import RetrievalModelConfig
+from reelrank.models.item_based import EASE, EDLAE
+from reelrank.models.retrieval import Popularity, RetrievalModel, TwoTower
+
+KINDS: dict[str, type[RetrievalModel]] = {
+    "two_tower": TwoTower,
+    "popularity": Popularity,
+    "ease": EASE,
+    "edlae": EDLAE,
+}
+CLOSED_FORM = ("popularity", "ease", "edlae")
+
+
+def new_two_tower(
+    config: RetrievalModelConfig,
+    *,
+    n_users: int,
+    n_movies: int,
+    user_tables: Mapping[str, Tensor] | None = None,
+    movie_tables: Mapping[str, Tensor] | None = None,
+    generator: torch.Generator | None = None,
+) -> TwoTower:
+    """An untrained two-tower model (Keras-like initialisation from `generator`)."""
+    _check_kind(config)
+    return TwoTower(
+        config,
+        n_users=n_users,
+        n_movies=n_movies,
+        user_tables=user_tables,
+        movie_tables=movie_tables,
+        generator=generator,
+    )
+
+
+def fit_closed_form(
+    config: RetrievalModelConfig,
+    user_idx: Tensor,
+    movie_idx: Tensor,
+    *,
+    n_users: int,
+    n_movies: int,
+) -> RetrievalModel:
+    """Fit a model that needs no gradient training from `[n]` training (user, movie) indices."""
+    _check_kind(config)
+    if config.kind == "popularity":
+        return Popularity(n_movies=n_movies).fit(movie_idx)
+    if config.kind == "ease":
+        return EASE.fit(
+            user_idx, movie_idx, n_users=n_users, n_movies=n_movies, l2=config.ease_lambda
+        )
+    if config.kind == "edlae":
+        return EDLAE.fit(
+            user_idx,
+            movie_idx,
+            n_users=n_users,
+            n_movies=n_movies,
+            l2=config.ease_lambda,
+            dropout=config.edlae_dropout,
+            low_rank=config.low_rank,
+            low_rank_weight=config.low_rank_weight,
+        )
+    raise ValueError(f"a {config.kind!r} model is trained, not fitted in closed form")
+
+
+def retrieval_model_from_state_dict(
+    config: RetrievalModelConfig, state_dict: Mapping[str, Tensor]
+) -> RetrievalModel:
+    """Rebuild a saved retrieval model of `config.kind` from its `state_dict()` (strict)."""
+    _check_kind(config)
+    return KINDS[config.kind].from_state_dict(config, state_dict)
+
+
+def _check_kind(config: RetrievalModelConfig) -> None:
+    if config.kind not in KINDS:
+        raise ValueError(
+            f"unknown retrieval model kind {config.kind!r}; choose one of {', '.join(KINDS)}"
+        )
