@@ -19,6 +19,9 @@ $(VENV)/.installed: pyproject.toml Makefile
 demo: venv
 	$(BIN)/reelrank train --preset seed --out artifacts/demo
 	$(BIN)/reelrank recommend artifacts/demo --user 9 -k 3
+	$(BIN)/reelrank train --preset two-stage --out artifacts/two-stage
+	$(BIN)/reelrank recommend artifacts/two-stage --liked "Star Wars (1977)" --liked "Fargo (1996)" -k 5
+	@echo "Serve it with a web page:  $(BIN)/reelrank serve artifacts/two-stage  (then open http://127.0.0.1:8000/)"
 
 lint: venv
 	$(BIN)/ruff check src tests benchmarks
