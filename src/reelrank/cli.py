@@ -348,7 +348,10 @@ def serve(
                 f"--workers and --threads must be at least 1, got {workers}, {threads}"
             )
         recommender = Recommender.load(artifact)  # fail here, clearly, before binding the port
-    err.print(f"Serving {artifact} on http://{host}:{port} (API docs at /docs); Ctrl+C stops.")
+    err.print(
+        f"Serving {artifact} on http://{host}:{port} (API docs at /docs); Ctrl+C stops.",
+        soft_wrap=True,
+    )
     run_server(
         artifact,
         host=host,

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -26,7 +27,9 @@ from reelrank.service.routes import ROUTERS
 from reelrank.service.schemas import MAX_BODY_BYTES
 from reelrank.types import ReelrankError, UnknownIdError
 
-log = logging.getLogger("reelrank.service")
+# uvicorn configures its own loggers only; start-up messages go through its error logger so they
+# appear beside its own.
+log = logging.getLogger("uvicorn.error")
 
 STATIC = Path(__file__).parent / "static"
 ARTIFACT_ENV = "REELRANK_ARTIFACT"  # how `serve --workers N` tells each worker what to load
@@ -49,10 +52,7 @@ def create_app(recommender: Recommender | None = None, *, artifact: Path | None 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if recommender is not None:
-            app.state.recommender = recommender
-        else:
-            assert artifact is not None
+        if artifact is not None:
             try:
                 app.state.recommender = Recommender.load(artifact)
             except ReelrankError as error:
@@ -68,6 +68,8 @@ def create_app(recommender: Recommender | None = None, *, artifact: Path | None 
         summary="Movie recommendations (retrieval + ranking) on MovieLens 100k.",
         lifespan=lifespan,
     )
+    if recommender is not None:
+        app.state.recommender = recommender  # usable at once, even by clients without lifespan
     for router in ROUTERS:
         app.include_router(router)
     add_error_handlers(app)
@@ -116,10 +118,7 @@ def add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
-        problems = [
-            {"loc": [str(p) if not isinstance(p, int) else p for p in e["loc"]], "msg": e["msg"]}
-            for e in error.errors()
-        ]
+        problems = field_errors(error.errors())
         summary = "; ".join(f"{describe(p['loc'])}: {p['msg']}" for p in problems[:3])
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         return JSONResponse(
@@ -128,8 +127,34 @@ def add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, error: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        # Starlette re-raises the error after this response, so uvicorn logs its traceback;
+        # the client gets no internals.
         return JSONResponse(error_body("internal error; it has been logged"), status_code=500)
+
+
+# pydantic names the branch of a union (`str | int`) in the error location; people need not see it.
+_UNION_BRANCH = re.compile(r"^(constrained-)?(str|int)$")
+_PLAIN_MESSAGES = {"String should match pattern '\\S'": "Text should not be blank"}
+
+
+def field_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """pydantic's errors as `{"loc", "msg"}`, one per field: a union's branches are merged."""
+    merged: dict[tuple[str | int, ...], list[str]] = {}
+    for e in errors:
+        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and _UNION_BRANCH.match(p)))
+        message = _PLAIN_MESSAGES.get(e["msg"], e["msg"])
+        if message not in merged.setdefault(loc, []):
+            merged[loc].append(message)
+    return [{"loc": list(loc), "msg": either(msgs)} for loc, msgs in merged.items()]
+
+
+def either(messages: list[str]) -> str:
+    """["Input should be a valid string", "Input should be ≥ 1"] → "Input should be a valid
+    string or ≥ 1"."""
+    prefix = "Input should be "
+    first, *rest = messages
+    rest = [m.removeprefix(prefix) if first.startswith(prefix) else m for m in rest]
+    return " or ".join([first, *rest])
 
 
 def describe(loc: list[str | int]) -> str:

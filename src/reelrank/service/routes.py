@@ -1,8 +1,9 @@
 """The HTTP endpoints, one router per resource; each is a thin call into `Recommender`.
 
-Endpoints are `async def` on purpose: every call is a short (about a millisecond) CPU-bound
-numpy/torch computation, so a hop to the thread pool would cost as much as it saves while the GIL
-serialises the work anyway. Throughput scales with `--workers` (processes), not threads.
+Endpoints are `async def` on purpose: each call is short CPU-bound work (a recommendation about
+1 ms; a title search a few ms; an unknown title's suggestions up to ~25 ms), so a hop to the thread
+pool would cost about as much as it saves while the GIL serialises the work anyway. Throughput
+scales with `--workers` (processes), not threads.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from reelrank.recommender import Recommendation as RecommenderItem
 from reelrank.recommender import Recommender
 from reelrank.service import schemas
 from reelrank.service.schemas import (
+    BODY_ERROR_RESPONSES,
     DEFAULT_K,
     DEFAULT_SEARCH,
     ERROR_RESPONSES,
@@ -58,6 +60,7 @@ async def get_health(model: Model) -> schemas.Health:
     return schemas.Health(
         preset=model.config.preset,
         two_stage=model.two_stage,
+        retrieval=model.retrieval is not None,
         users=len(model.users),
         movies=len(model.movies),
     )
@@ -141,7 +144,7 @@ async def user_recommendations(
     )
 
 
-@recommendations.post("/recommendations")
+@recommendations.post("/recommendations", responses=BODY_ERROR_RESPONSES)
 async def recommend_for_liked(
     model: Model, body: schemas.LikedRequest
 ) -> schemas.LikedRecommendations:
@@ -155,15 +158,15 @@ async def recommend_for_liked(
     )
 
 
-@score.post("/score")
+@score.post("/score", responses=BODY_ERROR_RESPONSES)
 async def score_movies(model: Model, body: schemas.ScoreRequest) -> schemas.Scores:
     """Predicted ratings of the given movies (titles or ids) for a user, in the order given."""
     user_id = str(body.user_id)
-    titles = [model.movie_info(str(ref)).movie_title for ref in body.movies]
-    return schemas.Scores(user_id=user_id, scores=to_schema(model.score(user_id, titles)))
+    movies = [str(ref) for ref in body.movies]
+    return schemas.Scores(user_id=user_id, scores=to_schema(model.score(user_id, movies)))
 
 
-def known_movie_id(model: Model, movie_id: str) -> str:
+def known_movie_id(model: Recommender, movie_id: str) -> str:
     """`movie_id` if it is a MovieLens id of the catalogue; a path segment is never a title."""
     if movie_id not in model.catalog.id_to_title:
         raise UnknownIdError(

@@ -22,7 +22,8 @@ MAX_PAGE = 1000  # user ids or rated movies per page
 MAX_BODY_BYTES = 16 * 1024  # a full liked list of long titles is about 10 KiB
 
 K = Annotated[int, Field(ge=1, le=MAX_K, description=f"How many movies to return (1..{MAX_K}).")]
-Title = Annotated[str, StringConstraints(min_length=1, max_length=MAX_QUERY)]
+# A title must have something besides white space in it (`\S`), so the schema says what we accept.
+Title = Annotated[str, StringConstraints(min_length=1, max_length=MAX_QUERY, pattern=r"\S")]
 MovieId = Annotated[int, Field(ge=1, le=10**9)]
 # A movie as a client names it: a title (forgiving match, as in the CLI) or a MovieLens id.
 MovieRef = Title | MovieId
@@ -65,6 +66,10 @@ class Health(BaseModel):
     status: Literal["ok"] = "ok"
     preset: str = Field(description="The preset the loaded model was trained with.")
     two_stage: bool = Field(description="Whether a retrieval stage picks the candidates.")
+    retrieval: bool = Field(
+        description="Whether a retrieval model is present (needed for liked-movie "
+        "recommendations and similar movies)."
+    )
     users: int
     movies: int
 
@@ -151,6 +156,9 @@ class Error(BaseModel):
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": Error, "description": "Unknown user or movie."},
-    413: {"model": Error, "description": f"Request body over {MAX_BODY_BYTES} bytes."},
     422: {"model": Error, "description": "Invalid arguments."},
+}
+BODY_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": Error, "description": "A body that cannot be read as text (not UTF-8)."},
+    413: {"model": Error, "description": f"A body over {MAX_BODY_BYTES} bytes."},
 }

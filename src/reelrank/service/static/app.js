@@ -362,7 +362,14 @@ function setMode(mode) {
 async function showModel() {
   try {
     const health = await api("/health");
-    const kind = health.two_stage ? "two-stage model (retrieval + ranking)" : "ranking model";
+    const kind = health.two_stage ? "two-stage model (retrieval + ranking)"
+      : health.retrieval ? "retrieval model" : "ranking model";
+    if (!health.retrieval) {
+      // Liked-movie recommendations and similar movies need a retrieval model.
+      $("for-you-empty").textContent = "This model has no retrieval stage, so it cannot " +
+        "recommend from liked movies: serve one trained with --preset two-stage, or pick " +
+        "“An existing user” above.";
+    }
     $("model-info").textContent =
       `${kind} · ${health.users.toLocaleString()} users · ${health.movies.toLocaleString()} movies`;
   } catch (error) {

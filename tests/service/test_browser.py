@@ -1,0 +1,182 @@
+"""End to end: the web page in headless Chromium (Playwright) against a real uvicorn server.
+
+Search a title, like it, see recommendations appear, open similar movies, use the keyboard, then
+look up an existing user; screenshots go to the test's temp dir. Skips only where Chromium is not
+installed (CI's `.ci/run` installs Debian's `chromium`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import Page, expect, sync_playwright
+
+from reelrank.recommender import Recommender
+from reelrank.service import create_app
+
+CHROMIUM = os.environ.get("REELRANK_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+if not Path(CHROMIUM).is_file() and os.environ.get("CI"):
+    # CI's `.ci/run` installs Chromium: there, its absence is a broken set-up, not a reason to skip.
+    pytest.fail(f"Chromium not found at {CHROMIUM}; .ci/run must install it", pytrace=False)
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).is_file(),
+    reason=f"Chromium not found at {CHROMIUM} (apt-get install chromium, or set REELRANK_CHROMIUM)",
+)
+
+
+@pytest.fixture(scope="module")
+def base_url(two_stage: Recommender) -> Iterator[str]:
+    """A real uvicorn server on 127.0.0.1 (a free port) in a thread, stopped afterwards."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))  # bound here, so no other process can take the port meanwhile
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(create_app(two_stage), log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            thread.join(0.05)
+        assert server.started, "uvicorn did not start"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+@pytest.fixture
+def page(base_url: str) -> Iterator[Page]:
+    """A fresh browser page that records console errors and any request to another origin."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        problems: list[str] = []
+        page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+        page.on("console", lambda message: console_problem(message.type, message.text, problems))
+        page.on(
+            "response",
+            lambda response: (
+                problems.append(f"{response.status} from {response.url}")
+                if response.status >= 500
+                else None
+            ),
+        )
+        page.on(
+            "request",
+            lambda request: (
+                None
+                if request.url.startswith((base_url, "data:"))
+                else problems.append(f"external request: {request.url}")
+            ),
+        )
+        yield page
+        context.close()
+        browser.close()
+        assert not problems, "\n".join(problems)
+
+
+def console_problem(kind: str, text: str, problems: list[str]) -> None:
+    # The browser logs every 4xx answer as an error; those are expected (an unknown user), the
+    # page shows the API's message for them. Anything else logged as an error is a problem.
+    if kind == "error" and "the server responded with a status of 4" not in text:
+        problems.append(f"console: {text}")
+
+
+def name_of(model: Recommender, movie_id: str) -> str:
+    """A title as a person would type it: no year, lower case."""
+    return model.catalog.id_to_title[movie_id].rsplit(" (", 1)[0].lower()
+
+
+def test_like_a_searched_movie_and_get_recommendations(
+    page: Page, base_url: str, two_stage: Recommender, tmp_path: Path
+) -> None:
+    first = two_stage.catalog.id_to_title["11"]
+    second = two_stage.catalog.id_to_title["12"]
+    page.goto(base_url)
+    expect(page.locator("#model-info")).to_contain_text("two-stage")
+    expect(page.locator("#for-you-empty")).to_be_visible()
+
+    # Search a title and like it: recommendations appear.
+    page.get_by_label("Movie title").fill(name_of(two_stage, "11"))
+    page.get_by_role("button", name=f"Like {first}").click()
+    expect(page.locator("#liked")).to_contain_text(first)
+    expect(page.locator("#liked-count")).to_have_text("(1)")
+    recs = page.locator("#for-you > li")
+    expect(recs).to_have_count(10)
+    expect(recs.first.locator(".meta")).to_contain_text("predicted rating")
+    expect(recs.first.locator(".meta")).to_contain_text("retrieval score")
+    expect(page.locator("#for-you")).not_to_contain_text(first)  # liked movies are left out
+
+    # A recommendation's similar movies open inline.
+    toggle = recs.first.get_by_role("button", name="Movies similar to")
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    expect(recs.first.locator(".similar > li.item")).to_have_count(5)
+    expect(recs.first.locator(".similar")).to_contain_text("similarity")
+
+    # Keyboard only: type, Enter searches, Enter again likes the top match.
+    search = page.get_by_label("Movie title")
+    search.fill(name_of(two_stage, "12"))
+    search.press("Enter")
+    expect(page.locator("#results")).to_contain_text(second)
+    search.press("Enter")
+    expect(page.locator("#liked-count")).to_have_text("(2)")
+    expect(page.locator("#liked")).to_contain_text(second)
+    expect(page.locator("#for-you")).not_to_contain_text(second)
+    recs.nth(1).get_by_role("button", name="Movies similar to").click()
+    expect(recs.nth(1).locator(".similar > li.item")).to_have_count(5)
+    page.screenshot(path=str(tmp_path / "liked.png"), full_page=True)
+
+    # Removing a liked movie updates the list; the liked list survives a reload.
+    page.get_by_role("button", name=f"Remove {first}").click()
+    expect(page.locator("#liked-count")).to_have_text("(1)")
+    page.reload()
+    expect(page.locator("#liked")).to_contain_text(second)
+    expect(page.locator("#for-you > li")).to_have_count(10)
+
+    assert (tmp_path / "liked.png").stat().st_size > 10_000
+
+
+def test_existing_user_mode_shows_ratings_beside_recommendations(
+    page: Page, base_url: str, two_stage: Recommender, tmp_path: Path
+) -> None:
+    page.goto(base_url)
+    page.get_by_label("An existing user").check()
+    expect(page.locator("#user-mode")).to_be_visible()
+    expect(page.locator("#liked-mode")).to_be_hidden()
+    user_id = page.get_by_label("User id")
+    user_id.fill("1")
+    user_id.press("Enter")
+    rated = two_stage.rated_movies("1")
+    expect(page.locator("#rated > li")).to_have_count(len(rated))
+    expect(page.locator("#rated > li").first).to_contain_text(rated[0][1])
+    expected = [r.movie_title for r in two_stage.recommend("1", 10)]
+    expect(page.locator("#user-recs > li .title")).to_have_text(expected)
+
+    # An unknown user gets the API's message, not a broken page.
+    user_id.fill("nobody")
+    user_id.press("Enter")
+    expect(page.locator("#status")).to_contain_text("unknown user_id 'nobody'")
+    page.screenshot(path=str(tmp_path / "user.png"), full_page=True)
+    assert (tmp_path / "user.png").stat().st_size > 10_000
