@@ -27,7 +27,7 @@ from reelrank.experiment import train_recommender
 from reelrank.index import BruteForceIndex, FaissIndex, recall_against
 from reelrank.recommender import Recommender
 
-PRESETS = ("popularity", "ease", "seed-retrieval", "multitask", "two-stage")
+PRESETS = ("popularity", "ease", "edlae", "seed-retrieval", "multitask", "two-stage")
 COLUMNS = (
     ("top1", "factorized_top_k/top_1_categorical_accuracy"),
     ("top5", "factorized_top_k/top_5_categorical_accuracy"),

@@ -31,7 +31,9 @@ class RetrievalModelConfig:
 
     `kind` is "two_tower" (learned user and movie towers, dot-product scores), "popularity",
     "ease" or "edlae" (closed-form item-item models; `ease_lambda` is their L2 penalty, EDLAE adds
-    dropout emphasis and a low-rank term). Features are optional tower inputs besides the ids:
+    dropout emphasis and a low-rank term), or "blend": the EDLAE model these fields describe plus
+    `blend_weight` times the two-tower model they describe, each part's scores scaled to unit
+    spread. Features are optional tower inputs besides the ids:
     user features from ("gender", "age", "occupation", "history"), movie features from
     ("title_tokens", "genres", "year").
     """
@@ -46,6 +48,7 @@ class RetrievalModelConfig:
     edlae_dropout: float = 0.75
     low_rank: int = 20
     low_rank_weight: float = 0.25
+    blend_weight: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -175,12 +178,33 @@ PRESETS: dict[str, ExperimentConfig] = {
     "ease": ExperimentConfig(
         preset="ease", ranking=None, retrieval=RetrievalModelConfig(kind="ease", ease_lambda=500.0)
     ),
-    # Both stages: the best retrieval model (EDLAE + a low-rank term, tuned on a validation split
-    # of the training data; see benchmarks/retrieval_research.py) hands 100 candidates to the
-    # seed's ranking model, trained to convergence (30 epochs).
+    "edlae": ExperimentConfig(
+        preset="edlae",
+        ranking=None,
+        retrieval=RetrievalModelConfig(kind="edlae", ease_lambda=300.0),
+    ),
+    # Both stages: the best retrieval model we measured hands 100 candidates to the seed's ranking
+    # model, trained to convergence (30 epochs). Retrieval is EDLAE + a low-rank term, blended with
+    # a two-tower model (ids + rating history, ids + genres; in-batch softmax with log-Q
+    # correction), all chosen on validation splits of the training data
+    # (benchmarks/retrieval_research*.py).
     "two-stage": ExperimentConfig(
         preset="two-stage",
-        retrieval=RetrievalModelConfig(kind="edlae", ease_lambda=300.0),
+        retrieval=RetrievalModelConfig(
+            kind="blend",
+            ease_lambda=300.0,
+            embedding_dim=64,
+            user_features=("history",),
+            movie_features=("genres",),
+            max_history=100,
+            blend_weight=0.5,
+        ),
+        retrieval_loss=RetrievalLossConfig(
+            temperature=0.5, remove_accidental_hits=True, logq_correction=True
+        ),
+        retrieval_training=TrainingConfig(
+            optimizer="adam", learning_rate=0.01, batch_size=4096, epochs=5
+        ),
         training=TrainingConfig(epochs=30),
     ),
 }

@@ -13,7 +13,9 @@ from reelrank.data import features
 from reelrank.data.encoding import Catalog, EncodedRatings, Vocabularies
 from reelrank.data.splits import split_ratings
 from reelrank.evaluation import evaluate_ranking, evaluate_retrieval
+from reelrank.models.blend import Blend
 from reelrank.models.factory import CLOSED_FORM, fit_closed_form, new_two_tower
+from reelrank.models.item_based import ItemItemModel
 from reelrank.models.ranking import RankingModel
 from reelrank.models.retrieval import RetrievalModel, TwoTower
 from reelrank.recommender import Recommender, SeenRatings, build_index
@@ -80,13 +82,19 @@ def new_retrieval_model(
         tables = features.movie_tables(data.catalog, data.vocabs)
         movie_tables = {k: torch.from_numpy(v) for k, v in tables.items()}
     seed = (config.retrieval_training or config.training).seed
-    return new_two_tower(
+    tower = new_two_tower(
         retrieval,
         **sizes,
         user_tables=user_tables,
         movie_tables=movie_tables,
         generator=torch.Generator().manual_seed(seed),
     )
+    if retrieval.kind != "blend":
+        return tower
+    users = torch.from_numpy(data.train.user_idx)
+    item_item = fit_closed_form(retrieval, users, torch.from_numpy(data.train.movie_idx), **sizes)
+    assert isinstance(item_item, ItemItemModel)
+    return Blend(item_item, tower)  # composed (scaled) once the tower is trained
 
 
 def train_recommender(
@@ -123,14 +131,18 @@ def train_recommender(
     else:
         if ranking is not None:
             fit_ranking(ranking, data.train, config.training, on_progress=on_progress)
-        if isinstance(retrieval, TwoTower):
+        tower = retrieval.two_tower if isinstance(retrieval, Blend) else retrieval
+        if isinstance(tower, TwoTower):
             fit(
                 data.train,
                 config.retrieval_training or config.training,
-                retrieval=retrieval,
+                retrieval=tower,
                 retrieval_loss=config.retrieval_loss,
                 on_progress=on_progress,
             )
+        if isinstance(retrieval, Blend) and config.retrieval is not None:
+            weight = config.retrieval.blend_weight
+            retrieval = Blend.compose(retrieval.item_item, retrieval.two_tower, weight=weight)
 
     metrics: dict[str, Any] = {}
     if len(data.test):

@@ -1,17 +1,20 @@
 """Build, fit and rebuild retrieval models by their configured `kind`.
 
 One place knows every kind: "two_tower" (trained by gradient descent in `reelrank.training`),
-"popularity", "ease" and "edlae" (fitted in closed form here).
+"popularity", "ease" and "edlae" (fitted in closed form here), and "blend" (EDLAE fitted here plus
+a two-tower model to train; `Blend.compose` joins them once the tower is trained).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 import torch
 from torch import Tensor
 
 from reelrank.config import RetrievalModelConfig
+from reelrank.models.blend import Blend
 from reelrank.models.item_based import EASE, EDLAE
 from reelrank.models.retrieval import Popularity, RetrievalModel, TwoTower
 
@@ -20,6 +23,7 @@ KINDS: dict[str, type[RetrievalModel]] = {
     "popularity": Popularity,
     "ease": EASE,
     "edlae": EDLAE,
+    "blend": Blend,
 }
 CLOSED_FORM = ("popularity", "ease", "edlae")
 
@@ -33,10 +37,11 @@ def new_two_tower(
     movie_tables: Mapping[str, Tensor] | None = None,
     generator: torch.Generator | None = None,
 ) -> TwoTower:
-    """An untrained two-tower model (Keras-like initialisation from `generator`)."""
+    """An untrained two-tower model (Keras-like initialisation from `generator`), from the
+    two-tower fields of `config` (of kind "two_tower" or "blend")."""
     _check_kind(config)
     return TwoTower(
-        config,
+        dataclasses.replace(config, kind="two_tower"),
         n_users=n_users,
         n_movies=n_movies,
         user_tables=user_tables,
@@ -61,7 +66,7 @@ def fit_closed_form(
         return EASE.fit(
             user_idx, movie_idx, n_users=n_users, n_movies=n_movies, l2=config.ease_lambda
         )
-    if config.kind == "edlae":
+    if config.kind in ("edlae", "blend"):  # a blend's item-item part
         return EDLAE.fit(
             user_idx,
             movie_idx,
