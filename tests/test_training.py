@@ -46,3 +46,20 @@ def test_adagrad_matches_keras_defaults() -> None:
         make_optimizer(iter([param]), TrainingConfig(optimizer="sgdx"))
     with pytest.raises(ValueError, match="learning_rate"):
         make_optimizer(iter([param]), TrainingConfig(learning_rate=0))
+
+
+def test_progress_names_the_task_and_has_no_rmse_for_retrieval(ratings: Ratings) -> None:
+    from reelrank.config import RetrievalModelConfig
+    from reelrank.experiment import new_retrieval_model
+    from reelrank.training import fit
+
+    config = ExperimentConfig(
+        ranking=None,
+        retrieval=RetrievalModelConfig(embedding_dim=8),
+        training=TrainingConfig(batch_size=500, epochs=1),
+    )
+    data = prepare(ratings, config)
+    tower = new_retrieval_model(config, ratings, data)
+    seen: list[Progress] = []
+    fit(data.train, config.training, retrieval=tower, on_progress=seen.append)  # type: ignore[arg-type]
+    assert {p.task for p in seen} == {"retrieval"} and all(p.rmse is None for p in seen)

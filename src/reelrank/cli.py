@@ -89,21 +89,23 @@ def progress_bar(enabled: bool) -> Iterator[Callable[[TrainProgress], None] | No
         yield None
         return
     columns = (
-        TextColumn("epoch {task.fields[epoch]}"),
+        TextColumn("{task.description} epoch {task.fields[epoch]}"),
         BarColumn(),
         TextColumn("{task.completed}/{task.total} steps"),
-        TextColumn("loss {task.fields[loss]:.4f}  rmse {task.fields[rmse]:.4f}"),
+        TextColumn("loss {task.fields[loss]:.4f}{task.fields[rmse]}"),
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=err, transient=False) as bar:
-        tasks: dict[int, Any] = {}
+        tasks: dict[tuple[str, int], Any] = {}
 
         def update(p: TrainProgress) -> None:
-            if p.epoch not in tasks:
-                tasks[p.epoch] = bar.add_task(
-                    "train", total=p.steps, epoch=f"{p.epoch}/{p.epochs}", loss=0.0, rmse=0.0
+            key = (p.task, p.epoch)  # a preset may train ranking, then retrieval
+            if key not in tasks:
+                tasks[key] = bar.add_task(
+                    p.task, total=p.steps, epoch=f"{p.epoch}/{p.epochs}", loss=0.0, rmse=""
                 )
-            bar.update(tasks[p.epoch], completed=p.step, loss=p.loss, rmse=p.rmse or float("nan"))
+            rmse = "" if p.rmse is None else f"  rmse {p.rmse:.4f}"
+            bar.update(tasks[key], completed=p.step, loss=p.loss, rmse=rmse)
 
         yield update
 

@@ -32,6 +32,7 @@ class Progress:
     steps: int
     loss: float  # running mean over the epoch so far
     rmse: float | None  # sqrt of the running rating MSE, when a rating loss is trained
+    task: str = "ranking"  # what is trained: "ranking", "retrieval" or "multitask"
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -121,6 +122,9 @@ def fit(
     generator = torch.Generator().manual_seed(config.seed)
     steps = math.ceil(len(train) / config.batch_size)
     tracks_rating = ranking is not None and weights.rating > 0
+    trains_retrieval = softmax is not None and weights.retrieval > 0
+    task = "multitask" if tracks_rating and trains_retrieval else "ranking"
+    task = "retrieval" if trains_retrieval and not tracks_rating else task
     history = []
     for module in modules:
         module.train()
@@ -143,7 +147,7 @@ def fit(
             seen += len(rows)
             if on_progress is not None:
                 rmse = math.sqrt(squared / seen) if tracks_rating else None
-                on_progress(Progress(epoch, config.epochs, step, steps, total / seen, rmse))
+                on_progress(Progress(epoch, config.epochs, step, steps, total / seen, rmse, task))
         history.append(total / seen)
     for module in modules:
         module.eval()
