@@ -150,3 +150,17 @@ def test_hnsw_index_reloads(ratings: Ratings, tmp_path: Path) -> None:
     loaded = Recommender.load(recommender.save(tmp_path / "hnsw"))
     assert type(loaded.index).__name__ == "FaissIndex"
     assert loaded.recommend("3", 5) == recommender.recommend("3", 5)
+
+
+def test_cached_user_scores_match_the_index(two_stage: Recommender) -> None:
+    assert two_stage._user_scores is not None  # the synthetic catalogue is small: cached
+    cached = two_stage.recommend("7", 10, include_seen=True)
+    saved, two_stage._user_scores = two_stage._user_scores, None
+    try:
+        through_index = two_stage.recommend("7", 10, include_seen=True)
+    finally:
+        two_stage._user_scores = saved
+    assert [r.movie_id for r in cached] == [r.movie_id for r in through_index]
+    assert [r.retrieval_score for r in cached] == pytest.approx(
+        [r.retrieval_score for r in through_index], rel=1e-4
+    )

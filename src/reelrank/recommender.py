@@ -26,6 +26,9 @@ from reelrank.models.ranking import RankingModel
 from reelrank.models.retrieval import RetrievalModel, TwoTower
 from reelrank.types import GENRES, ArtifactError, ReelrankError, UnknownIdError
 
+# Largest users x movies score table a Recommender keeps in memory (float32: 100 MB).
+MAX_CACHED = 25_000_000
+
 
 @dataclass(frozen=True)
 class Recommendation:
@@ -118,6 +121,13 @@ class Recommender:
             movie_id: vocabs.movies.number(title, missing="unknown")
             for movie_id, title in catalog.id_to_title.items()
         }
+        # Known users' retrieval scores, computed once when the catalogue is small enough: a
+        # request then reads one row instead of multiplying its query with every movie vector.
+        self._user_scores: torch.Tensor | None = None
+        cells = vocabs.users.size * vocabs.movies.size
+        if retrieval is not None and isinstance(index, BruteForceIndex) and cells <= MAX_CACHED:
+            with torch.no_grad():
+                self._user_scores = retrieval.score_all(torch.arange(vocabs.users.size))
         if ranking is not None:
             # A "typical user" for people not in the data: the mean of the known users' vectors.
             with torch.no_grad():
@@ -246,9 +256,14 @@ class Recommender:
         if self.retrieval is None:
             candidates = np.setdiff1d(np.arange(1, self.movies.size), exclude, assume_unique=True)
             return self._rank(user, candidates, None, k)
-        with torch.no_grad():
-            query = self.retrieval.user_embedding(torch.tensor([user]))[0]
-        return self._two_stage(user, query, exclude, k)
+        n = max(k, self.config.candidates)
+        if self._user_scores is not None:
+            retrieved = _top_excluding(self._user_scores[user], exclude, n)
+        else:
+            with torch.no_grad():
+                query = self.retrieval.user_embedding(torch.tensor([user]))[0]
+            retrieved = self._retrieve(query, exclude, n)
+        return self._two_stage(user, retrieved, k)
 
     def recommend_for_liked(self, liked: Sequence[str | int], k: int = 10) -> list[Recommendation]:
         """Recommendations for someone who is not in the data, from movies they liked (titles or
@@ -267,7 +282,8 @@ class Recommender:
         history = np.array(list(dict.fromkeys(self.resolve_movie(m) for m in liked)), np.int64)
         with torch.no_grad():
             query = self.retrieval.fold_in(torch.from_numpy(history))
-        return self._two_stage(0, query, history, k, order_by_rating=False)
+        retrieved = self._retrieve(query, history, max(k, self.config.candidates))
+        return self._two_stage(0, retrieved, k, order_by_rating=False)
 
     def similar(self, title_or_id: str | int, k: int = 10) -> list[Recommendation]:
         """The movies most like one movie: those the retrieval model recommends to someone who
@@ -293,15 +309,13 @@ class Recommender:
     def _two_stage(
         self,
         user: int,
-        query: torch.Tensor,
-        exclude: np.ndarray,
+        retrieved: tuple[np.ndarray, np.ndarray],
         k: int,
         *,
         order_by_rating: bool = True,
     ) -> list[Recommendation]:
-        retrieval_scores, candidates = self._retrieve(
-            query, exclude, max(k, self.config.candidates)
-        )
+        """Rank retrieval's (scores, movie rows) for a user (0: a typical user)."""
+        retrieval_scores, candidates = retrieved
         if self.ranking is None:
             return self._recommendations(candidates[:k], retrieval_scores[:k], retrieval_scores[:k])
         return self._rank(user, candidates, retrieval_scores, k, order_by_rating=order_by_rating)
@@ -443,6 +457,18 @@ class Recommender:
             metrics=contents.metrics,
             data_info=contents.config.get("data", {}),
         )
+
+
+def _top_excluding(
+    scores: torch.Tensor, exclude: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-`n` (scores, movie rows) of one `[n_movies + 1]` score row, minus `exclude`; row 0
+    (the unknown movie) is already `-inf`."""
+    scores = scores.clone()
+    scores[torch.from_numpy(exclude)] = float("-inf")
+    top, rows = torch.topk(scores, min(n, len(scores)))
+    found = top > float("-inf")
+    return top[found].numpy(), rows[found].numpy()
 
 
 def build_index(retrieval: RetrievalModel, kind: str) -> Index:
