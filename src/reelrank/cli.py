@@ -79,7 +79,11 @@ def emit_json(payload: Any) -> None:
 def load_ratings(data: Path | None, cache_dir: Path | None) -> Any:
     from reelrank.data.movielens import load_movielens_100k
 
-    return load_movielens_100k(data, cache_dir=cache_dir, notify=lambda msg: err.print(msg))
+    return load_movielens_100k(
+        data,
+        cache_dir=cache_dir,
+        notify=lambda msg: err.print(msg, soft_wrap=True, highlight=False),
+    )
 
 
 @contextmanager
