@@ -61,7 +61,8 @@ def evaluate_retrieval(
     if len(test) == 0:
         raise ValueError("the test split is empty: choose a split that holds out some ratings")
     model.eval()
-    movies = model.all_movie_embeddings()[1:]  # row 0 is the unknown movie, never a candidate
+    vectors = model.all_movie_embeddings()
+    movies = vectors[1:]  # row 0 is the unknown movie, never a candidate
     users = torch.from_numpy(test.user_idx)
     ranks = []
     for rows in batches(len(test), batch_size, generator=None):
@@ -75,7 +76,7 @@ def evaluate_retrieval(
 
     test_users = np.unique(test.user_idx)
     seen_ptr, seen_movies, _ = train.by_user(n_users)
-    index = BruteForceIndex(model.all_movie_embeddings())
+    index = BruteForceIndex(vectors)
     exclude = [seen_movies[seen_ptr[u] : seen_ptr[u + 1]] for u in test_users]
     queries = model.user_embedding(torch.from_numpy(test_users))
     _, top = index.search(queries, max(RANKING_KS), exclude=exclude, batch_size=batch_size)

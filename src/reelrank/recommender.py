@@ -229,9 +229,7 @@ class Recommender:
             raise ReelrankError("this artifact has no ranking model, so it cannot predict ratings")
         movies = torch.as_tensor(movie_idx, dtype=torch.int64)
         if user == 0:
-            users = self._typical_user.expand(len(movies), -1)
-            features = torch.cat([users, self.ranking.movie_embedding(movies)], dim=1)
-            return self.ranking.ratings(features).squeeze(-1).numpy()
+            return self.ranking.rate(self._typical_user.expand(len(movies), -1), movies).numpy()
         return self.ranking(torch.full_like(movies, user), movies).numpy()
 
     def score(self, user_id: str | int, titles: Sequence[str]) -> list[Recommendation]:

@@ -48,9 +48,12 @@ class RankingModel(nn.Module):
 
     def forward(self, user_idx: torch.Tensor, movie_idx: torch.Tensor) -> torch.Tensor:
         """Predicted ratings `[batch]` for user and movie indices `[batch]` (int64)."""
-        features = torch.cat(
-            [self.user_embedding(user_idx), self.movie_embedding(movie_idx)], dim=1
-        )
+        return self.rate(self.user_embedding(user_idx), movie_idx)
+
+    def rate(self, user_vectors: torch.Tensor, movie_idx: torch.Tensor) -> torch.Tensor:
+        """Predicted ratings `[batch]` for user vectors `[batch, dim]` (e.g. a typical user's, for
+        someone not in the data) and movie indices `[batch]`."""
+        features = torch.cat([user_vectors, self.movie_embedding(movie_idx)], dim=1)
         return self.ratings(features).squeeze(-1)
 
     def share_embeddings(self, user: nn.Embedding, movie: nn.Embedding) -> None:
