@@ -139,10 +139,14 @@ def test_like_a_searched_movie_and_get_recommendations(
     search = page.get_by_label("Movie title")
     search.fill(name_of(two_stage, "12"))
     search.press("Enter")
+    # Wait for this search's own results: the previous list may mention the title too.
+    expect(page.locator("#results")).to_have_attribute("data-query", name_of(two_stage, "12"))
     expect(page.locator("#results")).to_contain_text(second)
     search.press("Enter")
     expect(page.locator("#liked-count")).to_have_text("(2)")
     expect(page.locator("#liked")).to_contain_text(second)
+    # Let the list refresh for the new liked set before clicking into it.
+    expect(page.locator("#for-you-region")).to_have_attribute("aria-busy", "false")
     expect(page.locator("#for-you")).not_to_contain_text(second)
     recs.nth(1).get_by_role("button", name="Movies similar to").click()
     expect(recs.nth(1).locator(".similar > li.item")).to_have_count(5)

@@ -249,6 +249,7 @@ async function search(query) {
     const data = await searchRequest(`/movies?${params}`);
     results = data.movies;
     resultsQuery = query;
+    $("results").dataset.query = query; // which search the list shows (read by tests)
     $("results").replaceChildren(...results.map((movie) =>
       el("li", { class: "item" }, el("span", { class: "title" }, movieLabel(movie)),
         movieMeta(movie), el("div", { class: "actions" }, likeButton(movie)))));
