@@ -68,9 +68,10 @@ def new_retrieval_model(
         raise ReelrankError(f"preset {config.preset!r} has no retrieval model")
     retrieval = config.retrieval
     sizes = {"n_users": len(data.vocabs.users), "n_movies": len(data.vocabs.movies)}
+    users = torch.from_numpy(data.train.user_idx)
+    movies = torch.from_numpy(data.train.movie_idx)
     if retrieval.kind in CLOSED_FORM:
-        users = torch.from_numpy(data.train.user_idx)
-        return fit_closed_form(retrieval, users, torch.from_numpy(data.train.movie_idx), **sizes)
+        return fit_closed_form(retrieval, users, movies, **sizes)
     user_tables: dict[str, torch.Tensor] = {}
     movie_tables: dict[str, torch.Tensor] = {}
     if retrieval.user_features:
@@ -91,10 +92,9 @@ def new_retrieval_model(
     )
     if retrieval.kind != "blend":
         return tower
-    users = torch.from_numpy(data.train.user_idx)
-    item_item = fit_closed_form(retrieval, users, torch.from_numpy(data.train.movie_idx), **sizes)
+    item_item = fit_closed_form(retrieval, users, movies, **sizes)
     assert isinstance(item_item, ItemItemModel)
-    return Blend(item_item, tower)  # composed (scaled) once the tower is trained
+    return Blend(item_item, tower)  # calibrated once the tower is trained
 
 
 def train_recommender(
@@ -141,8 +141,7 @@ def train_recommender(
                 on_progress=on_progress,
             )
         if isinstance(retrieval, Blend) and config.retrieval is not None:
-            weight = config.retrieval.blend_weight
-            retrieval = Blend.compose(retrieval.item_item, retrieval.two_tower, weight=weight)
+            retrieval.calibrate(weight=config.retrieval.blend_weight)
 
     metrics: dict[str, Any] = {}
     if len(data.test):

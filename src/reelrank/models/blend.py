@@ -49,18 +49,23 @@ class Blend(RetrievalModel):
 
     @classmethod
     def compose(cls, item_item: ItemItemModel, two_tower: TwoTower, *, weight: float) -> Blend:
-        """A blend whose parts' scores are scaled to unit spread over the known users and movies."""
+        """A blend of two fitted models, calibrated (see `calibrate`)."""
+        blend = cls(item_item, two_tower)
+        blend.calibrate(weight=weight)
+        return blend
+
+    @torch.no_grad()
+    def calibrate(self, *, weight: float) -> None:
+        """Scale each part's scores to unit spread over the known users and movies, and weight
+        the two-tower part; call once both parts are fitted."""
         if weight < 0:
             raise ValueError(f"blend weight must be >= 0, got {weight}")
-        blend = cls(item_item, two_tower)
-        with torch.no_grad():
-            users = torch.arange(1, blend.n_users + 1)
-            spreads = [
-                (model.user_embedding(users) @ model.all_movie_embeddings()[1:].T).std()
-                for model in (item_item, two_tower)
-            ]
-            blend.scales.copy_(torch.stack([1 / spreads[0], weight / spreads[1]]))
-        return blend
+        users = torch.arange(1, self.n_users + 1)
+        spreads = [
+            (model.user_embedding(users) @ model.all_movie_embeddings()[1:].T).std()
+            for model in (self.item_item, self.two_tower)
+        ]
+        self.scales.copy_(torch.stack([1 / spreads[0], weight / spreads[1]]))
 
     def _query(self, item_part: Tensor, tower_part: Tensor) -> Tensor:
         return torch.cat([item_part * self.scales[0], tower_part * self.scales[1]], dim=-1)
