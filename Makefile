@@ -2,8 +2,15 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# The CPU build of torch is installed first and explicitly, so nothing later pulls a CUDA build.
-TORCH_SPEC ?= torch==2.13.0
+# PyTorch is installed first and explicitly, so nothing later pulls another build.
+#   TORCH_BUILD=cpu  (the default on a machine without `nvidia-smi`): PyTorch's CPU-only wheel index
+#                    is tried first; where it cannot be reached, the default index is used.
+#   TORCH_BUILD=cuda (the default where `nvidia-smi` exists): the default index, whose Linux wheels
+#                    are CUDA builds. Set TORCH_INDEX to pick another PyTorch wheel index (cu126...).
+TORCH_SPEC  ?= torch==2.13.0
+TORCH_BUILD ?= $(if $(shell command -v nvidia-smi 2>/dev/null),cuda,cpu)
+TORCH_INDEX ?= $(if $(filter cpu,$(TORCH_BUILD)),https://download.pytorch.org/whl/cpu,)
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 EXTRAS ?= serve,ann,dev
 
 .PHONY: demo test lint typecheck pytest venv clean
@@ -12,8 +19,11 @@ venv: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[$(EXTRAS)]"
+	@echo "Installing $(TORCH_SPEC) ($(TORCH_BUILD) build$(if $(TORCH_INDEX), from $(TORCH_INDEX)))"
+	$(if $(TORCH_INDEX),$(PIP) --timeout 20 --index-url "$(TORCH_INDEX)" "$(TORCH_SPEC)" || \
+	  { echo "$(TORCH_INDEX) cannot be reached; installing $(TORCH_SPEC) from the default index"; \
+	    $(PIP) "$(TORCH_SPEC)"; },$(PIP) "$(TORCH_SPEC)")
+	$(PIP) -e ".[$(EXTRAS)]"
 	touch $@
 
 demo: venv

@@ -24,7 +24,7 @@ import torch
 from reelrank.config import preset
 from reelrank.data.movielens import load_movielens_100k
 from reelrank.experiment import train_recommender
-from reelrank.index import BruteForceIndex, FaissIndex, recall_against
+from reelrank.index import BruteForceIndex, FaissIndex, Index
 from reelrank.recommender import Recommender
 
 PRESETS = ("popularity", "ease", "edlae", "seed-retrieval", "multitask", "two-stage")
@@ -109,7 +109,18 @@ def ann_report(recommender: Recommender, n_random: int = 50_000) -> None:
         )
 
 
-def _median_search(index: BruteForceIndex | FaissIndex, queries: torch.Tensor) -> float:
+def recall_against(exact: Index, approx: Index, queries: torch.Tensor, k: int) -> float:
+    """Mean fraction of the exact top-k that the approximate index also returns, over `[q, dim]`
+    queries (places the exact index leaves empty are not counted). 1.0 means no loss."""
+    _, truth = exact.search(queries, k)
+    _, found = approx.search(queries, k)
+    truth, found = truth.cpu(), found.cpu()
+    hits = ((truth.unsqueeze(2) == found.unsqueeze(1)) & (truth >= 0).unsqueeze(2)).any(dim=2)
+    relevant = int((truth >= 0).sum())
+    return float(hits.sum()) / relevant if relevant else 1.0
+
+
+def _median_search(index: Index, queries: torch.Tensor) -> float:
     times = []
     for _ in range(5):
         start = time.perf_counter()

@@ -11,7 +11,7 @@ Hyper-parameters are tuned on a validation split carved out of the TRAINING rows
 random 90/10, seed 7); the chosen settings are then refitted on the whole training split and
 reported on the test split.
 
-    python benchmarks/retrieval_research.py [DATA_DIR] [--val-seeds N] [--others]
+    python benchmarks/retrieval_research.py [--data PATH] [--val-seeds N] [--others]
 
 `--others` also tunes DLAE, RP3beta, item-KNN, user-KNN and PureSVD (slower, ~5 min);
 none of them beat EDLAE on validation, and blends of EDLAE with them did not help either,
@@ -21,6 +21,7 @@ except the low-rank (PureSVD) term.
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import time
 from collections.abc import Callable
@@ -31,8 +32,11 @@ import numpy as np
 import torch
 
 from reelrank import metrics
+from reelrank.config import RetrievalModelConfig
+from reelrank.data.movielens import load_movielens_100k
 from reelrank.data.splits import split_random
 from reelrank.models.item_based import EASE, EDLAE, edlae_weights, low_rank_weights
+from reelrank.types import Ratings
 
 Scorer = Callable[[torch.Tensor], torch.Tensor]  # X [users+1, movies+1] -> scores, same shape
 torch.set_default_dtype(torch.float64)
@@ -49,14 +53,17 @@ class Data:
     n_movies: int
 
 
-def load(data_dir: Path) -> Data:
-    raw = np.loadtxt(data_dir / "u.data", dtype=np.int64)
-    with open(data_dir / "u.item", encoding="latin-1") as f:
-        id_to_title = {line.split("|")[0]: line.split("|")[1].strip() for line in f if line.strip()}
-    user_ids = raw[:, 0].astype(str)
-    titles = np.array([id_to_title[str(i)] for i in raw[:, 1]])
-    users, user_idx = np.unique(user_ids, return_inverse=True)
-    movies, movie_idx = np.unique(titles, return_inverse=True)
+@functools.cache
+def ratings(data: Path | None) -> Ratings:
+    """MovieLens 100k in u.data order through reelrank's loader: `data` is an ml-100k folder or
+    zip (checked against the official sha256 sums), None reelrank's cache or a download."""
+    return load_movielens_100k(data)
+
+
+def load(data: Path | None) -> Data:
+    table = ratings(data)
+    users, user_idx = np.unique(table.user_id, return_inverse=True)
+    movies, movie_idx = np.unique(table.movie_title, return_inverse=True)
     return Data(user_idx + 1, movie_idx + 1, len(users), len(movies))
 
 
@@ -178,12 +185,17 @@ def spread(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data_dir", nargs="?", default="/work/shared/data/ml-100k", type=Path)
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="an ml-100k folder or zip (default: reelrank's cache, downloaded on first use)",
+    )
     parser.add_argument("--val-seeds", type=int, default=5, help="validation splits to average")
     parser.add_argument("--others", action="store_true", help="also tune the other families")
     args = parser.parse_args()
 
-    data = load(args.data_dir)
+    data = load(args.data)
     train, test = split_random(len(data.user_idx), train_fraction=0.8, seed=42)
     vals = []
     for seed in range(7, 7 + args.val_seeds):
@@ -268,19 +280,26 @@ def main() -> None:
     print(f"  {'model':<44} {'fit s':>6} " + " ".join(f"{h:>11}" for h in header))
     models = [
         ("popularity", lambda: None),
-        ("EASE l2=500", lambda: EASE.fit(**fit_rows, l2=500.0)),
+        ("EASE l2=500", lambda: EASE.fit(RetrievalModelConfig(ease_lambda=500.0), **fit_rows)),
         (
             f"EDLAE l2={edlae['lam']} p={edlae['p']:.3g} (no low rank)",
-            lambda: EDLAE.fit(**fit_rows, l2=edlae["lam"], dropout=edlae["p"], low_rank=0),
+            lambda: EDLAE.fit(
+                RetrievalModelConfig(
+                    ease_lambda=edlae["lam"], edlae_dropout=edlae["p"], low_rank=0
+                ),
+                **fit_rows,
+            ),
         ),
         (
             f"EDLAE l2={best['lam']} p={best['p']:.3g} r={best['rank']} w={best['weight']}",
             lambda: EDLAE.fit(
+                RetrievalModelConfig(
+                    ease_lambda=best["lam"],
+                    edlae_dropout=best["p"],
+                    low_rank=best["rank"],
+                    low_rank_weight=best["weight"],
+                ),
                 **fit_rows,
-                l2=best["lam"],
-                dropout=best["p"],
-                low_rank=best["rank"],
-                low_rank_weight=best["weight"],
             ),
         ),
     ]

@@ -15,7 +15,7 @@ The target stays "the user rated the movie" (`X`), but the INPUT can carry more:
 - input weighting `X_w = 1 + a·(r - 3)` (one block);
 - recency weighting: within a user's training history, newer ratings get larger weight.
 
-    python benchmarks/retrieval_research_2.py [DATA_DIR] [--val-seeds N]
+    python benchmarks/retrieval_research_2.py [--data PATH] [--val-seeds N]
         [--stage values|lowrank|combo]
 
 Findings (validation R@10 / test R@10, NDCG@10, R@100; round-1 EDLAE+SVD: 0.2220 / 0.2397,
@@ -51,9 +51,9 @@ torch.set_default_dtype(torch.float64)
 # --- Data: ratings and timestamps on top of round 1's index arrays ------------------------------
 
 
-def load_values(data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
-    raw = np.loadtxt(data_dir / "u.data", dtype=np.int64)
-    return raw[:, 2].astype(np.float64), raw[:, 3].astype(np.float64)
+def load_values(data: Path | None) -> tuple[np.ndarray, np.ndarray]:
+    table = rr.ratings(data)
+    return table.user_rating.astype(np.float64), table.timestamp.astype(np.float64)
 
 
 def value_matrix(data: rr.Data, rows: np.ndarray, values: np.ndarray) -> torch.Tensor:
@@ -147,14 +147,19 @@ def spread(z: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data_dir", nargs="?", default="/work/shared/data/ml-100k", type=Path)
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="an ml-100k folder or zip (default: reelrank's cache, downloaded on first use)",
+    )
     parser.add_argument("--val-seeds", type=int, default=5)
     parser.add_argument("--stage", choices=["values", "lowrank", "combo"], default="lowrank")
     args = parser.parse_args()
     torch.set_num_threads(2)
 
-    data = rr.load(args.data_dir)
-    ratings, times = load_values(args.data_dir)
+    data = rr.load(args.data)
+    ratings, times = load_values(args.data)
     train, test = split_random(len(data.user_idx), train_fraction=0.8, seed=42)
 
     # Each fold: (Task, fit rows). Inputs are built from the fold's fit rows only.

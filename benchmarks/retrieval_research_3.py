@@ -18,7 +18,7 @@ training rows (seeds 7.., as in the research script; the two-tower's history tab
 the 90% part each time), mean over splits. The chosen setting is refitted on all training rows and
 reported on test.
 
-    python benchmarks/retrieval_research_3.py [DATA_DIR] [--val-seeds N] [--quick]
+    python benchmarks/retrieval_research_3.py [--data PATH] [--val-seeds N] [--quick]
 """
 
 from __future__ import annotations
@@ -38,26 +38,19 @@ from reelrank.data.encoding import EncodedRatings
 from reelrank.data.features import history_table
 from reelrank.data.splits import split_random
 from reelrank.models.item_based import edlae_weights, low_rank_weights
-from reelrank.models.retrieval import TwoTower
+from reelrank.models.two_tower import TwoTower
 from reelrank.training import fit
 
 EDLAE_BEST = {"lam": 300.0, "p": 0.75, "rank": 20, "weight": 0.25}
 BLEND_WEIGHTS = [0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0]
 
 
-def load_extra(data_dir: Path, data: rr.Data) -> tuple[np.ndarray, np.ndarray]:
+def load_extra(source: Path | None, data: rr.Data) -> tuple[np.ndarray, np.ndarray]:
     """Timestamps `[n]` (row order of u.data) and movie genres `[n_movies + 1, 19]` by title."""
-    raw = np.loadtxt(data_dir / "u.data", dtype=np.int64)
-    genres_by_id = {}
-    with open(data_dir / "u.item", encoding="latin-1") as f:
-        for line in f:
-            if line.strip():
-                parts = line.rstrip("\n").split("|")
-                genres_by_id[int(parts[0])] = np.array(parts[5:24], dtype=np.float32)
+    table = rr.ratings(source)
     genres = np.zeros((data.n_movies + 1, 19), dtype=np.float32)
-    for movie_id, idx in zip(raw[:, 1], data.movie_idx, strict=True):
-        genres[idx] = np.maximum(genres[idx], genres_by_id[int(movie_id)])
-    return raw[:, 3], genres
+    np.maximum.at(genres, data.movie_idx, table.movie_genres.astype(np.float32))
+    return table.timestamp, genres
 
 
 def edlae_scores(x: torch.Tensor) -> torch.Tensor:
@@ -145,14 +138,19 @@ def mean_metrics(ms: list[dict[str, float]]) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data_dir", nargs="?", default="/work/shared/data/ml-100k", type=Path)
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="an ml-100k folder or zip (default: reelrank's cache, downloaded on first use)",
+    )
     parser.add_argument("--val-seeds", type=int, default=3, help="validation splits to average")
     parser.add_argument("--quick", action="store_true", help="only the final grid's best guess")
     args = parser.parse_args()
     torch.set_num_threads(2)
 
-    data = rr.load(args.data_dir)
-    timestamps, genres = load_extra(args.data_dir, data)
+    data = rr.load(args.data)
+    timestamps, genres = load_extra(args.data, data)
     train, test = split_random(len(data.user_idx), train_fraction=0.8, seed=42)
     splits = []
     for seed in range(7, 7 + args.val_seeds):

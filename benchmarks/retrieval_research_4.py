@@ -10,7 +10,7 @@ Reported per w: mean and std over runs of Recall@10, NDCG@10, Recall@100, the pa
 difference vs w = 0 (mean and std) and how many runs improve Recall@10. The test split is never
 touched.
 
-    python benchmarks/retrieval_research_4.py [DATA_DIR] [--val-seeds 5] [--train-seeds 42 7]
+    python benchmarks/retrieval_research_4.py [--data PATH] [--val-seeds 5] [--train-seeds 42 7]
         [--weights 0 0.3 0.5 0.75 1.0]
 """
 
@@ -46,7 +46,12 @@ KEYS = ["recall@10", "ndcg@10", "recall@100"]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data_dir", nargs="?", default="/work/shared/data/ml-100k", type=Path)
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="an ml-100k folder or zip (default: reelrank's cache, downloaded on first use)",
+    )
     parser.add_argument("--val-seeds", type=int, default=5, help="validation splits (seeds 7..)")
     parser.add_argument("--train-seeds", type=int, nargs="+", default=[42, 7])
     parser.add_argument("--weights", type=float, nargs="+", default=[0.0, 0.3, 0.5, 0.75, 1.0])
@@ -54,8 +59,8 @@ def main() -> None:
     torch.set_num_threads(2)
     weights = sorted(set(args.weights) | {0.0})
 
-    data = rr.load(args.data_dir)
-    timestamps, genres = r3.load_extra(args.data_dir, data)
+    data = rr.load(args.data)
+    timestamps, genres = r3.load_extra(args.data, data)
     train, _ = split_random(len(data.user_idx), train_fraction=0.8, seed=42)
     print(f"two-tower {TWO_TOWER} (seed varied: {args.train_seeds})", flush=True)
 

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from reelrank.cli import app
+from reelrank.cli.output import print_recommendations
+from reelrank.data.splits import split_ratings
+from reelrank.recommender import Recommendation, Recommender
+from reelrank.types import Ratings
 
 runner = CliRunner()
 
@@ -39,7 +45,7 @@ def test_help_on_every_command() -> None:
         assert code == 0 and "Usage" in stdout
 
 
-def test_train_human_output_prints_the_seed_dict(grouplens_dir: Path, tmp_path: Path) -> None:
+def test_train_prints_a_metrics_table(grouplens_dir: Path, tmp_path: Path) -> None:
     code, stdout, stderr = run(
         "train",
         "--data",
@@ -52,7 +58,11 @@ def test_train_human_output_prints_the_seed_dict(grouplens_dir: Path, tmp_path: 
         tmp_path / "m",
     )
     assert code == 0, stderr
-    assert "'root_mean_squared_error':" in stdout and "fold:2" in stdout
+    assert "Evaluation on the test part of split fold:2" in stdout
+    rmse_row = next(line for line in stdout.splitlines() if "root_mean_squared_error" in line)
+    # A table row with the value to 4 decimals, not a Python dict with 16-digit floats.
+    assert re.search(r"root_mean_squared_error\s*│\s*\d\.\d{4}\s*│", rmse_row), rmse_row
+    assert "{" not in stdout and "'" not in stdout
     assert "epoch 1/1" in stderr  # the progress bar
 
 
@@ -60,33 +70,91 @@ def test_recommend_json(cli_artifact: Path) -> None:
     code, stdout, _ = run("recommend", cli_artifact, "--user", "9", "-k", "3", "--json")
     assert code == 0
     recs = json.loads(stdout)["recommendations"]
-    assert len(recs) == 3 and set(recs[0]) == {"movie_id", "movie_title", "score"}
+    assert len(recs) == 3
+    assert set(recs[0]) == {"movie_id", "movie_title", "predicted_rating", "retrieval_score"}
+    # The seed preset has no retrieval stage: the one number is a predicted rating.
+    assert all(r["retrieval_score"] is None for r in recs)
+    ratings = [r["predicted_rating"] for r in recs]
+    assert ratings == sorted(ratings, reverse=True)
 
 
-def test_recommend_table_and_include_seen(cli_artifact: Path) -> None:
+def test_include_seen_adds_exactly_the_rated_movies(cli_artifact: Path) -> None:
+    model = Recommender.load(cli_artifact)
+    rated = {title for _, title, _ in model.rated_movies("9")}
+    every = str(len(model.movies))
+    code, stdout, _ = run("recommend", cli_artifact, "--user", "9", "-k", every, "--json")
+    unseen = {r["movie_title"] for r in json.loads(stdout)["recommendations"]}
+    code, stdout, _ = run(
+        "recommend", cli_artifact, "--user", "9", "-k", every, "--include-seen", "--json"
+    )
+    assert code == 0 and json.loads(stdout)["include_seen"] is True
+    everything = {r["movie_title"] for r in json.loads(stdout)["recommendations"]}
+    assert rated and not rated & unseen
+    assert everything == unseen | rated
     code, stdout, _ = run("recommend", cli_artifact, "--user", "9", "-k", "2", "--include-seen")
-    assert code == 0 and "Top 2 movies for user 9" in stdout
+    assert code == 0 and "Top 2 movies for user 9 (already-rated movies included)" in stdout
 
 
 def test_score_trained_and_untrained(cli_artifact: Path) -> None:
     code, stdout, _ = run("recommend", cli_artifact, "--user", "9", "-k", "1", "--json")
     title = json.loads(stdout)["recommendations"][0]["movie_title"]
     code, stdout, _ = run("score", cli_artifact, "--user", "9", "--movie", title, "--json")
-    trained = json.loads(stdout)["scores"][0]["score"]
+    trained = json.loads(stdout)["scores"][0]["predicted_rating"]
     code, stdout, _ = run(
         "score", cli_artifact, "--user", "9", "--movie", title, "--untrained", "--json"
     )
-    untrained = json.loads(stdout)["scores"][0]["score"]
+    untrained = json.loads(stdout)["scores"][0]["predicted_rating"]
     assert code == 0 and abs(untrained) < 0.5 < abs(trained)
 
 
-def test_evaluate_on_its_split_and_another(cli_artifact: Path, grouplens_dir: Path) -> None:
+def test_evaluate_on_its_split_and_another(
+    cli_artifact: Path, grouplens_dir: Path, ratings: Ratings
+) -> None:
     code, stdout, _ = run("evaluate", cli_artifact, "--data", grouplens_dir, "--json")
-    assert code == 0 and json.loads(stdout)["split"] == "random:0.8"
+    own = json.loads(stdout)
+    assert code == 0 and own["split"] == "random:0.8"
     code, stdout, _ = run(
         "evaluate", cli_artifact, "--data", grouplens_dir, "--split", "fold:1", "--json"
     )
-    assert code == 0 and json.loads(stdout)["root_mean_squared_error"] > 0
+    other = json.loads(stdout)
+    assert code == 0 and other["split"] == "fold:1"
+    # The figures are those of fold 1's test rows, worked out here from the model's predictions.
+    model = Recommender.load(cli_artifact)
+    _, test = split_ratings(ratings, "fold:1", seed=model.config.training.seed)
+    assert other["test_ratings"] == len(test)
+    predicted = np.array(
+        [
+            model.score(u, [t])[0].predicted_rating
+            for u, t in zip(test.user_id, test.movie_title, strict=True)
+        ]
+    )
+    expected = float(np.sqrt(np.mean((predicted - test.user_rating) ** 2)))
+    assert other["root_mean_squared_error"] == pytest.approx(expected, rel=1e-5)
+    code, stdout, _ = run("evaluate", cli_artifact, "--data", grouplens_dir, "--split", "fold:1")
+    assert code == 0 and "Evaluation on the test part of split fold:1" in stdout
+    assert f"{expected:.4f}" in stdout
+
+
+def test_piped_tables_do_not_wrap(capsys: pytest.CaptureFixture[str]) -> None:
+    title = "A Very Long Title " * 8 + "(1999)"
+    print_recommendations("Top 1", [Recommendation("1", title, predicted_rating=4.25)])
+    lines = capsys.readouterr().out.splitlines()
+    assert any(title in line and "4.250" in line for line in lines)
+
+
+def test_an_unexpected_error_says_it_is_a_bug(
+    cli_artifact: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(path: object) -> None:
+        raise RuntimeError("something inside broke")
+
+    monkeypatch.setattr(Recommender, "load", broken)
+    code, stdout, stderr = run("recommend", cli_artifact, "--user", "9")
+    assert code == 70 and "Traceback" not in stderr + stdout
+    assert "unexpected RuntimeError: something inside broke" in stderr and "bug" in stderr
+    log = Path(re.search(r"traceback is in (\S+?reelrank-crash-\S+?\.log)", stderr)[1])
+    assert "RuntimeError: something inside broke" in log.read_text()
+    log.unlink()
 
 
 def test_data_info_json(grouplens_dir: Path, ratings_count: int = 1500) -> None:
@@ -137,30 +205,42 @@ def test_two_stage_recommend_shows_both_scores(two_stage_artifact: Path) -> None
     code, stdout, _ = run("recommend", two_stage_artifact, "--user", "9", "-k", "3")
     assert code == 0 and "retrieval score" in stdout and "predicted rating" in stdout
     code, stdout, _ = run("recommend", two_stage_artifact, "--user", "9", "-k", "3", "--json")
-    assert {"movie_id", "movie_title", "score", "retrieval_score"} == set(
-        json.loads(stdout)["recommendations"][0]
-    )
+    recs = json.loads(stdout)["recommendations"]
+    assert all(r["predicted_rating"] is not None and r["retrieval_score"] is not None for r in recs)
 
 
 def test_liked_and_similar(two_stage_artifact: Path) -> None:
     code, stdout, _ = run("similar", two_stage_artifact, "1", "-k", "4", "--json")
     payload = json.loads(stdout)
     assert code == 0 and len(payload["similar"]) == 4
+    assert all(
+        r["predicted_rating"] is None and r["retrieval_score"] is not None
+        for r in payload["similar"]
+    )
     title = payload["movie"]["movie_title"]
     code, stdout, stderr = run(
         "recommend", two_stage_artifact, "--liked", title.lower(), "--liked", "2", "--json"
     )
     assert code == 0, stderr
-    recs = json.loads(stdout)["recommendations"]
-    assert len(recs) == 10 and title not in {r["movie_title"] for r in recs}
+    payload = json.loads(stdout)
+    second = payload["liked"][1]["movie_title"]
+    assert [m["movie_title"] for m in payload["liked"]] == [title, second]
+    recs = payload["recommendations"]
+    assert len(recs) == 10 and not {title, second} & {r["movie_title"] for r in recs}
+    # The heading names the movies as matched, not as typed.
+    code, stdout, _ = run("recommend", two_stage_artifact, "--liked", title.lower(), "-k", "2")
+    assert code == 0 and f"Top 2 movies for someone who liked {title}" in stdout
+    code, stdout, _ = run("similar", two_stage_artifact, "1", "-k", "4")
+    assert code == 0 and "retrieval score" in stdout and "predicted rating" not in stdout
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["recommend", "{art}"], "give either --user ID or one or more --liked TITLE"),
+        (["recommend", "{art}"], "say who to recommend for: give --user ID"),
         (["recommend", "{art}", "--user", "9", "--liked", "1"], "not both"),
         (["recommend", "{art}", "--liked", "Zzzz Qqqq"], "no movie matches"),
+        (["recommend", "{art}", "--liked", "1", "--include-seen"], "applies to --user only"),
         (["similar", "{art}", "Zzzz Qqqq"], "no movie matches"),
         (["similar", "{art}", "1", "-k", "-3"], "k must be a positive integer"),
     ],

@@ -9,7 +9,7 @@ def test_recommend_excludes_seen_unless_asked(recommender: Recommender) -> None:
     recs = recommender.recommend("5", 10)
     assert len(recs) == 10
     assert not seen & {r.movie_title for r in recs}
-    scores = [r.score for r in recs]
+    scores = [r.predicted_rating for r in recs]
     assert scores == sorted(scores, reverse=True)
     with_seen = recommender.recommend("5", len(recommender.movies), include_seen=True)
     assert seen <= {r.movie_title for r in with_seen}
@@ -23,7 +23,7 @@ def test_k_larger_than_catalogue_returns_every_unseen_movie(recommender: Recomme
 def test_score_matches_recommend(recommender: Recommender) -> None:
     top = recommender.recommend("5", 1)[0]
     scored = recommender.score("5", [top.movie_title])[0]
-    assert scored.score == pytest.approx(top.score)
+    assert scored.predicted_rating == pytest.approx(top.predicted_rating)
     assert scored.movie_id == top.movie_id
 
 

@@ -4,7 +4,7 @@ import torch
 
 from reelrank.config import ExperimentConfig, TrainingConfig
 from reelrank.experiment import new_ranking_model, prepare
-from reelrank.training import Progress, fit_ranking, make_optimizer, predict_ratings
+from reelrank.training import Progress, batches, fit_ranking, make_optimizer
 from reelrank.types import Ratings
 
 
@@ -13,12 +13,13 @@ def _train(ratings: Ratings, seed: int, epochs: int = 4) -> tuple[list[float], n
     data = prepare(ratings, config)
     model = new_ranking_model(config, data.vocabs)
     history = fit_ranking(model, data.train, config.training)
-    return history, predict_ratings(model, data.test.user_idx, data.test.movie_idx)
+    return history, model.predict(data.test.user_idx, data.test.movie_idx)
 
 
 def test_loss_decreases_and_same_seed_same_numbers(ratings: Ratings) -> None:
     history, predictions = _train(ratings, seed=3)
     assert history[-1] < history[0]
+    torch.manual_seed(12345)  # the seed in the config decides everything, not global state
     history2, predictions2 = _train(ratings, seed=3)
     assert history == history2 and np.array_equal(predictions, predictions2)
     _, other = _train(ratings, seed=4)
@@ -63,3 +64,12 @@ def test_progress_names_the_task_and_has_no_rmse_for_retrieval(ratings: Ratings)
     seen: list[Progress] = []
     fit(data.train, config.training, retrieval=tower, on_progress=seen.append)  # type: ignore[arg-type]
     assert {p.task for p in seen} == {"retrieval"} and all(p.rmse is None for p in seen)
+
+
+def test_batches_are_slices_of_a_seeded_permutation() -> None:
+    first = torch.cat(list(batches(10, 3, torch.Generator().manual_seed(0))))
+    again = torch.cat(list(batches(10, 3, torch.Generator().manual_seed(0))))
+    assert sorted(first.tolist()) == list(range(10)) and torch.equal(first, again)
+    assert [len(b) for b in batches(10, 3, None)] == [3, 3, 3, 1]
+    with pytest.raises(ValueError, match="batch_size"):
+        next(batches(10, 0, None))

@@ -63,8 +63,13 @@ def save_artifact(path: str | Path, contents: ArtifactContents) -> Path:
     missing = set(JSON_FILES) - set(contents.documents)
     if missing:
         raise ValueError(f"artifact documents missing: {sorted(missing)}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(
+            tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        )
+    except OSError as error:
+        raise ArtifactError(_cannot_write(target, error)) from error
     try:
         _chmod_like_umask(staging, 0o777)  # mkdtemp makes it owner-only
         # Cloned: safetensors refuses tensors that share memory (tied multitask embeddings).
@@ -82,10 +87,19 @@ def save_artifact(path: str | Path, contents: ArtifactContents) -> Path:
         for file in staging.iterdir():
             _chmod_like_umask(file, 0o666)
         _swap_into_place(staging, target)
-    except BaseException:
+    except BaseException as error:
         shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(error, OSError):  # disk full, no permission: the place, not the program
+            raise ArtifactError(_cannot_write(target, error)) from error
         raise
     return target
+
+
+def _cannot_write(target: Path, error: OSError) -> str:
+    return (
+        f"cannot write the artifact to {target}: {error.strerror or error}; choose another --out "
+        "directory or free some space"
+    )
 
 
 def load_artifact(path: str | Path) -> ArtifactContents:

@@ -150,6 +150,17 @@ def with_overrides(config: T, **changes: Any) -> T:
 
 _TFRS_SOFTMAX = RetrievalLossConfig(reduction="sum")  # tfrs.tasks.Retrieval sums the batch loss
 _IDS_ONLY = RetrievalModelConfig(kind="two_tower", embedding_dim=32)
+_HISTORY_TOWER = RetrievalModelConfig(
+    kind="two_tower",
+    embedding_dim=64,
+    user_features=("history",),
+    movie_features=("genres",),
+    max_history=100,
+)
+_CORRECTED_SOFTMAX = RetrievalLossConfig(
+    temperature=0.5, remove_accidental_hits=True, logq_correction=True
+)
+_TOWER_TRAINING = TrainingConfig(optimizer="adam", learning_rate=0.01, batch_size=4096, epochs=5)
 
 PRESETS: dict[str, ExperimentConfig] = {
     # The TensorFlow Recommenders ranking tutorial, exactly.
@@ -183,6 +194,16 @@ PRESETS: dict[str, ExperimentConfig] = {
         ranking=None,
         retrieval=RetrievalModelConfig(kind="edlae", ease_lambda=300.0),
     ),
+    # The learned half of the two-stage retrieval alone: a two-tower model whose user tower reads
+    # the rating history (ids + last 100 movies; movies: ids + genres), trained with the in-batch
+    # softmax, log-Q correction and accidental hits removed.
+    "two-tower": ExperimentConfig(
+        preset="two-tower",
+        ranking=None,
+        retrieval=_HISTORY_TOWER,
+        retrieval_loss=_CORRECTED_SOFTMAX,
+        retrieval_training=_TOWER_TRAINING,
+    ),
     # Both stages: the best retrieval model we measured hands 100 candidates to the seed's ranking
     # model, trained to convergence (30 epochs). Retrieval is EDLAE + a low-rank term, blended with
     # a two-tower model (ids + rating history, ids + genres; in-batch softmax with log-Q
@@ -190,21 +211,11 @@ PRESETS: dict[str, ExperimentConfig] = {
     # (benchmarks/retrieval_research*.py).
     "two-stage": ExperimentConfig(
         preset="two-stage",
-        retrieval=RetrievalModelConfig(
-            kind="blend",
-            ease_lambda=300.0,
-            embedding_dim=64,
-            user_features=("history",),
-            movie_features=("genres",),
-            max_history=100,
-            blend_weight=0.5,
+        retrieval=dataclasses.replace(
+            _HISTORY_TOWER, kind="blend", ease_lambda=300.0, blend_weight=0.5
         ),
-        retrieval_loss=RetrievalLossConfig(
-            temperature=0.5, remove_accidental_hits=True, logq_correction=True
-        ),
-        retrieval_training=TrainingConfig(
-            optimizer="adam", learning_rate=0.01, batch_size=4096, epochs=5
-        ),
+        retrieval_loss=_CORRECTED_SOFTMAX,
+        retrieval_training=_TOWER_TRAINING,
         training=TrainingConfig(epochs=30),
     ),
 }

@@ -13,7 +13,6 @@ from reelrank.data.encoding import EncodedRatings
 from reelrank.index import BruteForceIndex
 from reelrank.models.ranking import RankingModel
 from reelrank.models.retrieval import RetrievalModel
-from reelrank.training import batches, predict_ratings
 
 
 def evaluate_ranking(
@@ -26,7 +25,7 @@ def evaluate_ranking(
     """
     if len(test) == 0:
         raise ValueError("the test split is empty: choose a split that holds out some ratings")
-    predictions = predict_ratings(model, test.user_idx, test.movie_idx, batch_size=batch_size)
+    predictions = model.predict(test.user_idx, test.movie_idx, batch_size=batch_size)
     mse = float(np.mean((predictions.astype(np.float64) - test.rating) ** 2))
     regularization = 0.0  # the seed's model has no regularisation terms
     return {
@@ -65,9 +64,10 @@ def evaluate_retrieval(
     movies = vectors[1:]  # row 0 is the unknown movie, never a candidate
     users = torch.from_numpy(test.user_idx)
     ranks = []
-    for rows in batches(len(test), batch_size, generator=None):
+    for start in range(0, len(test), batch_size):
+        rows = slice(start, start + batch_size)
         scores = model.user_embedding(users[rows]) @ movies.T
-        ranks.append(metrics.higher_scored_count(scores.numpy(), test.movie_idx[rows.numpy()] - 1))
+        ranks.append(metrics.higher_scored_count(scores.numpy(), test.movie_idx[rows] - 1))
     rank = np.concatenate(ranks)
     out = {
         f"factorized_top_k/top_{k}_categorical_accuracy": float(np.mean(rank < k))

@@ -17,7 +17,8 @@ from reelrank.models.blend import Blend
 from reelrank.models.factory import CLOSED_FORM, fit_closed_form, new_two_tower
 from reelrank.models.item_based import ItemItemModel
 from reelrank.models.ranking import RankingModel
-from reelrank.models.retrieval import RetrievalModel, TwoTower
+from reelrank.models.retrieval import RetrievalModel
+from reelrank.models.two_tower import TwoTower
 from reelrank.recommender import Recommender, SeenRatings, build_index
 from reelrank.training import ProgressCallback, fit, fit_ranking
 from reelrank.types import Ratings, ReelrankError
@@ -56,8 +57,12 @@ def new_ranking_model(config: ExperimentConfig, vocabs: Vocabularies) -> Ranking
     """A freshly initialised ranking model; the same seed gives the same weights."""
     if config.ranking is None:
         raise ReelrankError(f"preset {config.preset!r} has no ranking model")
-    torch.manual_seed(config.training.seed)
-    return RankingModel(config.ranking, n_users=len(vocabs.users), n_movies=len(vocabs.movies))
+    return RankingModel(
+        config.ranking,
+        n_users=len(vocabs.users),
+        n_movies=len(vocabs.movies),
+        generator=torch.Generator().manual_seed(config.training.seed),
+    )
 
 
 def new_retrieval_model(

@@ -23,7 +23,8 @@ from reelrank.data.vocabulary import Vocabulary
 from reelrank.index import BruteForceIndex, FaissIndex, Index, index_from_state
 from reelrank.models.factory import retrieval_model_from_state_dict
 from reelrank.models.ranking import RankingModel
-from reelrank.models.retrieval import RetrievalModel, TwoTower
+from reelrank.models.retrieval import RetrievalModel
+from reelrank.models.two_tower import TwoTower
 from reelrank.types import GENRES, ArtifactError, ReelrankError, UnknownIdError
 
 # Largest users x movies score table a Recommender keeps in memory (float32: 100 MB).
@@ -32,22 +33,26 @@ MAX_CACHED = 25_000_000
 
 @dataclass(frozen=True)
 class Recommendation:
-    """One recommended movie: its ids, the predicted rating and (two-stage) the retrieval score."""
+    """One recommended or scored movie, with every number labelled by what it is.
+
+    `predicted_rating` is the ranking model's rating on the 1..5 scale (None without a ranking
+    model). `retrieval_score` is the retrieval stage's score, a dot product that only orders one
+    list (None without a retrieval model); for `similar` it is how strongly liking the query movie
+    points to this one.
+    """
 
     movie_id: str
     movie_title: str
-    score: float
+    predicted_rating: float | None = None
     retrieval_score: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+        return {
             "movie_id": self.movie_id,
             "movie_title": self.movie_title,
-            "score": self.score,
+            "predicted_rating": self.predicted_rating,
+            "retrieval_score": self.retrieval_score,
         }
-        if self.retrieval_score is not None:
-            out["retrieval_score"] = self.retrieval_score
-        return out
 
 
 @dataclass(frozen=True)
@@ -293,7 +298,7 @@ class Recommender:
         with torch.no_grad():
             query = self.retrieval.fold_in(torch.tensor([movie]))
         scores, rows = self._retrieve(query, np.array([movie]), k)
-        return self._recommendations(rows, scores, scores)
+        return self._recommendations(rows, None, scores)
 
     def _retrieve(
         self, query: torch.Tensor, exclude: np.ndarray, n: int
@@ -315,7 +320,7 @@ class Recommender:
         """Rank retrieval's (scores, movie rows) for a user (0: a typical user)."""
         retrieval_scores, candidates = retrieved
         if self.ranking is None:
-            return self._recommendations(candidates[:k], retrieval_scores[:k], retrieval_scores[:k])
+            return self._recommendations(candidates[:k], None, retrieval_scores[:k])
         return self._rank(user, candidates, retrieval_scores, k, order_by_rating=order_by_rating)
 
     def _rank(
@@ -337,17 +342,17 @@ class Recommender:
     def _recommendations(
         self,
         movie_idx: np.ndarray,
-        scores: np.ndarray,
+        ratings: np.ndarray | None = None,
         retrieval_scores: np.ndarray | None = None,
     ) -> list[Recommendation]:
         return [
             Recommendation(
                 movie_id=self.movie_id(int(m)),
                 movie_title=self.movie_title(int(m)),
-                score=float(s),
+                predicted_rating=None if ratings is None else float(ratings[i]),
                 retrieval_score=None if retrieval_scores is None else float(retrieval_scores[i]),
             )
-            for i, (m, s) in enumerate(zip(movie_idx, scores, strict=True))
+            for i, m in enumerate(movie_idx)
         ]
 
     # -- artifacts ------------------------------------------------------------------------------
@@ -424,9 +429,21 @@ class Recommender:
         if config.retrieval is not None:
             state = _prefixed(tensors, "retrieval.")
             try:
-                retrieval = retrieval_model_from_state_dict(config.retrieval, state)
+                retrieval = retrieval_model_from_state_dict(
+                    config.retrieval,
+                    state,
+                    user_histories=(
+                        torch.from_numpy(seen.indptr),
+                        torch.from_numpy(seen.movie_idx),
+                    ),
+                )
+                # The index's vectors are the model's own: the artifact stores them only once.
+                with torch.no_grad():
+                    vectors = retrieval.eval().all_movie_embeddings()
                 index = index_from_state(
-                    _prefixed(tensors, "index."), contents.config.get("index") or {}
+                    _prefixed(tensors, "index."),
+                    contents.config.get("index") or {},
+                    vectors=vectors,
                 )
             except (ValueError, RuntimeError, KeyError, ImportError) as error:
                 raise ArtifactError(

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from reelrank.data.synthetic import synthetic_ratings
+from reelrank.data.user_path import UNOFFICIAL_MARKER
 from reelrank.types import Ratings
 
 __all__ = ["synthetic_ratings", "write_grouplens"]
@@ -18,6 +19,9 @@ __all__ = ["synthetic_ratings", "write_grouplens"]
 
 def write_grouplens(ratings: Ratings, folder: str | Path) -> Path:
     """Write `ratings` as a GroupLens `ml-100k` folder (`u.data`, `u.item`, `u.user`); returns it.
+
+    The folder is marked as other data in that layout (`UNOFFICIAL_MARKER`), so `--data` reads it
+    without checking it against the official MovieLens 100k sha256 sums.
 
     Ids must be numeric strings, as in MovieLens.
     """
@@ -48,4 +52,6 @@ def write_grouplens(ratings: Ratings, folder: str | Path) -> Path:
         for r in first_of_user
     ]
     (root / "u.user").write_text("\n".join(user_lines) + "\n", encoding="latin-1")
+    # Not the official files: say so, or `--data` refuses them for not matching its sha256 sums.
+    (root / UNOFFICIAL_MARKER).write_text("Synthetic ratings written by reelrank.testing.\n")
     return root

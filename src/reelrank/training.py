@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -19,7 +18,7 @@ from reelrank.config import RetrievalLossConfig, TaskWeights, TrainingConfig
 from reelrank.data.encoding import EncodedRatings
 from reelrank.models.losses import RetrievalLoss
 from reelrank.models.ranking import RankingModel
-from reelrank.models.retrieval import TwoTower
+from reelrank.models.two_tower import TwoTower
 
 
 @dataclass(frozen=True)
@@ -158,17 +157,3 @@ def _reduction(name: str) -> Literal["mean", "sum"]:
     if name not in ("mean", "sum"):
         raise ValueError(f"retrieval loss reduction must be 'mean' or 'sum', got {name!r}")
     return "sum" if name == "sum" else "mean"
-
-
-@torch.no_grad()
-def predict_ratings(
-    model: RankingModel, user_idx: np.ndarray, movie_idx: np.ndarray, *, batch_size: int = 4096
-) -> np.ndarray:
-    """Predicted ratings `[n]` float32 for index pairs, in batches of `batch_size`."""
-    model.eval()
-    users = torch.from_numpy(np.asarray(user_idx, dtype=np.int64))
-    movies = torch.from_numpy(np.asarray(movie_idx, dtype=np.int64))
-    out = [
-        model(users[rows], movies[rows]) for rows in batches(len(users), batch_size, generator=None)
-    ]
-    return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.float32)

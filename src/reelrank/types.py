@@ -6,6 +6,7 @@ Standard library and numpy only (see DESIGN.md, layer 1).
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,9 @@ GENRES: tuple[str, ...] = (
     "Western",
 )
 
+# TFDS `bucketized_user_age`: the lower edges of the age buckets; an age maps to the edge below it.
+AGE_BUCKETS: tuple[int, ...] = (1, 18, 25, 35, 45, 50, 56)
+
 
 class ReelrankError(Exception):
     """Base class for errors caused by input: the message says what was wrong and what to do."""
@@ -78,7 +82,7 @@ class Ratings:
     - `timestamp`: `[n]` int64, seconds since the epoch
     - `movie_genres`: `[n, len(GENRES)]` bool, multi-hot over `GENRES`
     - `user_gender`: `[n]` str, "M" or "F"
-    - `bucketized_user_age`: `[n]` int64, lower edge of the age bucket (1, 18, 25, 35, 45, 50, 56)
+    - `bucketized_user_age`: `[n]` int64, lower edge of the age bucket (one of `AGE_BUCKETS`)
     - `user_occupation_text`, `user_zip_code`: `[n]` str
     """
 
@@ -120,6 +124,23 @@ class Ratings:
     def columns(self) -> dict[str, np.ndarray]:
         """The columns by TFDS feature name."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def summary(self) -> dict[str, object]:
+        """Counts of users, movies, ratings and distinct titles, and the first and last rating
+        day (ISO dates, UTC; None for an empty table)."""
+
+        def day(t: np.integer[Any]) -> str:
+            return datetime.fromtimestamp(int(t), UTC).date().isoformat()
+
+        stamps = self.timestamp
+        return {
+            "users": int(np.unique(self.user_id).size),
+            "movies": int(np.unique(self.movie_id).size),
+            "ratings": len(self),
+            "titles": int(np.unique(self.movie_title).size),
+            "first_rating": day(stamps.min()) if len(stamps) else None,
+            "last_rating": day(stamps.max()) if len(stamps) else None,
+        }
 
     def row(self, i: int) -> dict[str, Any]:
         """Row `i` as plain Python values (genres as a list of genre names)."""

@@ -13,7 +13,10 @@ import io
 import zipfile
 from pathlib import Path
 
-from reelrank.types import GENRES
+import numpy as np
+
+from reelrank.data.user_path import Digests
+from reelrank.types import GENRES, RATING_FEATURES, Ratings
 
 # (user id, age, gender, occupation, zip code)
 USERS = [
@@ -91,10 +94,12 @@ def write_grouplens_folder(folder: Path, files: dict[str, bytes] | None = None) 
 
 
 def zip_bytes(members: dict[str, bytes]) -> bytes:
+    """A zip of `members`, the same bytes on every call (a fixed date), so its sha256 is too."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
         for name, data in members.items():
-            z.writestr(name, data)
+            info = zipfile.ZipInfo(name, date_time=(1998, 4, 23, 0, 0, 0))
+            z.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
     return buffer.getvalue()
 
 
@@ -130,3 +135,21 @@ def recbole_wheel_bytes(files: dict[str, bytes] | None = None) -> bytes:
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def fake_digests() -> Digests:
+    """The sha256 sums of the fakes, for sources that check a user's path against pinned sums."""
+    return Digests(
+        grouplens_zip=sha256(grouplens_zip_bytes()),
+        grouplens_files={name: sha256(data) for name, data in grouplens_files().items()},
+        recbole_wheel=sha256(recbole_wheel_bytes()),
+    )
+
+
+def assert_same(a: Ratings, b: Ratings) -> None:
+    """Every column equal, with the same dtype and shape."""
+    for name in RATING_FEATURES:
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.dtype == y.dtype, name
+        assert x.shape == y.shape, name
+        assert np.array_equal(x, y), name

@@ -1,39 +1,40 @@
-"""MovieLens 100k: both parsers, their error messages, the parsed cache and the licence notice."""
+"""MovieLens 100k loading: the source chain, the parsed cache, a user's path and the licence.
+
+The real data set is used twice: through the source chain (marked `integration`: it downloads),
+and, only when `REELRANK_ML100K_DIR` names an unzipped official `ml-100k` folder, from that folder,
+which must pass the pinned sha256 check and give the same table as the chain.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
-import time
+import os
 import urllib.error
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 import pytest
 from movielens_fakes import (
-    AGE_BUCKET,
     MOVIES,
     RATINGS,
     USERS,
-    full_title,
-    grouplens_files,
-    grouplens_zip_bytes,
-    recbole_files,
+    assert_same,
+    fake_digests,
     recbole_wheel_bytes,
     sha256,
     write_grouplens_folder,
 )
 
 from reelrank.data import movielens
-from reelrank.data.movielens import (
-    LICENCE_NOTICE,
-    bucketize_age,
-    dataset_info,
-    load_movielens_100k,
-    read_grouplens,
-    read_recbole_wheel,
-)
+from reelrank.data.grouplens_format import read_grouplens
+from reelrank.data.movielens import LICENCE_NOTICE, dataset_info, load_movielens_100k
 from reelrank.data.sources import (
+    GROUPLENS_FILE_SHA256,
+    GROUPLENS_SHA256,
     RECBOLE_SHA256,
     RECBOLE_WHEEL,
     Fetched,
@@ -41,198 +42,16 @@ from reelrank.data.sources import (
     RecBoleWheel,
     Source,
 )
-from reelrank.types import GENRES, RATING_FEATURES, DataError, Ratings
+from reelrank.data.user_path import UserPath
+from reelrank.types import DataError, Ratings
 
 WHEEL = recbole_wheel_bytes()
-
-
-def assert_same(a: Ratings, b: Ratings) -> None:
-    for name in RATING_FEATURES:
-        x, y = getattr(a, name), getattr(b, name)
-        assert x.dtype == y.dtype, name
-        assert x.shape == y.shape, name
-        assert np.array_equal(x, y), name
+ML100K_DIR_ENV = "REELRANK_ML100K_DIR"
 
 
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
     return write_grouplens_folder(tmp_path / "ml-100k")
-
-
-@pytest.fixture
-def wheel(tmp_path: Path) -> Path:
-    path = tmp_path / RECBOLE_WHEEL
-    path.write_bytes(WHEEL)
-    return path
-
-
-# ---------------------------------------------------------------- parsing
-
-
-def test_folder_zip_and_wheel_give_identical_ratings(
-    folder: Path, wheel: Path, tmp_path: Path
-) -> None:
-    archive = tmp_path / "ml-100k.zip"
-    archive.write_bytes(grouplens_zip_bytes())
-    from_folder = read_grouplens(folder)
-    assert_same(from_folder, read_grouplens(archive))
-    assert_same(from_folder, read_recbole_wheel(wheel))
-
-
-def test_ratings_follow_u_data_order_with_tfds_types(folder: Path) -> None:
-    ratings = read_grouplens(folder)
-    assert len(ratings) == len(RATINGS)
-    assert ratings.user_id.tolist() == [str(u) for u, _, _, _ in RATINGS]
-    assert ratings.movie_id.tolist() == [str(m) for _, m, _, _ in RATINGS]
-    assert ratings.user_rating.dtype == np.float32
-    assert ratings.user_rating.tolist() == [float(r) for _, _, r, _ in RATINGS]
-    assert ratings.timestamp.dtype == np.int64
-    assert ratings.timestamp.tolist() == [t for _, _, _, t in RATINGS]
-    assert ratings.movie_title.tolist() == [full_title(m) for _, m, _, _ in RATINGS]
-    assert ratings.bucketized_user_age.tolist() == [AGE_BUCKET[u] for u, _, _, _ in RATINGS]
-    users = {u: (g, o, z) for u, _, g, o, z in USERS}
-    assert ratings.user_gender.tolist() == [users[u][0] for u, _, _, _ in RATINGS]
-    assert ratings.user_occupation_text.tolist() == [users[u][1] for u, _, _, _ in RATINGS]
-    assert ratings.user_zip_code.tolist() == [users[u][2] for u, _, _, _ in RATINGS]
-    genres = {m: g for m, _, _, g in MOVIES}
-    assert [ratings.row(i)["movie_genres"] for i in range(len(ratings))] == [
-        [g for g in GENRES if g in genres[m]] for _, m, _, _ in RATINGS
-    ]
-
-
-def test_awkward_titles_match_across_sources(folder: Path, wheel: Path) -> None:
-    titles = set(read_recbole_wheel(wheel).movie_title.tolist())
-    assert titles == set(read_grouplens(folder).movie_title.tolist())
-    assert "unknown" in titles  # RecBole's "unkonwn (unkonwn)"
-    assert "Misérables, Les (1995)" in titles  # Latin-1 in u.item, UTF-8 in RecBole
-    assert "Two Friends (1986)" in titles  # trailing space in u.item
-
-
-@pytest.mark.parametrize(
-    ("age", "bucket"),
-    [(1, 1), (7, 1), (17, 1), (18, 18), (24, 18), (25, 25), (34, 25), (35, 35), (44, 35),
-     (45, 45), (49, 45), (50, 50), (55, 50), (56, 56), (73, 56)],
-)  # fmt: skip
-def test_age_buckets_are_tfds_lower_edges(age: int, bucket: int) -> None:
-    assert bucketize_age(np.array([age])).tolist() == [bucket]
-
-
-def replace_line(text: bytes, line: int, new: str) -> bytes:
-    lines = text.decode("latin-1").split("\n")
-    lines[line - 1] = new
-    return "\n".join(lines).encode("latin-1")
-
-
-@pytest.mark.parametrize(
-    ("file", "line", "bad", "message"),
-    [
-        ("u.data", 3, "7\t2\t1", r"u\.data, line 3: found 3 fields; expected 4 '\\t'-separated"),
-        ("u.data", 3, "7\tx2\t1\t878887116", r"u\.data, line 3: movie id is 'x2'.*whole number"),
-        ("u.data", 3, "7\t2\t1.5\t878887116", r"u\.data, line 3: rating is '1\.5'"),
-        ("u.data", 3, "7\t2\t6\t878887116", r"u\.data, line 3: rating 6 is out of range.*1 to 5"),
-        ("u.data", 3, "7\t2\t0\t878887116", r"u\.data, line 3: rating 0 is out of range"),
-        ("u.data", 3, "7\t999\t1\t878887116", r"u\.data, line 3: movie id 999 is not in u\.item"),
-        ("u.data", 3, "99\t2\t1\t878887116", r"u\.data, line 3: user id 99 is not in u\.user"),
-        ("u.data", 3, "", r"u\.data, line 3: found 1 fields"),
-        ("u.item", 2, "2|Misérables, Les (1995)|01-Jan-1995", r"u\.item, line 2: found 3 fields"),
-        ("u.item", 2, "x|T (1995)|||" + "|0" * 19, r"u\.item, line 2: movie id is 'x'"),
-        ("u.item", 2, "1|T (1995)|||" + "|0" * 19, r"u\.item, line 2: movie id 1 appears again"),
-        ("u.item", 2, "2|T (1995)|||" + "|2" * 19, r"u\.item, line 2: the genre flags are"),
-        ("u.user", 4, "4|18|X|artist|T8H1N", r"u\.user, line 4: gender is 'X'; expected 'M' or"),
-        ("u.user", 4, "4|old|F|artist|T8H1N", r"u\.user, line 4: age is 'old'"),
-        ("u.user", 4, "4|18|F|artist", r"u\.user, line 4: found 4 fields"),
-    ],
-)
-def test_malformed_grouplens_files_name_file_line_and_problem(
-    tmp_path: Path, file: str, line: int, bad: str, message: str
-) -> None:
-    files = grouplens_files()
-    files[file] = replace_line(files[file], line, bad)
-    with pytest.raises(DataError, match=message):
-        read_grouplens(write_grouplens_folder(tmp_path / "bad", files))
-
-
-@pytest.mark.parametrize("file", ["u.data", "u.item", "u.user"])
-def test_an_empty_file_is_a_data_error(tmp_path: Path, file: str) -> None:
-    files = {**grouplens_files(), file: b"\n"}
-    with pytest.raises(DataError, match=rf"{file}: it has no"):
-        read_grouplens(write_grouplens_folder(tmp_path / "bad", files))
-
-
-def test_crlf_line_ends_are_accepted(folder: Path, tmp_path: Path) -> None:
-    files = {name: data.replace(b"\n", b"\r\n") for name, data in grouplens_files().items()}
-    assert_same(
-        read_grouplens(write_grouplens_folder(tmp_path / "crlf", files)), read_grouplens(folder)
-    )
-
-
-def test_missing_file_in_folder_and_zip(tmp_path: Path) -> None:
-    files = grouplens_files()
-    del files["u.user"]
-    with pytest.raises(DataError, match=r"u\.user: cannot read it .*expected the GroupLens"):
-        read_grouplens(write_grouplens_folder(tmp_path / "folder", files))
-    archive = tmp_path / "ml-100k.zip"
-    archive.write_bytes(grouplens_zip_bytes(files))
-    with pytest.raises(DataError, match=r"ml-100k\.zip: has no ml-100k/u\.user"):
-        read_grouplens(archive)
-
-
-@pytest.mark.parametrize(
-    "content",
-    [b"not a zip at all", grouplens_zip_bytes()[:-30], grouplens_zip_bytes()[:200]],
-    ids=["garbage", "truncated-end", "truncated-start"],
-)
-def test_bad_zip_is_a_data_error(tmp_path: Path, content: bytes) -> None:
-    archive = tmp_path / "ml-100k.zip"
-    archive.write_bytes(content)
-    with pytest.raises(
-        DataError, match=r"ml-100k\.zip.*(truncated or corrupt|corrupt or truncated)"
-    ):
-        read_grouplens(archive)
-
-
-def test_corrupt_member_data_is_a_data_error(tmp_path: Path) -> None:
-    good = grouplens_zip_bytes()
-    start = good.index(b"ml-100k/u.data") + len("ml-100k/u.data")
-    damaged = good[:start] + bytes(b ^ 0xFF for b in good[start : start + 40]) + good[start + 40 :]
-    archive = tmp_path / "ml-100k.zip"
-    archive.write_bytes(damaged)
-    with pytest.raises(DataError, match=r"ml-100k/u\.data: cannot be unpacked"):
-        read_grouplens(archive)
-
-
-@pytest.mark.parametrize(
-    ("file", "line", "bad", "message"),
-    [
-        ("ml-100k.inter", 1, "user\titem\trating\ttime", r"ml-100k\.inter, line 1: the header is"),
-        ("ml-100k.inter", 4, "7\t2\t9\t878887116", r"ml-100k\.inter, line 4: rating 9 is out of"),
-        (
-            "ml-100k.item",
-            3,
-            "2\tT\t1995\tDrama Noir",
-            r"ml-100k\.item, line 3: unknown genre 'Noir'",
-        ),
-        ("ml-100k.user", 2, "1\t24\tM\ttechnician", r"ml-100k\.user, line 2: found 4 fields"),
-    ],
-)
-def test_malformed_recbole_files_name_file_line_and_problem(
-    tmp_path: Path, file: str, line: int, bad: str, message: str
-) -> None:
-    files = recbole_files()
-    files[file] = replace_line(files[file], line, bad).decode("latin-1").encode("utf-8")
-    path = tmp_path / RECBOLE_WHEEL
-    path.write_bytes(recbole_wheel_bytes(files))
-    with pytest.raises(DataError, match=message):
-        read_recbole_wheel(path)
-
-
-def test_recbole_file_that_is_not_utf8_names_the_line(tmp_path: Path) -> None:
-    files = recbole_files()
-    files["ml-100k.item"] = files["ml-100k.item"].decode("utf-8").encode("latin-1")
-    path = tmp_path / RECBOLE_WHEEL
-    path.write_bytes(recbole_wheel_bytes(files))
-    with pytest.raises(DataError, match=r"ml-100k\.item, line 3: byte 0xe9 is not valid utf-8"):
-        read_recbole_wheel(path)
 
 
 # ---------------------------------------------------------------- loading and the cache
@@ -258,15 +77,32 @@ def fake_chain(
     ]
 
 
-def test_load_falls_back_caches_and_shows_the_licence_once(folder: Path, tmp_path: Path) -> None:
+def count_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Make `load_movielens_100k` record each raw file it parses (it still parses them)."""
+    calls: list[str] = []
+    for name in ("read_grouplens", "read_recbole_wheel"):
+        parse = getattr(movielens, name)
+
+        def counted(path: Path, parse: Callable[[Path], Ratings] = parse) -> Ratings:
+            calls.append(Path(path).name)
+            return parse(path)
+
+        monkeypatch.setattr(movielens, name, counted)
+    return calls
+
+
+def test_load_falls_back_caches_and_shows_the_licence_once(
+    monkeypatch: pytest.MonkeyPatch, folder: Path, tmp_path: Path
+) -> None:
     cache = tmp_path / "cache"
     said: list[str] = []
     pip_calls: list[str] = []
+    parses = count_parses(monkeypatch)
     ratings = load_movielens_100k(
         cache_dir=cache, notify=said.append, sources=fake_chain(pip_calls)
     )
     assert_same(ratings, read_grouplens(folder))
-    assert pip_calls == ["recbole==1.2.1"]
+    assert pip_calls == ["recbole==1.2.1"] and parses == [RECBOLE_WHEEL]
     assert said.count(LICENCE_NOTICE) == 1
     assert "Harper and Joseph A. Konstan" in LICENCE_NOTICE
     assert any("GroupLens failed: network error" in line for line in said)
@@ -279,13 +115,12 @@ def test_load_falls_back_caches_and_shows_the_licence_once(folder: Path, tmp_pat
     assert manifest["raw_sha256"] == sha256(WHEEL)
     assert manifest["ratings"] == len(RATINGS) and manifest["users"] == len(USERS)
 
-    # The second load reads the parquet: no source is asked, no notice again.
+    # The second load reads the parquet: no source is asked, nothing is parsed, no notice again.
     said.clear()
-    start = time.perf_counter()
+    parses.clear()
     again = load_movielens_100k(cache_dir=cache, notify=said.append, sources=[])
-    assert time.perf_counter() - start < 0.5
     assert_same(again, ratings)
-    assert said == []
+    assert said == [] and parses == []
 
     # Without the parsed cache, the cached wheel is reparsed: no network, no notice.
     (cache / "ml-100k.parquet").unlink()
@@ -296,6 +131,7 @@ def test_load_falls_back_caches_and_shows_the_licence_once(folder: Path, tmp_pat
     )
     assert_same(reparsed, ratings)
     assert pip_calls == [] and LICENCE_NOTICE not in said
+    assert parses == [RECBOLE_WHEEL]
 
 
 @pytest.mark.parametrize(
@@ -348,7 +184,7 @@ def test_an_unwritable_cache_does_not_stop_a_load(
     def refuse(*args: object) -> None:
         raise PermissionError("[Errno 13] Permission denied")
 
-    monkeypatch.setattr(movielens, "_write_parsed_cache", refuse)
+    monkeypatch.setattr(movielens, "write_parsed_cache", refuse)
     said: list[str] = []
     ratings = load_movielens_100k(cache_dir=tmp_path, notify=said.append, sources=fake_chain())
     assert_same(ratings, read_grouplens(folder))
@@ -379,11 +215,26 @@ def test_a_user_path_is_the_only_source(folder: Path, tmp_path: Path) -> None:
             raise AssertionError("a user path must not consult other sources")
 
     cache = tmp_path / "cache"
-    ratings = load_movielens_100k(folder, cache_dir=cache, sources=[Forbidden()])
+    digests = fake_digests()
+    ratings = load_movielens_100k(folder, cache_dir=cache, sources=[Forbidden()], digests=digests)
     assert_same(ratings, read_grouplens(folder))
     assert not cache.exists()  # the user's copy is read in place, never copied
     with pytest.raises(DataError, match="no such file or folder"):
-        load_movielens_100k(tmp_path / "missing", cache_dir=cache, sources=[Forbidden()])
+        load_movielens_100k(
+            tmp_path / "missing", cache_dir=cache, sources=[Forbidden()], digests=digests
+        )
+
+
+def test_a_user_path_is_checked_before_it_is_read(
+    monkeypatch: pytest.MonkeyPatch, folder: Path, tmp_path: Path
+) -> None:
+    parses = count_parses(monkeypatch)
+    with pytest.raises(DataError, match=r"u\.data: its sha256 is [0-9a-f]{64}, expected 06416e59"):
+        load_movielens_100k(folder, cache_dir=tmp_path / "cache")  # the fakes are not official
+    with pytest.raises(DataError, match=r"u\.data: its sha256 is"):
+        dataset_info(folder, cache_dir=tmp_path / "cache")
+    assert parses == []
+    assert len(load_movielens_100k(folder, digests=None)) == len(RATINGS)
 
 
 def test_dataset_info(folder: Path, tmp_path: Path) -> None:
@@ -406,7 +257,7 @@ def test_dataset_info(folder: Path, tmp_path: Path) -> None:
     assert info["titles"] == len(MOVIES)
     assert info["path"] == str(cache / "ml-100k.parquet")
 
-    from_path = dataset_info(folder, cache_dir=cache)
+    from_path = dataset_info(folder, cache_dir=cache, digests=fake_digests())
     assert from_path["source"] == "your path" and from_path["path"] == str(folder)
     assert from_path["ratings"] == len(RATINGS)
 
@@ -414,13 +265,31 @@ def test_dataset_info(folder: Path, tmp_path: Path) -> None:
 # ---------------------------------------------------------------- the real data set
 
 
-@pytest.mark.integration
-def test_real_movielens_100k_through_the_chain(tmp_path: Path) -> None:
-    cache = tmp_path / "cache"
+@pytest.fixture
+def ml100k_dir() -> Path:
+    """The unzipped official ml-100k folder named by `REELRANK_ML100K_DIR` (opt-in)."""
+    value = os.environ.get(ML100K_DIR_ENV)
+    if not value:
+        pytest.skip(f"{ML100K_DIR_ENV} is not set: set it to an unzipped official ml-100k folder")
+    path = Path(value).expanduser()
+    if not path.is_dir():
+        pytest.fail(f"{ML100K_DIR_ENV}={value} is not a folder; expected an unzipped ml-100k")
+    return path
+
+
+@pytest.fixture(scope="module")
+def real_chain(tmp_path_factory: pytest.TempPathFactory) -> tuple[Ratings, Path, list[str]]:
+    """MovieLens 100k through the real source chain into a fresh cache: (ratings, cache, notes)."""
+    cache = tmp_path_factory.mktemp("real") / "cache"
     said: list[str] = []
-    start = time.perf_counter()
-    ratings = load_movielens_100k(cache_dir=cache, notify=said.append)
-    cold = time.perf_counter() - start
+    return load_movielens_100k(cache_dir=cache, notify=said.append), cache, said
+
+
+@pytest.mark.integration
+def test_real_movielens_100k_through_the_chain(
+    monkeypatch: pytest.MonkeyPatch, real_chain: tuple[Ratings, Path, list[str]]
+) -> None:
+    ratings, cache, said = real_chain
     assert len(ratings) == 100_000
     assert np.unique(ratings.user_id).size == 943
     assert np.unique(ratings.movie_id).size == 1682
@@ -428,12 +297,33 @@ def test_real_movielens_100k_through_the_chain(tmp_path: Path) -> None:
     assert ratings.row(0)["movie_title"] == "Kolya (1996)"  # the first line of u.data
     assert said.count(LICENCE_NOTICE) == 1
 
-    start = time.perf_counter()
-    cached = load_movielens_100k(cache_dir=cache, notify=said.append)
-    warm = time.perf_counter() - start
+    parses = count_parses(monkeypatch)
+    cached = load_movielens_100k(cache_dir=cache, notify=said.append, sources=[])
     assert_same(cached, ratings)
-    assert warm < 0.5, f"cached load took {warm:.2f} s (cold {cold:.2f} s)"
+    assert parses == []  # read from the parquet cache
 
-    shared = Path(__file__).resolve().parents[3] / "shared" / "data" / "ml-100k"
-    if shared.is_dir():
-        assert_same(ratings, read_grouplens(shared))
+
+def test_the_pinned_digests_are_the_official_files(ml100k_dir: Path) -> None:
+    fetched = UserPath(ml100k_dir).fetch()  # checked against the pinned sums
+    assert fetched.path == ml100k_dir
+    for name, pinned in GROUPLENS_FILE_SHA256.items():
+        assert hashlib.sha256((ml100k_dir / name).read_bytes()).hexdigest() == pinned
+    official_zip = next(
+        (p for p in (ml100k_dir / "ml-100k.zip", ml100k_dir.parent / "ml-100k.zip") if p.is_file()),
+        None,
+    )
+    if official_zip is not None:  # then the pins must be those of its members too
+        assert hashlib.sha256(official_zip.read_bytes()).hexdigest() == GROUPLENS_SHA256
+        with zipfile.ZipFile(official_zip) as z:
+            for name, pinned in GROUPLENS_FILE_SHA256.items():
+                assert hashlib.sha256(z.read(f"ml-100k/{name}")).hexdigest() == pinned
+    ratings = load_movielens_100k(ml100k_dir)
+    assert len(ratings) == 100_000
+    assert ratings.row(0)["movie_title"] == "Kolya (1996)"
+
+
+@pytest.mark.integration
+def test_real_chain_matches_a_local_copy(
+    real_chain: tuple[Ratings, Path, list[str]], ml100k_dir: Path
+) -> None:
+    assert_same(real_chain[0], read_grouplens(ml100k_dir))

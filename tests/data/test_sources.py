@@ -9,10 +9,18 @@ from pathlib import Path
 from typing import BinaryIO
 
 import pytest
-from movielens_fakes import grouplens_zip_bytes, recbole_wheel_bytes, sha256
+from movielens_fakes import (
+    fake_digests,
+    grouplens_files,
+    grouplens_zip_bytes,
+    recbole_wheel_bytes,
+    sha256,
+    write_grouplens_folder,
+)
 
 from reelrank.data import sources
 from reelrank.data.sources import (
+    GROUPLENS_FILE_SHA256,
     GROUPLENS_SHA256,
     GROUPLENS_URL,
     RECBOLE_SHA256,
@@ -22,10 +30,10 @@ from reelrank.data.sources import (
     GroupLensZip,
     PipDownloader,
     RecBoleWheel,
-    UserPath,
     default_sources,
     fetch_raw,
 )
+from reelrank.data.user_path import OFFICIAL_DIGESTS, UNOFFICIAL_MARKER, UserPath
 from reelrank.types import DataError
 
 ZIP = grouplens_zip_bytes()
@@ -64,6 +72,14 @@ def test_constants_are_the_pinned_downloads() -> None:
     assert GROUPLENS_URL == "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
     assert GROUPLENS_SHA256.startswith("50d2a982")
     assert RECBOLE_SHA256.startswith("9c994820")
+    assert {name: sha[:8] for name, sha in GROUPLENS_FILE_SHA256.items()} == {
+        "u.data": "06416e59",
+        "u.item": "553841eb",
+        "u.user": "f120e114",
+    }
+    assert OFFICIAL_DIGESTS.grouplens_zip == GROUPLENS_SHA256
+    assert OFFICIAL_DIGESTS.grouplens_files == GROUPLENS_FILE_SHA256
+    assert OFFICIAL_DIGESTS.recbole_wheel == RECBOLE_SHA256
     assert [s.name for s in default_sources()] == ["GroupLens", "PyPI (recbole 1.2.1 wheel)"]
 
 
@@ -236,13 +252,76 @@ def test_user_path_missing_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_user_path_forms(tmp_path: Path) -> None:
-    (tmp_path / "u.data").write_text("")
+    write_grouplens_folder(tmp_path)
     (tmp_path / "ml-100k.zip").write_bytes(ZIP)
     (tmp_path / RECBOLE_WHEEL).write_bytes(WHEEL)
     (tmp_path / "notes.txt").write_text("")
-    assert UserPath(tmp_path).fetch() == Fetched("your path", tmp_path, "grouplens")
-    assert UserPath(tmp_path / "u.data").fetch().path == tmp_path
-    assert UserPath(tmp_path / "ml-100k.zip").fetch().format == "grouplens"
-    assert UserPath(tmp_path / RECBOLE_WHEEL).fetch().format == "recbole_wheel"
+    fakes = fake_digests()
+    assert UserPath(tmp_path, digests=fakes).fetch() == Fetched("your path", tmp_path, "grouplens")
+    assert UserPath(tmp_path / "u.data", digests=fakes).fetch().path == tmp_path
+    assert UserPath(tmp_path / "ml-100k.zip", digests=fakes).fetch() == Fetched(
+        "your path", tmp_path / "ml-100k.zip", "grouplens", sha256(ZIP)
+    )
+    assert UserPath(tmp_path / RECBOLE_WHEEL, digests=fakes).fetch().format == "recbole_wheel"
     with pytest.raises(DataError, match=r"not a folder or a \.zip file"):
-        UserPath(tmp_path / "notes.txt").fetch()
+        UserPath(tmp_path / "notes.txt", digests=fakes).fetch()
+
+
+def test_a_tampered_user_zip_is_refused_saying_what_to_do(tmp_path: Path) -> None:
+    archive = tmp_path / "ml-100k.zip"
+    archive.write_bytes(ZIP[:-10])
+    with pytest.raises(DataError) as caught:
+        UserPath(archive, digests=fake_digests()).fetch()
+    message = str(caught.value)
+    assert message.startswith(
+        f"{archive}: its sha256 is {sha256(ZIP[:-10])}, expected {sha256(ZIP)}"
+    )
+    assert "truncated, altered" in message and "Download it again" in message
+    # The fakes are not the official zip either: by default the pinned sum is what counts.
+    archive.write_bytes(ZIP)
+    with pytest.raises(
+        DataError, match=f"its sha256 is {sha256(ZIP)}, expected {GROUPLENS_SHA256}"
+    ):
+        UserPath(archive).fetch()
+
+
+@pytest.mark.parametrize("name", ["u.data", "u.item", "u.user"])
+def test_a_tampered_folder_file_is_refused_saying_what_to_do(tmp_path: Path, name: str) -> None:
+    files = grouplens_files()
+    good = sha256(files[name])
+    files[name] = files[name].replace(b"5", b"4", 1)  # one changed byte
+    folder = write_grouplens_folder(tmp_path / "ml-100k", files)
+    with pytest.raises(DataError) as caught:
+        UserPath(folder, digests=fake_digests()).fetch()
+    message = str(caught.value)
+    assert message.startswith(
+        f"{folder / name}: its sha256 is {sha256(files[name])}, expected {good} "
+        f"({name} in the official ml-100k.zip)"
+    )
+    assert "Unzip a fresh ml-100k.zip" in message and UNOFFICIAL_MARKER in message
+
+
+def test_a_tampered_user_wheel_is_refused(tmp_path: Path) -> None:
+    wheel = tmp_path / RECBOLE_WHEEL
+    wheel.write_bytes(WHEEL)
+    with pytest.raises(DataError, match=f"expected {RECBOLE_SHA256} .*pip download --no-deps"):
+        UserPath(wheel).fetch()
+
+
+def test_a_folder_missing_a_file_names_it(tmp_path: Path) -> None:
+    files = grouplens_files()
+    del files["u.item"]
+    folder = write_grouplens_folder(tmp_path / "ml-100k", files)
+    with pytest.raises(
+        DataError, match=r"u\.item: cannot read it .*expected the unzipped GroupLens"
+    ):
+        UserPath(folder, digests=fake_digests()).fetch()
+
+
+def test_other_data_is_read_unchecked_only_when_it_says_so(tmp_path: Path) -> None:
+    folder = write_grouplens_folder(tmp_path / "mine")
+    with pytest.raises(DataError, match="its sha256 is"):
+        UserPath(folder).fetch()
+    assert UserPath(folder, digests=None).fetch().path == folder
+    (folder / UNOFFICIAL_MARKER).write_text("my own ratings\n")
+    assert UserPath(folder).fetch() == Fetched("your path", folder, "grouplens")

@@ -34,3 +34,18 @@ def test_json_round_trip_and_duplicate_check() -> None:
 
 def test_empty_vocabulary_maps_everything_to_unknown() -> None:
     assert Vocabulary([], name="user_id").numbers(["a"]).tolist() == [0]
+
+
+def test_an_unknown_user_id_suggests_close_ones() -> None:
+    vocab = Vocabulary([str(u) for u in range(1, 944)], name="user_id")
+    with pytest.raises(UnknownIdError, match=r"unknown user_id '0943'.*Did you mean: '943'"):
+        vocab.number("0943")
+    # One digit too many: the ids one deletion away score alike, in id order.
+    assert set(vocab.suggestions("9430", n=4)) == {"430", "930", "940", "943"}
+    assert vocab.suggestions("abc") == []
+
+
+def test_title_suggestions_ignore_case_and_accents_of_non_latin_terms() -> None:
+    vocab = Vocabulary(["Крестный отец (1972)", "Star Wars (1977)"], name="movie_title")
+    assert vocab.suggestions("крестный отец (1973)") == ["Крестный отец (1972)"]
+    assert vocab.suggestions("STAR WARS") == ["Star Wars (1977)"]

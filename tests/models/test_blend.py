@@ -7,16 +7,19 @@ from safetensors.torch import load_file, save_file
 from reelrank.config import RetrievalModelConfig
 from reelrank.models.blend import Blend
 from reelrank.models.factory import fit_closed_form, new_two_tower, retrieval_model_from_state_dict
-from reelrank.models.item_based import ItemItemModel
+from reelrank.models.item_based import ItemItemModel, histories_from_pairs
 
 N_USERS, N_MOVIES = 12, 9
 CONFIG = RetrievalModelConfig(kind="blend", embedding_dim=4, ease_lambda=2.0, blend_weight=0.7)
 
 
+def _pairs() -> tuple[torch.Tensor, torch.Tensor]:
+    pairs = np.argwhere(np.random.default_rng(0).random((N_USERS, N_MOVIES)) < 0.4) + 1
+    return torch.from_numpy(pairs[:, 0]), torch.from_numpy(pairs[:, 1])
+
+
 def _blend() -> Blend:
-    rng = np.random.default_rng(0)
-    pairs = np.argwhere(rng.random((N_USERS, N_MOVIES)) < 0.4) + 1
-    users, movies = torch.from_numpy(pairs[:, 0]), torch.from_numpy(pairs[:, 1])
+    users, movies = _pairs()
     item_item = fit_closed_form(CONFIG, users, movies, n_users=N_USERS, n_movies=N_MOVIES)
     assert isinstance(item_item, ItemItemModel)
     tower = new_two_tower(
@@ -45,6 +48,9 @@ def test_blend_scores_are_the_scaled_sum_of_its_parts() -> None:
 def test_blend_round_trips_strictly_through_safetensors(tmp_path: Path) -> None:
     blend = _blend()
     save_file({k: v.clone() for k, v in blend.state_dict().items()}, tmp_path / "w.safetensors")
-    loaded = retrieval_model_from_state_dict(CONFIG, load_file(tmp_path / "w.safetensors"))
+    histories = histories_from_pairs(*_pairs(), n_users=N_USERS, n_movies=N_MOVIES)
+    loaded = retrieval_model_from_state_dict(
+        CONFIG, load_file(tmp_path / "w.safetensors"), user_histories=histories
+    )
     users = torch.arange(N_USERS + 1)
     torch.testing.assert_close(loaded.score_all(users), blend.score_all(users))

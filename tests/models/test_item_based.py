@@ -1,20 +1,24 @@
-"""Item-item models (EASE, EDLAE): closed forms, fold-in, no exclusions, strict save/load."""
+"""Item-item models (EASE, EDLAE): closed forms, fold-in, no exclusions, strict save/load with
+the users' histories given from outside."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from reelrank.config import RetrievalModelConfig
 from reelrank.data.synthetic import synthetic_ratings
 from reelrank.models.item_based import (
     EASE,
     EDLAE,
     ItemItemModel,
     edlae_weights,
+    histories_from_pairs,
     interaction_matrix,
     low_rank_weights,
 )
@@ -23,6 +27,15 @@ from reelrank.models.item_based import (
 USERS = np.array([1, 1, 2, 2, 2, 3])
 MOVIES = np.array([1, 2, 1, 2, 3, 3])
 N_USERS, N_MOVIES = 4, 3
+TINY: dict[str, Any] = dict(user_idx=USERS, movie_idx=MOVIES, n_users=N_USERS, n_movies=N_MOVIES)
+
+
+def _config(
+    l2: float, dropout: float = 0.75, rank: int = 0, weight: float = 0.25
+) -> RetrievalModelConfig:
+    return RetrievalModelConfig(
+        kind="edlae", ease_lambda=l2, edlae_dropout=dropout, low_rank=rank, low_rank_weight=weight
+    )
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +51,12 @@ def synthetic() -> dict[str, np.ndarray | int]:
     }
 
 
+def _histories(pairs: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    return histories_from_pairs(
+        pairs["user_idx"], pairs["movie_idx"], n_users=pairs["n_users"], n_movies=pairs["n_movies"]
+    )
+
+
 def _hand_ease(x: np.ndarray, penalty: np.ndarray) -> np.ndarray:
     """W = I - P / diag(P), P = (XᵀX + diag(penalty))⁻¹, on the real movies only."""
     p = np.linalg.inv(x.T @ x + np.diag(penalty))
@@ -45,7 +64,7 @@ def _hand_ease(x: np.ndarray, penalty: np.ndarray) -> np.ndarray:
 
 
 def test_ease_matches_hand_computed_closed_form() -> None:
-    model = EASE.fit(USERS, MOVIES, n_users=N_USERS, n_movies=N_MOVIES, l2=2.0)
+    model = EASE.fit(RetrievalModelConfig(kind="ease", ease_lambda=2.0), **TINY)
     x = np.zeros((N_USERS, N_MOVIES))
     x[USERS - 1, MOVIES - 1] = 1.0
     expected = _hand_ease(x, np.full(N_MOVIES, 2.0))
@@ -56,22 +75,20 @@ def test_ease_matches_hand_computed_closed_form() -> None:
 
 
 def test_edlae_penalty_and_ease_special_case() -> None:
-    fit = dict(user_idx=USERS, movie_idx=MOVIES, n_users=N_USERS, n_movies=N_MOVIES)
-    edlae = EDLAE.fit(**fit, l2=2.0, dropout=0.5, low_rank=0)
+    edlae = EDLAE.fit(_config(2.0, dropout=0.5), **TINY)
     x = np.zeros((N_USERS, N_MOVIES))
     x[USERS - 1, MOVIES - 1] = 1.0
     expected = _hand_ease(x, 2.0 + 1.0 * x.sum(axis=0))  # p/(1-p) = 1
     np.testing.assert_allclose(edlae.item_weights.numpy()[1:, 1:], expected, atol=1e-6)
 
-    plain = EDLAE.fit(**fit, l2=2.0, dropout=0.0, low_rank=0)
-    ease = EASE.fit(**fit, l2=2.0)
+    plain = EDLAE.fit(_config(2.0, dropout=0.0), **TINY)
+    ease = EASE.fit(RetrievalModelConfig(kind="ease", ease_lambda=2.0), **TINY)
     torch.testing.assert_close(plain.item_weights, ease.item_weights)
 
 
 def test_low_rank_term_is_the_scaled_puresvd_projection() -> None:
-    fit = dict(user_idx=USERS, movie_idx=MOVIES, n_users=N_USERS, n_movies=N_MOVIES)
-    base = EDLAE.fit(**fit, l2=2.0, dropout=0.5, low_rank=0)
-    blend = EDLAE.fit(**fit, l2=2.0, dropout=0.5, low_rank=2, low_rank_weight=0.5)
+    base = EDLAE.fit(_config(2.0, dropout=0.5), **TINY)
+    blend = EDLAE.fit(_config(2.0, dropout=0.5, rank=2, weight=0.5), **TINY)
     extra = (blend.item_weights - base.item_weights).double()
     x = interaction_matrix(USERS, MOVIES, n_users=N_USERS, n_movies=N_MOVIES)
     low = low_rank_weights(x, rank=2)
@@ -80,8 +97,18 @@ def test_low_rank_term_is_the_scaled_puresvd_projection() -> None:
     assert ratio > 0
 
 
+def test_user_rows_are_the_rows_of_the_interaction_matrix(synthetic: dict) -> None:
+    model = EDLAE.fit(_config(300.0, rank=5), **synthetic)
+    users = torch.tensor([3, 0, 7, 3, synthetic["n_users"]])  # repeats and the unknown user
+    x = interaction_matrix(**synthetic, dtype=torch.float32)
+    assert torch.equal(model.user_embedding(users), x[users])
+    assert model.user_embedding(torch.tensor([], dtype=torch.long)).shape == (0, x.shape[1])
+    with pytest.raises(ValueError, match="user_idx must lie in"):
+        model.user_embedding(torch.tensor([synthetic["n_users"] + 1]))
+
+
 def test_fold_in_of_a_users_history_is_that_users_query(synthetic: dict) -> None:
-    model = EDLAE.fit(**synthetic, low_rank=5)
+    model = EDLAE.fit(_config(300.0, rank=5), **synthetic)
     user = 7
     history = torch.as_tensor(synthetic["movie_idx"][synthetic["user_idx"] == user])
     query = model.fold_in(torch.cat([history, torch.zeros(2, dtype=torch.long)]))  # 0s dropped
@@ -92,13 +119,13 @@ def test_fold_in_of_a_users_history_is_that_users_query(synthetic: dict) -> None
 
 
 def test_scores_exclude_nothing_and_are_dot_products(synthetic: dict) -> None:
-    model = EASE.fit(**synthetic, l2=10.0)
+    model = EASE.fit(RetrievalModelConfig(kind="ease", ease_lambda=10.0), **synthetic)
     users = torch.arange(1, synthetic["n_users"] + 1)
     scores = model.score_all(users)
     assert scores.shape == (synthetic["n_users"], synthetic["n_movies"] + 1)
     assert torch.all(scores[:, 0] == float("-inf"))  # the padding movie only
     assert torch.isfinite(scores[:, 1:]).all()  # seen movies too: exclusion is the index's job
-    seen = model.user_items[users] > 0
+    seen = model.user_embedding(users) > 0
     assert seen.any() and torch.isfinite(scores[:, 1:][seen[:, 1:]]).all()
     movies = torch.tensor([1, 5, 9])
     pairs = model(users[:3], movies)
@@ -107,7 +134,7 @@ def test_scores_exclude_nothing_and_are_dot_products(synthetic: dict) -> None:
 
 def test_learns_better_than_popularity(synthetic: dict) -> None:
     x = interaction_matrix(**synthetic).float()
-    model = EDLAE.fit(**synthetic, l2=20.0, dropout=0.5, low_rank=3)
+    model = EDLAE.fit(_config(20.0, dropout=0.5, rank=3), **synthetic)
     scores = x @ model.item_weights
     popular = x.sum(0, keepdim=True).expand_as(x)
 
@@ -123,25 +150,54 @@ def test_learns_better_than_popularity(synthetic: dict) -> None:
 
 
 @pytest.mark.parametrize("cls", [EASE, EDLAE])
-def test_strict_safetensors_round_trip(
+def test_state_dict_holds_the_weights_only_and_round_trips_with_the_histories(
     cls: type[ItemItemModel], synthetic: dict, tmp_path: Path
 ) -> None:
-    model = cls.fit(**synthetic)  # type: ignore[attr-defined]
+    config = _config(300.0, rank=5)
+    model = cls.fit(config, **synthetic)
+    assert list(model.state_dict()) == ["item_weights"]  # no users x movies matrix
     path = tmp_path / "weights.safetensors"
     save_file(model.state_dict(), str(path))
     tensors = load_file(str(path))
-    empty = cls(n_users=synthetic["n_users"], n_movies=synthetic["n_movies"])
+    histories = _histories(synthetic)
+    empty = cls(n_movies=synthetic["n_movies"], user_histories=histories)
     empty.load_state_dict(tensors, strict=True)
-    rebuilt = cls.from_state_dict(None, tensors)
+    rebuilt = cls.from_state_dict(config, tensors, user_histories=histories)
     users = torch.arange(synthetic["n_users"] + 1)
     for loaded in (empty, rebuilt):
-        torch.testing.assert_close(loaded.score_all(users), model.score_all(users))
+        assert torch.equal(loaded.score_all(users), model.score_all(users))  # bit for bit
     with pytest.raises(RuntimeError):
-        cls(n_users=synthetic["n_users"] + 1, n_movies=synthetic["n_movies"]).load_state_dict(
+        cls(n_movies=synthetic["n_movies"] + 1, user_histories=histories).load_state_dict(
             tensors, strict=True
         )
-    with pytest.raises(ValueError, match="user_items"):
-        cls.from_state_dict(None, {"item_weights": tensors["item_weights"]})
+    with pytest.raises(ValueError, match="item_weights"):
+        cls.from_state_dict(config, {}, user_histories=histories)
+    with pytest.raises(ValueError, match="user_histories"):
+        cls.from_state_dict(config, tensors)
+    with pytest.raises(ValueError, match="older versions"):
+        cls.from_state_dict(
+            config, {**tensors, "user_items": torch.zeros(1)}, user_histories=histories
+        )
+
+
+def test_histories_from_pairs_is_the_csr_of_each_users_movies() -> None:
+    indptr, movies = histories_from_pairs(
+        np.array([2, 1, 2, 1]), np.array([3, 1, 1, 2]), n_users=3, n_movies=3
+    )
+    assert indptr.tolist() == [0, 0, 2, 4, 4]  # users 0..3; user 0 and user 3 have none
+    assert movies.tolist() == [1, 2, 3, 1]  # each user's movies in their given order
+
+
+def test_bad_histories_say_what_is_wrong() -> None:
+    movies = torch.tensor([1, 2])
+    with pytest.raises(ValueError, match="end at len"):
+        EASE(n_movies=3, user_histories=(torch.tensor([0, 1, 1]), movies))
+    with pytest.raises(ValueError, match="never decrease"):
+        EASE(n_movies=3, user_histories=(torch.tensor([0, 2, 1, 2]), movies))
+    with pytest.raises(ValueError, match=r"movie_idx must lie in \[0, 3\]"):
+        EASE(n_movies=3, user_histories=(torch.tensor([0, 0, 2]), torch.tensor([1, 4])))
+    with pytest.raises(ValueError, match="n_users \\+ 2"):
+        EASE(n_movies=3, user_histories=(torch.tensor([0, 0]), movies[:0]))
 
 
 def test_interaction_matrix_counts_repeats_once_and_takes_max_weight() -> None:
@@ -153,12 +209,16 @@ def test_interaction_matrix_counts_repeats_once_and_takes_max_weight() -> None:
 
 
 def test_bad_inputs_say_what_is_wrong() -> None:
-    model = EASE.fit(USERS, MOVIES, n_users=N_USERS, n_movies=N_MOVIES, l2=1.0)
+    model = EASE.fit(RetrievalModelConfig(kind="ease", ease_lambda=1.0), **TINY)
     with pytest.raises(ValueError, match="at least one known movie"):
         model.fold_in(torch.tensor([0, 0]))
     with pytest.raises(ValueError, match=r"\[0, 3\]"):
         model.fold_in(torch.tensor([4]))
     with pytest.raises(ValueError, match="same length"):
-        EASE.fit(USERS, MOVIES[:-1], n_users=N_USERS, n_movies=N_MOVIES)
+        EASE.fit(RetrievalModelConfig(kind="ease"), USERS, MOVIES[:-1], n_users=4, n_movies=3)
+    with pytest.raises(ValueError, match="ease_lambda must be positive"):
+        EASE.fit(RetrievalModelConfig(kind="ease", ease_lambda=0.0), **TINY)
+    with pytest.raises(ValueError, match="low_rank"):
+        EDLAE.fit(_config(1.0, rank=-1), **TINY)
     with pytest.raises(ValueError, match="dropout"):
         edlae_weights(torch.zeros(2, 2), l2=1.0, dropout=1.0)

@@ -8,7 +8,12 @@ import pytest
 import torch
 
 from reelrank.config import RetrievalLossConfig
-from reelrank.models.losses import RetrievalLoss, log_sampling_probability, sampled_softmax_loss
+from reelrank.models.losses import (
+    RetrievalLoss,
+    _UniqueCandidateSoftmax,
+    log_sampling_probability,
+    sampled_softmax_loss,
+)
 
 # b = 3, d = 2. Rows 0 and 2 rated the same movie (id 5). The logits U @ M.T are
 #   row 0: [2, 0, 2]
@@ -153,6 +158,7 @@ def _naive_loss(
     temperature: float,
     remove: bool,
     log_q: torch.Tensor | None,
+    weight: torch.Tensor | None,
 ) -> torch.Tensor:
     """The textbook [batch, batch] formulation, to check the unique-movie one against."""
     logits = user @ movie.T / temperature
@@ -162,21 +168,31 @@ def _naive_loss(
         same = ids[:, None] == ids[None, :]
         same.fill_diagonal_(False)
         logits = logits.masked_fill(same, torch.finfo(logits.dtype).min / 100)
-    return torch.nn.functional.cross_entropy(logits, torch.arange(len(ids)), reduction="sum")
+    per_row = torch.nn.functional.cross_entropy(logits, torch.arange(len(ids)), reduction="none")
+    return (per_row if weight is None else weight * per_row).sum()
+
+
+# More than two blocks of rows and a part-filled last one, so every option goes through the
+# blocked path's block boundaries (a batch within one block would hide a broken boundary).
+BLOCK = _UniqueCandidateSoftmax.ROWS_PER_BLOCK
+BATCH = 2 * BLOCK + 77
 
 
 @pytest.mark.parametrize("temperature", [1.0, 0.3])
 @pytest.mark.parametrize("remove", [False, True])
 @pytest.mark.parametrize("with_log_q", [False, True])
+@pytest.mark.parametrize("with_weight", [False, True])
 def test_unique_movie_scoring_equals_the_full_batch_softmax(
-    temperature: float, remove: bool, with_log_q: bool
+    temperature: float, remove: bool, with_log_q: bool, with_weight: bool
 ) -> None:
     generator = torch.Generator().manual_seed(0)
-    table = torch.randn(7, 4, generator=generator, dtype=torch.float64, requires_grad=True)
-    users = torch.randn(12, 4, generator=generator, dtype=torch.float64, requires_grad=True)
-    ids = torch.randint(0, 7, (12,), generator=generator)  # many duplicates
-    log_q = torch.randn(7, generator=generator, dtype=torch.float64) if with_log_q else None
+    table = torch.randn(40, 4, generator=generator, dtype=torch.float64, requires_grad=True)
+    users = torch.randn(BATCH, 4, generator=generator, dtype=torch.float64, requires_grad=True)
+    ids = torch.randint(0, 40, (BATCH,), generator=generator)  # many duplicates
+    log_q = torch.randn(40, generator=generator, dtype=torch.float64) if with_log_q else None
+    weight = torch.rand(BATCH, generator=generator, dtype=torch.float64) if with_weight else None
     row_log_q = None if log_q is None else log_q[ids]
+    assert BATCH > 2 * BLOCK
     fast = sampled_softmax_loss(
         users,
         table[ids],
@@ -184,10 +200,11 @@ def test_unique_movie_scoring_equals_the_full_batch_softmax(
         temperature=temperature,
         remove_accidental_hits=remove,
         log_q=row_log_q,
+        sample_weight=weight,
         reduction="sum",
     )
     fast_grads = torch.autograd.grad(fast, (users, table))
-    slow = _naive_loss(users, table[ids], ids, temperature, remove, row_log_q)
+    slow = _naive_loss(users, table[ids], ids, temperature, remove, row_log_q, weight)
     slow_grads = torch.autograd.grad(slow, (users, table))
     torch.testing.assert_close(fast, slow)
     for a, b in zip(fast_grads, slow_grads, strict=True):

@@ -119,9 +119,9 @@ def test_similar_movies(client: TestClient, two_stage: Recommender) -> None:
     similar = body["similar"]
     assert len(similar) == 4
     assert "11" not in {s["movie_id"] for s in similar}
-    scores = [s["score"] for s in similar]
+    scores = [s["retrieval_score"] for s in similar]
     assert scores == sorted(scores, reverse=True)
-    assert all(s["retrieval_score"] is not None for s in similar)
+    assert all(s["predicted_rating"] is None for s in similar)  # similarity is not a rating
     assert_error(client.get("/movies/99999/similar"), 404, "unknown movie id")
     for k in (0, MAX_K + 1, -1, "ten"):
         assert_error(client.get("/movies/11/similar", params={"k": k}), 422, "query parameter k")
@@ -289,7 +289,10 @@ def test_score_titles_and_ids_in_order(client: TestClient, two_stage: Recommende
     assert body["user_id"] == "1"
     assert [s["movie_id"] for s in body["scores"]] == ["12", "11", "13"]
     expected = two_stage.score("1", ["12", title, "13"])
-    assert [s["score"] for s in body["scores"]] == pytest.approx([e.score for e in expected])
+    assert [s["predicted_rating"] for s in body["scores"]] == pytest.approx(
+        [e.predicted_rating for e in expected]
+    )
+    assert all(s["retrieval_score"] is None for s in body["scores"])
     numeric_user = client.post("/score", json={"user_id": 1, "movies": ["11"]}).json()
     assert numeric_user["user_id"] == "1"
 

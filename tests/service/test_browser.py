@@ -133,7 +133,9 @@ def test_like_a_searched_movie_and_get_recommendations(
     toggle.click()
     expect(toggle).to_have_attribute("aria-expanded", "true")
     expect(recs.first.locator(".similar > li.item")).to_have_count(5)
-    expect(recs.first.locator(".similar")).to_contain_text("similarity")
+    similar_meta = recs.first.locator(".similar > li.item").first.locator(".meta")
+    expect(similar_meta).to_contain_text("retrieval score")
+    expect(similar_meta).not_to_contain_text("predicted rating")  # similarity is not a rating
 
     # Keyboard only: type, Enter searches, Enter again likes the top match.
     search = page.get_by_label("Movie title")

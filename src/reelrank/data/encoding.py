@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from reelrank.data.titles import release_year
 from reelrank.data.vocabulary import Vocabulary
 from reelrank.types import GENRES, Ratings
 
@@ -85,7 +86,7 @@ class Catalog:
         genres = np.zeros((movies.size, len(GENRES)), dtype=bool)
         genres[rows[first]] = ratings.movie_genres[first]
         year = np.zeros(movies.size, dtype=np.int64)
-        year[1:] = [_year_of(t) for t in movies.terms.tolist()]
+        year[1:] = [release_year(t) or 0 for t in movies.terms.tolist()]
         unique_ids, where = np.unique(ids, return_index=True)
         id_to_title = dict(
             zip(unique_ids.tolist(), ratings.movie_title[where].tolist(), strict=True)
@@ -99,10 +100,3 @@ def _numeric(ids: np.ndarray) -> np.ndarray:
         return ids.astype(np.int64)
     except ValueError:
         return np.unique(ids, return_inverse=True)[1]
-
-
-def _year_of(title: str) -> int:
-    """The year in a "Title (1995)" string, or 0."""
-    if title.endswith(")") and len(title) >= 6 and title[-6] == "(" and title[-5:-1].isdigit():
-        return int(title[-5:-1])
-    return 0

@@ -12,10 +12,9 @@ import re
 import numpy as np
 
 from reelrank.data.encoding import Catalog, EncodedRatings, Vocabularies
-from reelrank.data.titles import split_year
-from reelrank.types import Ratings
+from reelrank.data.titles import split_release_year
+from reelrank.types import AGE_BUCKETS, Ratings
 
-AGE_BUCKETS = (1, 18, 25, 35, 45, 50, 56)
 _TOKEN = re.compile(r"[a-z0-9']+")
 
 
@@ -64,7 +63,7 @@ def movie_tables(
 ) -> dict[str, np.ndarray]:
     """`title_tokens` `[n_movies+1, max_tokens]`, `genres` `[n_movies+1, G]` float32 and
     `year` `[n_movies+1]` (five-year buckets from 1920; 0 unknown)."""
-    names = [split_year(t)[0].lower() for t in vocabs.movies.terms.tolist()]
+    names = [split_release_year(t)[0].lower() for t in vocabs.movies.terms.tolist()]
     tokenised = [_TOKEN.findall(n)[:max_tokens] for n in names]
     vocabulary = {t: i + 1 for i, t in enumerate(sorted({t for ts in tokenised for t in ts}))}
     tokens = np.zeros((vocabs.movies.size, max_tokens), dtype=np.int64)

@@ -1,9 +1,11 @@
 """Where the raw MovieLens 100k files come from: a user's path, GroupLens, or a wheel on PyPI.
 
-A source turns "the data set" into a verified local copy (`Fetched`). The network sources check the
-SHA-256 of what they download before anything is renamed into the cache, so the cache never holds
-a truncated or altered download. `fetch_raw` tries the sources in order and, if all fail, raises one
-`DataError` that lists each source with its reason and says how to supply the data by hand.
+A source turns "the data set" into a verified local copy (`Fetched`). Every copy is checked
+against the pinned SHA-256 sums here before it is used: the network sources check what they
+download before anything is renamed into the cache, so the cache never holds a truncated or
+altered download; a path the user gives is checked in place (`reelrank.data.user_path`).
+`fetch_raw` tries the network sources in order and, if all fail, raises one `DataError` that lists
+each source with its reason and says how to supply the data by hand.
 
 The network itself is reached only through two small functions (`urllib_download`,
 `pip_download`) that each source takes as a field, so tests swap them for fakes.
@@ -19,10 +21,11 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Literal, Protocol
+from types import MappingProxyType
+from typing import BinaryIO, ClassVar, Literal, Protocol
 
 from reelrank.data.cache import CACHE_DIR_ENV, atomic_path, temporary_dir
 from reelrank.types import DataError
@@ -31,6 +34,14 @@ GROUPLENS_URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
 GROUPLENS_PAGE = "https://grouplens.org/datasets/movielens/100k/"
 GROUPLENS_SHA256 = "50d2a982c66986937beb9ffb3aa76efe955bf3d5c6b761f4e3a7cd717c6a3229"
 GROUPLENS_ZIP = "ml-100k.zip"
+# The files reelrank reads from the official ml-100k.zip (members ml-100k/u.*), with their sha256.
+GROUPLENS_FILE_SHA256: Mapping[str, str] = MappingProxyType(
+    {
+        "u.data": "06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490",
+        "u.item": "553841ebc7de3a0fd0d6b62a204ea30c1e651aacfb2814c7a6584ac52f2c5701",
+        "u.user": "f120e114da2e8cf314fd28f99417c94ae9ddf1cb6db8ce0e4b5995d40e90e62c",
+    }
+)
 
 # RecBole's wheel ships MovieLens 100k in atomic-file form, rows in u.data order.
 RECBOLE_REQUIREMENT = "recbole==1.2.1"
@@ -50,8 +61,9 @@ PipDownloader = Callable[[str, Path, float], None]
 class Fetched:
     """A verified local copy of the raw data set.
 
-    `format` says which parser reads `path`; `sha256` is the digest of a downloaded file (None for
-    a user's folder); `downloaded` is True when the copy came over the network in this call.
+    `format` says which parser reads `path`; `sha256` is the digest of the file at `path` when it
+    is one file (None for a folder); `downloaded` is True when the copy came over the network in
+    this call.
     """
 
     source: str
@@ -86,60 +98,6 @@ def sha256_file(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def _verified(path: Path, sha256: str) -> bool:
-    """Whether `path` is a file with the digest `sha256`; a mismatching file is removed."""
-    if not path.is_file():
-        return False
-    if sha256_file(path) == sha256:
-        return True
-    # Never trust (or keep) a raw download that does not match: a later fetch replaces it.
-    path.unlink(missing_ok=True)
-    return False
-
-
-def _check_digest(path: Path, expected: str, what: str) -> str:
-    digest = sha256_file(path)
-    if digest != expected:
-        raise DataError(
-            f"{what} ({path.stat().st_size:,} bytes) has sha256 {digest}, expected {expected}: "
-            "a truncated or altered download, so it was discarded"
-        )
-    return digest
-
-
-@dataclass(frozen=True)
-class UserPath:
-    """A path the user gave: the unzipped GroupLens folder, `ml-100k.zip`, or the RecBole wheel.
-
-    Read in place and never copied into the cache: the user owns it.
-    """
-
-    path: Path
-    name: str = "your path"
-
-    def describe(self) -> str:
-        return str(self.path)
-
-    def cached(self, cache_dir: Path) -> Fetched | None:
-        return None
-
-    def fetch(self, cache_dir: Path | None = None) -> Fetched:
-        path = Path(self.path).expanduser()
-        expected = (
-            "the unzipped GroupLens folder holding u.data, u.item and u.user, "
-            f"or the {GROUPLENS_ZIP} downloaded from {GROUPLENS_PAGE}"
-        )
-        if not path.exists():
-            raise DataError(f"{path}: no such file or folder; expected {expected}.")
-        if path.is_file() and path.name in ("u.data", "u.item", "u.user"):
-            path = path.parent  # a file inside the folder: the folder is meant
-        if path.is_file() and path.suffix == ".whl":
-            return Fetched(self.name, path, "recbole_wheel")
-        if path.is_file() and path.suffix != ".zip":
-            raise DataError(f"{path}: not a folder or a .zip file; expected {expected}.")
-        return Fetched(self.name, path, "grouplens")
-
-
 def urllib_download(url: str, dest: BinaryIO, timeout_s: float) -> None:
     """Stream `url` into `dest` (the default downloader of `GroupLensZip`)."""
     request = urllib.request.Request(url, headers={"User-Agent": "reelrank"})
@@ -157,8 +115,65 @@ def _network_reason(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
+def _verified(path: Path, sha256: str) -> bool:
+    """Whether `path` is a file with the digest `sha256`; a mismatching file is removed."""
+    if not path.is_file():
+        return False
+    if sha256_file(path) == sha256:
+        return True
+    # Never trust (or keep) a raw download that does not match: a later fetch replaces it.
+    path.unlink(missing_ok=True)
+    return False
+
+
+def _check_download(path: Path, expected: str, what: str) -> str:
+    digest = sha256_file(path)
+    if digest != expected:
+        raise DataError(
+            f"{what} ({path.stat().st_size:,} bytes) has sha256 {digest}, expected {expected}: "
+            "a truncated or altered download, so it was discarded"
+        )
+    return digest
+
+
+class _PinnedDownload:
+    """What the network sources share: one file in the cache, trusted only with its pinned sha256.
+
+    A source says how to download (`_download_to`) and what to call the download in messages
+    (`_what`); `fetch` writes to a temporary name beside the cache file, checks the digest and
+    only then renames it into place.
+    """
+
+    name: str
+    filename: str
+    sha256: str
+    format: ClassVar[RawFormat]
+
+    def cached(self, cache_dir: Path) -> Fetched | None:
+        path = cache_dir / self.filename
+        if _verified(path, self.sha256):
+            return Fetched(self.name, path, self.format, self.sha256)
+        return None
+
+    def fetch(self, cache_dir: Path) -> Fetched:
+        path = cache_dir / self.filename
+        try:
+            with atomic_path(path) as tmp:
+                self._download_to(tmp, cache_dir)
+                digest = _check_download(tmp, self.sha256, self._what())
+        except (OSError, http.client.HTTPException, ValueError) as e:
+            raise DataError(_network_reason(e)) from e
+        return Fetched(self.name, path, self.format, digest, downloaded=True)
+
+    def _download_to(self, tmp: Path, cache_dir: Path) -> None:
+        raise NotImplementedError
+
+    def _what(self) -> str:
+        raise NotImplementedError
+
+
 @dataclass(frozen=True)
-class GroupLensZip:
+class GroupLensZip(_PinnedDownload):
     """The official `ml-100k.zip` from files.grouplens.org, checked against its SHA-256."""
 
     url: str = GROUPLENS_URL
@@ -167,26 +182,17 @@ class GroupLensZip:
     timeout_s: float = DOWNLOAD_TIMEOUT_S
     download: Downloader = field(default=urllib_download, repr=False)
     name: str = "GroupLens"
+    format: ClassVar[RawFormat] = "grouplens"
 
     def describe(self) -> str:
         return self.url
 
-    def cached(self, cache_dir: Path) -> Fetched | None:
-        path = cache_dir / self.filename
-        if _verified(path, self.sha256):
-            return Fetched(self.name, path, "grouplens", self.sha256)
-        return None
+    def _download_to(self, tmp: Path, cache_dir: Path) -> None:
+        with tmp.open("wb") as f:
+            self.download(self.url, f, self.timeout_s)
 
-    def fetch(self, cache_dir: Path) -> Fetched:
-        path = cache_dir / self.filename
-        try:
-            with atomic_path(path) as tmp:
-                with tmp.open("wb") as f:
-                    self.download(self.url, f, self.timeout_s)
-                digest = _check_digest(tmp, self.sha256, f"the download of {self.url}")
-        except (OSError, http.client.HTTPException, ValueError) as e:
-            raise DataError(_network_reason(e)) from e
-        return Fetched(self.name, path, "grouplens", digest, downloaded=True)
+    def _what(self) -> str:
+        return f"the download of {self.url}"
 
 
 def pip_download(requirement: str, dest: Path, timeout_s: float) -> None:
@@ -210,7 +216,7 @@ def pip_download(requirement: str, dest: Path, timeout_s: float) -> None:
 
 
 @dataclass(frozen=True)
-class RecBoleWheel:
+class RecBoleWheel(_PinnedDownload):
     """The `recbole==1.2.1` wheel from the Python package index, checked against its SHA-256.
 
     It ships the same 100,000 ratings in u.data order; `read_recbole_wheel` reads them.
@@ -222,30 +228,23 @@ class RecBoleWheel:
     timeout_s: float = PIP_TIMEOUT_S
     download: PipDownloader = field(default=pip_download, repr=False)
     name: str = "PyPI (recbole 1.2.1 wheel)"
+    format: ClassVar[RawFormat] = "recbole_wheel"
 
     def describe(self) -> str:
         return f"pip download {self.requirement}"
 
-    def cached(self, cache_dir: Path) -> Fetched | None:
-        path = cache_dir / self.filename
-        if _verified(path, self.sha256):
-            return Fetched(self.name, path, "recbole_wheel", self.sha256)
-        return None
+    def _download_to(self, tmp: Path, cache_dir: Path) -> None:
+        # pip chooses the file name inside a folder, so it downloads into a scratch folder first.
+        with temporary_dir(cache_dir) as scratch:
+            self.download(self.requirement, scratch, self.timeout_s)
+            wheel = scratch / self.filename
+            if not wheel.is_file():
+                got = ", ".join(sorted(p.name for p in scratch.iterdir())) or "nothing"
+                raise DataError(f"pip downloaded {got}, expected {self.filename}")
+            os.replace(wheel, tmp)
 
-    def fetch(self, cache_dir: Path) -> Fetched:
-        path = cache_dir / self.filename
-        try:
-            with temporary_dir(cache_dir) as scratch:
-                self.download(self.requirement, scratch, self.timeout_s)
-                wheel = scratch / self.filename
-                if not wheel.is_file():
-                    got = ", ".join(sorted(p.name for p in scratch.iterdir())) or "nothing"
-                    raise DataError(f"pip downloaded {got}, expected {self.filename}")
-                digest = _check_digest(wheel, self.sha256, self.filename)
-                os.replace(wheel, path)
-        except OSError as e:
-            raise DataError(f"{type(e).__name__}: {e}") from e
-        return Fetched(self.name, path, "recbole_wheel", digest, downloaded=True)
+    def _what(self) -> str:
+        return self.filename
 
 
 def default_sources() -> list[Source]:

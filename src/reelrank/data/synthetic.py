@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from reelrank.types import GENRES, Ratings
+from reelrank.types import AGE_BUCKETS, GENRES, Ratings
 
 _OCCUPATIONS = ("engineer", "student", "writer", "artist", "doctor", "other")
-_AGE_BUCKETS = (1, 18, 25, 35, 45, 50, 56)
 _WORDS = ("Star", "Night", "Love", "War", "Return", "Dark", "City", "Last", "Blue", "King")
 
 
@@ -60,7 +59,7 @@ def synthetic_ratings(
     genres = np.zeros((n_movies, len(GENRES)), dtype=bool)
     genres[np.arange(n_movies), genre_of % len(GENRES)] = True
     genders = np.where(user_taste[:, 0] > 0, "M", "F")
-    ages = np.array(_AGE_BUCKETS)[rng.integers(0, len(_AGE_BUCKETS), size=n_users)]
+    ages = np.array(AGE_BUCKETS)[rng.integers(0, len(AGE_BUCKETS), size=n_users)]
     occupations = np.array(_OCCUPATIONS)[rng.integers(0, len(_OCCUPATIONS), size=n_users)]
     zips = np.array([f"{10000 + 37 * u:05d}" for u in range(n_users)])
 

@@ -6,11 +6,11 @@ explicit argument (`missing="error"` or `"unknown"`), as in LensKit's `Vocabular
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
 import numpy as np
+from rapidfuzz import fuzz, process, utils
 
 from reelrank.types import UnknownIdError
 
@@ -27,7 +27,9 @@ class Vocabulary:
         array = np.unique(np.asarray(list(terms) if not isinstance(terms, np.ndarray) else terms))
         self.name = name
         self.terms: np.ndarray = array.astype(str)  # [n] sorted, unique
-        self._lookup: dict[str, int] = {t: i + 1 for i, t in enumerate(self.terms.tolist())}
+        self._term_list: list[str] = self.terms.tolist()
+        self._folded: list[str] | None = None  # the terms as `suggestions` compares them
+        self._lookup: dict[str, int] = {t: i + 1 for i, t in enumerate(self._term_list)}
 
     def __len__(self) -> int:
         """The number of known terms (the embedding table needs `len(vocab) + 1` rows)."""
@@ -83,8 +85,17 @@ class Vocabulary:
         return str(self.terms[index - 1])
 
     def suggestions(self, term: str, n: int = 3) -> list[str]:
-        """Known terms that look like `term`, best first."""
-        return difflib.get_close_matches(term, self.terms.tolist(), n=n, cutoff=0.6)
+        """Up to `n` known terms that look like `term`, best first.
+
+        rapidfuzz's `fuzz.ratio` (Indel similarity, 0..100, close to difflib's ratio) on
+        lower-cased alphanumerics, from 60 up: a user id a digit off, a title with another year.
+        It scans every term in C++: milliseconds even for MovieLens 25M's 162k user ids.
+        """
+        if self._folded is None:  # folded once, on the first unknown term, not per lookup
+            self._folded = [utils.default_process(t) for t in self._term_list]
+        query = utils.default_process(term)
+        found = process.extract(query, self._folded, scorer=fuzz.ratio, limit=n, score_cutoff=60)
+        return [self._term_list[index] for _, _, index in found]
 
     def unknown_message(self, term: str) -> str:
         close = self.suggestions(term)

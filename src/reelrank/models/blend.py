@@ -21,7 +21,8 @@ from torch import Tensor
 
 from reelrank.config import RetrievalModelConfig
 from reelrank.models.item_based import EDLAE, ItemItemModel
-from reelrank.models.retrieval import RetrievalModel, TwoTower
+from reelrank.models.retrieval import RetrievalModel, UserHistories
+from reelrank.models.two_tower import TwoTower
 
 
 class Blend(RetrievalModel):
@@ -60,7 +61,7 @@ class Blend(RetrievalModel):
         the two-tower part; call once both parts are fitted."""
         if weight < 0:
             raise ValueError(f"blend weight must be >= 0, got {weight}")
-        users = torch.arange(1, self.n_users + 1)
+        users = torch.arange(1, self.n_users + 1, device=self.scales.device)
         spreads = [
             (model.user_embedding(users) @ model.all_movie_embeddings()[1:].T).std()
             for model in (self.item_item, self.two_tower)
@@ -97,9 +98,16 @@ class Blend(RetrievalModel):
 
     @classmethod
     def from_state_dict(
-        cls, config: RetrievalModelConfig, state_dict: Mapping[str, Tensor]
+        cls,
+        config: RetrievalModelConfig,
+        state_dict: Mapping[str, Tensor],
+        *,
+        user_histories: UserHistories | None = None,
     ) -> Blend:
-        """Rebuild from `config` and `state_dict()`; strict, as each part's own loader."""
+        """Rebuild from `config` and `state_dict()`; strict, as each part's own loader.
+
+        `user_histories` (each user's training movies) is required: the item-item part needs it.
+        """
         parts: dict[str, dict[str, Tensor]] = {"item_item.": {}, "two_tower.": {}}
         for name, tensor in state_dict.items():
             for prefix, part in parts.items():
@@ -107,7 +115,7 @@ class Blend(RetrievalModel):
                     part[name[len(prefix) :]] = tensor
         tower_config = dataclasses.replace(config, kind="two_tower")
         blend = cls(
-            EDLAE.from_state_dict(config, parts["item_item."]),
+            EDLAE.from_state_dict(config, parts["item_item."], user_histories=user_histories),
             TwoTower.from_state_dict(tower_config, parts["two_tower."]),
         )
         blend.load_state_dict(dict(state_dict), strict=True)  # the scales, and no extra keys

@@ -15,8 +15,10 @@ from torch import Tensor
 
 from reelrank.config import RetrievalModelConfig
 from reelrank.models.blend import Blend
-from reelrank.models.item_based import EASE, EDLAE
-from reelrank.models.retrieval import Popularity, RetrievalModel, TwoTower
+from reelrank.models.item_based import EASE, EDLAE, ItemItemModel
+from reelrank.models.popularity import Popularity
+from reelrank.models.retrieval import RetrievalModel, UserHistories
+from reelrank.models.two_tower import TwoTower
 
 KINDS: dict[str, type[RetrievalModel]] = {
     "two_tower": TwoTower,
@@ -26,6 +28,8 @@ KINDS: dict[str, type[RetrievalModel]] = {
     "blend": Blend,
 }
 CLOSED_FORM = ("popularity", "ease", "edlae")
+# The item-item model each kind fits in closed form (a blend's item-item part is an EDLAE).
+_ITEM_ITEM: dict[str, type[ItemItemModel]] = {"ease": EASE, "edlae": EDLAE, "blend": EDLAE}
 
 
 def new_two_tower(
@@ -58,34 +62,34 @@ def fit_closed_form(
     n_users: int,
     n_movies: int,
 ) -> RetrievalModel:
-    """Fit a model that needs no gradient training from `[n]` training (user, movie) indices."""
+    """Fit a model that needs no gradient training from `[n]` training (user, movie) indices
+    (for a "blend", its item-item part)."""
     _check_kind(config)
     if config.kind == "popularity":
         return Popularity(n_movies=n_movies).fit(movie_idx)
-    if config.kind == "ease":
-        return EASE.fit(
-            user_idx, movie_idx, n_users=n_users, n_movies=n_movies, l2=config.ease_lambda
-        )
-    if config.kind in ("edlae", "blend"):  # a blend's item-item part
-        return EDLAE.fit(
-            user_idx,
-            movie_idx,
-            n_users=n_users,
-            n_movies=n_movies,
-            l2=config.ease_lambda,
-            dropout=config.edlae_dropout,
-            low_rank=config.low_rank,
-            low_rank_weight=config.low_rank_weight,
-        )
+    if config.kind in _ITEM_ITEM:
+        model = _ITEM_ITEM[config.kind]
+        return model.fit(config, user_idx, movie_idx, n_users=n_users, n_movies=n_movies)
     raise ValueError(f"a {config.kind!r} model is trained, not fitted in closed form")
 
 
 def retrieval_model_from_state_dict(
-    config: RetrievalModelConfig, state_dict: Mapping[str, Tensor]
+    config: RetrievalModelConfig,
+    state_dict: Mapping[str, Tensor],
+    *,
+    user_histories: UserHistories | None = None,
 ) -> RetrievalModel:
-    """Rebuild a saved retrieval model of `config.kind` from its `state_dict()` (strict)."""
+    """Rebuild a saved retrieval model of `config.kind` from its `state_dict()` (strict).
+
+    `user_histories` is each user's training movies as CSR, `(indptr [n_users + 2], movie_idx
+    [nnz])` int64 (the recommender's seen ratings): the item-item kinds ("ease", "edlae",
+    "blend") score users from it and need it; the others ignore it.
+    """
     _check_kind(config)
-    return KINDS[config.kind].from_state_dict(config, state_dict)
+    kind = KINDS[config.kind]
+    if issubclass(kind, ItemItemModel | Blend):
+        return kind.from_state_dict(config, state_dict, user_histories=user_histories)
+    return kind.from_state_dict(config, state_dict)
 
 
 def _check_kind(config: RetrievalModelConfig) -> None:

@@ -20,14 +20,18 @@ low-rank part (EASE/EDLAE rows have a zero diagonal), so exclude the query movie
 
 Models see contiguous integer indices only (0 = unknown/padding movie or user); they never read
 data files. Nothing is excluded here: seen movies get ordinary scores and the index filters them.
-Everything needed at inference is in two buffers, `user_items` (`X`, float32 `[n_users + 1,
-n_movies + 1]`) and `item_weights` (`W`, float32 `[n_movies + 1, n_movies + 1]`), so
-`state_dict()` round-trips through safetensors; `cls(n_users=..., n_movies=...)` builds the empty
-module to `load_state_dict(..., strict=True)` into (or use `from_state_dict`).
+
+State: `item_weights` (`W`, float32 `[n_movies + 1, n_movies + 1]`) is the only tensor in
+`state_dict()`. The users' rows of `X` are not stored: each user's training movies come as CSR
+(`UserHistories`, which the recommender keeps anyway as its seen ratings), held in non-persistent
+buffers, and `user_embedding` builds the dense `x_u` rows for the users of a batch only. So an
+artifact stores each tensor once, and nothing users x movies lives in memory between requests.
+Rebuild with `from_state_dict(config, state_dict, user_histories=(indptr, movie_idx))`.
 """
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Mapping
 from typing import TypeVar
 
@@ -36,13 +40,20 @@ import torch
 from torch import Tensor
 
 from reelrank.config import RetrievalModelConfig
-from reelrank.models.retrieval import RetrievalModel
+from reelrank.models.retrieval import (
+    RetrievalModel,
+    UserHistories,
+    index_vector,
+    known_history,
+    state_rows,
+)
 
 __all__ = [
     "EASE",
     "EDLAE",
     "ItemItemModel",
     "edlae_weights",
+    "histories_from_pairs",
     "interaction_matrix",
     "low_rank_weights",
 ]
@@ -64,13 +75,7 @@ def interaction_matrix(
 
     Entries are 1 (or `weights [n]`, the largest where a pair repeats); pairs seen twice count once.
     """
-    users = _index_vector("user_idx", user_idx, n_users)
-    movies = _index_vector("movie_idx", movie_idx, n_movies)
-    if users.shape != movies.shape:
-        raise ValueError(
-            f"user_idx and movie_idx must have the same length, got {users.numel()} and "
-            f"{movies.numel()}"
-        )
+    users, movies = _pairs(user_idx, movie_idx, n_users=n_users, n_movies=n_movies)
     x = torch.zeros(n_users + 1, n_movies + 1, dtype=dtype)
     if weights is None:
         x[users, movies] = 1.0
@@ -81,6 +86,17 @@ def interaction_matrix(
     flat = x.view(-1)
     flat.scatter_reduce_(0, users * (n_movies + 1) + movies, values, reduce="amax")
     return x
+
+
+def histories_from_pairs(
+    user_idx: IndexLike, movie_idx: IndexLike, *, n_users: int, n_movies: int
+) -> UserHistories:
+    """Each user's movies as CSR `(indptr [n_users + 2], movie_idx [n])` from `[n]` index pairs
+    (in their given order within a user)."""
+    users, movies = _pairs(user_idx, movie_idx, n_users=n_users, n_movies=n_movies)
+    indptr = torch.zeros(n_users + 2, dtype=torch.long)
+    indptr[1:] = torch.bincount(users, minlength=n_users + 1).cumsum(0)
+    return indptr, movies[torch.argsort(users, stable=True)]
 
 
 def edlae_weights(x: Tensor, *, l2: float, dropout: float = 0.0) -> Tensor:
@@ -109,34 +125,70 @@ def low_rank_weights(x: Tensor, *, rank: int) -> Tensor:
 
 
 class ItemItemModel(RetrievalModel):
-    """Scores `x_u · W[:, i]` with `x_u` a row of the stored interactions and `W` item-item weights.
+    """Scores `x_u · W[:, i]` with `x_u` built from the user's training movies and `W` item-item
+    weights.
 
-    `__init__` builds an empty (zero) model of the right shapes; subclasses' `fit` classmethods
-    build fitted ones. See the module docstring for the vector conventions.
+    `__init__` builds a zero-weight model for the given users' histories (to `load_state_dict`
+    into); the `fit` classmethod builds a fitted one, with `W` from the subclass's `solve`. See
+    the module docstring for the vector conventions and what is saved.
     """
 
-    user_items: Tensor
     item_weights: Tensor
+    history_indptr: Tensor
+    history_movies: Tensor
 
-    def __init__(self, *, n_users: int, n_movies: int) -> None:
+    def __init__(self, *, n_movies: int, user_histories: UserHistories) -> None:
+        """`user_histories`: `(indptr [n_users + 2], movie_idx [nnz])` int64, each user's training
+        movies (see `UserHistories`); `n_users` is `len(indptr) - 2`."""
         super().__init__()
-        if n_users < 1 or n_movies < 1:
-            raise ValueError(f"n_users and n_movies must be >= 1, got {n_users} and {n_movies}")
-        self.n_users = n_users
+        if n_movies < 1:
+            raise ValueError(f"n_movies must be >= 1, got {n_movies}")
+        indptr, movies = _check_histories(user_histories, n_movies)
+        self.n_users = len(indptr) - 2
         self.n_movies = n_movies
-        self.register_buffer("user_items", torch.zeros(n_users + 1, n_movies + 1))
         self.register_buffer("item_weights", torch.zeros(n_movies + 1, n_movies + 1))
+        # Not in state_dict(): the recommender saves every user's training movies already.
+        self.register_buffer("history_indptr", indptr, persistent=False)
+        self.register_buffer("history_movies", movies, persistent=False)
 
     @classmethod
-    def _from_parts(cls: type[M], x: Tensor, w: Tensor) -> M:
-        model = cls(n_users=x.shape[0] - 1, n_movies=x.shape[1] - 1)
-        model.user_items.copy_(x.to(torch.float32))
-        model.item_weights.copy_(w.to(torch.float32))
+    def fit(
+        cls: type[M],
+        config: RetrievalModelConfig,
+        user_idx: IndexLike,
+        movie_idx: IndexLike,
+        *,
+        n_users: int,
+        n_movies: int,
+    ) -> M:
+        """Fit on `[n]` training (user, movie) index pairs with the hyper-parameters in `config`
+        (see the subclass's `solve`); the pairs become the users' histories. Solved in float64."""
+        x = interaction_matrix(user_idx, movie_idx, n_users=n_users, n_movies=n_movies)
+        histories = histories_from_pairs(user_idx, movie_idx, n_users=n_users, n_movies=n_movies)
+        model = cls(n_movies=n_movies, user_histories=histories)
+        model.item_weights.copy_(cls.solve(config, x).to(torch.float32))
         return model
 
+    @staticmethod
+    @abc.abstractmethod
+    def solve(config: RetrievalModelConfig, x: Tensor) -> Tensor:
+        """Item-item weights `W [n_movies + 1, n_movies + 1]` from float64 `X [n_users + 1,
+        n_movies + 1]` and the hyper-parameters in `config`."""
+
     def user_embedding(self, user_idx: Tensor) -> Tensor:
-        """`[batch]` user indices -> `[batch, n_movies + 1]` rows of X (user 0: all zeros)."""
-        return self.user_items[user_idx]
+        """`[batch]` user indices -> `[batch, n_movies + 1]` rows of X, built for this batch from
+        the histories (user 0 and users with no training movies: all zeros)."""
+        device = self.item_weights.device
+        users = index_vector("user_idx", user_idx, self.n_users).to(device)
+        starts = self.history_indptr[users]
+        lengths = self.history_indptr[users + 1] - starts
+        row = torch.repeat_interleave(torch.arange(len(users), device=device), lengths)
+        # Entry j of the batch's concatenated histories is entry `j - offset[row]` of its row.
+        offset = lengths.cumsum(0) - lengths
+        within = torch.arange(len(row), device=device) - offset[row]
+        x = torch.zeros(len(users), self.n_movies + 1, device=device)
+        x[row, self.history_movies[starts[row] + within]] = 1.0  # a repeated pair counts once
+        return x
 
     def movie_embedding(self, movie_idx: Tensor) -> Tensor:
         """`[batch]` movie indices -> `[batch, n_movies + 1]` columns of W."""
@@ -151,36 +203,36 @@ class ItemItemModel(RetrievalModel):
 
         Index 0 (unknown movie) entries are dropped; at least one known movie is required.
         """
-        if history_movie_idx.ndim != 1:
-            raise ValueError(
-                f"history must be a 1-D tensor of movie indices, got shape "
-                f"{tuple(history_movie_idx.shape)}"
-            )
-        history = _index_vector("history", history_movie_idx, self.n_movies)
-        history = history[history > 0].to(self.item_weights.device)
-        if history.numel() == 0:
-            raise ValueError(
-                "fold_in needs at least one known movie (index > 0); use popularity for someone "
-                "with no known history"
-            )
+        history = known_history(history_movie_idx, self.n_movies).to(self.item_weights.device)
         query = torch.zeros(self.n_movies + 1, device=self.item_weights.device)
         query[history] = 1.0
         return query
 
     @classmethod
     def from_state_dict(
-        cls, config: RetrievalModelConfig | None, state_dict: Mapping[str, Tensor]
-    ) -> ItemItemModel:
-        """Rebuild from `state_dict()` alone (sizes from `user_items`' shape); strict.
+        cls: type[M],
+        config: RetrievalModelConfig | None,
+        state_dict: Mapping[str, Tensor],
+        *,
+        user_histories: UserHistories | None = None,
+    ) -> M:
+        """Rebuild from `state_dict()` (n_movies from `item_weights`' shape) and the users'
+        training movies, which the state dict does not hold; strict.
 
         `config` is accepted for the common interface; nothing in it is needed to score.
         """
-        if "user_items" not in state_dict:
+        if "user_items" in state_dict:
             raise ValueError(
-                f"state dict has no 'user_items'; is it the state dict of a {cls.__name__}?"
+                "this state dict holds 'user_items', the users x movies matrix older versions "
+                "saved; retrain the model with this version of reelrank"
             )
-        n_users, n_movies = (int(s) - 1 for s in state_dict["user_items"].shape)
-        model = cls(n_users=n_users, n_movies=n_movies)
+        if user_histories is None:
+            raise ValueError(
+                f"a {cls.__name__} scores each user from their training movies, which its state "
+                "dict does not hold: pass user_histories=(indptr [n_users + 2], movie_idx [nnz])"
+            )
+        n_movies = state_rows(state_dict, "item_weights") - 1
+        model = cls(n_movies=n_movies, user_histories=user_histories)
         model.load_state_dict(dict(state_dict), strict=True)
         return model
 
@@ -188,67 +240,40 @@ class ItemItemModel(RetrievalModel):
 class EASE(ItemItemModel):
     """Embarrassingly Shallow Autoencoder (Steck 2019); the reference item-item model."""
 
-    @classmethod
-    def fit(
-        cls,
-        user_idx: IndexLike,
-        movie_idx: IndexLike,
-        *,
-        n_users: int,
-        n_movies: int,
-        l2: float = 500.0,
-        weights: IndexLike | None = None,
-    ) -> EASE:
-        """Fit on `[n]` training (user, movie) index pairs; `l2` is EASE's λ. Solved in float64."""
-        if not l2 > 0:
-            raise ValueError(f"l2 must be positive, got {l2}")
-        x = interaction_matrix(
-            user_idx, movie_idx, n_users=n_users, n_movies=n_movies, weights=weights
-        )
-        return cls._from_parts(x, edlae_weights(x, l2=l2))
+    @staticmethod
+    def solve(config: RetrievalModelConfig, x: Tensor) -> Tensor:
+        """EASE's `W` with `λ = config.ease_lambda` (must be positive)."""
+        if not config.ease_lambda > 0:
+            raise ValueError(f"ease_lambda must be positive, got {config.ease_lambda}")
+        return edlae_weights(x, l2=config.ease_lambda)
 
 
 class EDLAE(ItemItemModel):
     """Dropout-emphasised denoising linear autoencoder plus an optional low-rank term.
 
-    Defaults are tuned on MovieLens 100k (validation split carved from the training rows; see
-    `benchmarks/retrieval_research.py`): `l2=300`, `dropout=0.75`, `low_rank=20`,
-    `low_rank_weight=0.25`. With `low_rank=0` it is plain EDLAE; with `dropout=0` too, EASE.
+    Settings tuned on MovieLens 100k (validation split carved from the training rows; see
+    `benchmarks/retrieval_research.py`): `ease_lambda=300`, `edlae_dropout=0.75`, `low_rank=20`,
+    `low_rank_weight=0.25` (the "edlae" and "two-stage" presets). With `low_rank=0` it is plain
+    EDLAE; with `edlae_dropout=0` too, EASE.
     """
 
-    @classmethod
-    def fit(
-        cls,
-        user_idx: IndexLike,
-        movie_idx: IndexLike,
-        *,
-        n_users: int,
-        n_movies: int,
-        l2: float = 300.0,
-        dropout: float = 0.75,
-        low_rank: int = 20,
-        low_rank_weight: float = 0.25,
-        weights: IndexLike | None = None,
-    ) -> EDLAE:
-        """Fit on `[n]` training (user, movie) index pairs. Solved in float64.
-
-        `W = W_edlae + low_rank_weight · (σ_edlae / σ_lowrank) · VVᵀ`, where σ is the standard
+    @staticmethod
+    def solve(config: RetrievalModelConfig, x: Tensor) -> Tensor:
+        """`W = W_edlae + low_rank_weight · (σ_edlae / σ_lowrank) · VVᵀ`, where σ is the standard
         deviation of each part's training scores `XW` over known users and movies: the weight is
-        relative, so it means the same at any data size.
-        """
+        relative, so it means the same at any data size. `λ = config.ease_lambda`, `p =
+        config.edlae_dropout`."""
+        low_rank, low_rank_weight = config.low_rank, config.low_rank_weight
         if low_rank < 0 or low_rank_weight < 0:
             raise ValueError(
                 f"low_rank and low_rank_weight must be >= 0, got {low_rank} and {low_rank_weight}"
             )
-        x = interaction_matrix(
-            user_idx, movie_idx, n_users=n_users, n_movies=n_movies, weights=weights
-        )
-        w = edlae_weights(x, l2=l2, dropout=dropout)
+        w = edlae_weights(x, l2=config.ease_lambda, dropout=config.edlae_dropout)
         if low_rank > 0 and low_rank_weight > 0:
             low = low_rank_weights(x, rank=low_rank)
             spread = _score_spread(x, w) / _score_spread(x, low).clamp(min=1e-12)
             w = w + (low_rank_weight * spread) * low
-        return cls._from_parts(x, w)
+        return w
 
 
 def _score_spread(x: Tensor, w: Tensor) -> Tensor:
@@ -256,12 +281,32 @@ def _score_spread(x: Tensor, w: Tensor) -> Tensor:
     return (x[1:] @ w[:, 1:]).std()
 
 
-def _index_vector(name: str, idx: IndexLike, n: int) -> Tensor:
-    """A 1-D int64 CPU tensor of indices in `[0, n]`, or a ValueError saying what was wrong."""
-    t = torch.as_tensor(idx)
-    if t.ndim != 1 or t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
-        raise ValueError(f"{name} must be a 1-D integer array, got {t.dtype} {tuple(t.shape)}")
-    t = t.to(device="cpu", dtype=torch.long)
-    if t.numel() and (int(t.min()) < 0 or int(t.max()) > n):
-        raise ValueError(f"{name} must lie in [0, {n}]")
-    return t
+def _pairs(
+    user_idx: IndexLike, movie_idx: IndexLike, *, n_users: int, n_movies: int
+) -> tuple[Tensor, Tensor]:
+    """Checked `[n]` (user, movie) index pairs as int64 CPU tensors."""
+    users = index_vector("user_idx", user_idx, n_users).cpu()
+    movies = index_vector("movie_idx", movie_idx, n_movies).cpu()
+    if users.shape != movies.shape:
+        raise ValueError(
+            f"user_idx and movie_idx must have the same length, got {users.numel()} and "
+            f"{movies.numel()}"
+        )
+    return users, movies
+
+
+def _check_histories(histories: UserHistories, n_movies: int) -> UserHistories:
+    """`(indptr, movie_idx)` as int64 tensors, or a ValueError saying how they are not a CSR of
+    movie indices in `[0, n_movies]` over at least one user."""
+    indptr = index_vector("user_histories indptr", histories[0], np.iinfo(np.int64).max)
+    movies = index_vector("user_histories movie_idx", histories[1], n_movies)
+    if len(indptr) < 3:
+        raise ValueError(
+            f"user_histories indptr must have n_users + 2 >= 3 entries, got {len(indptr)}"
+        )
+    if int(indptr[0]) != 0 or int(indptr[-1]) != len(movies) or bool((indptr.diff() < 0).any()):
+        raise ValueError(
+            "user_histories indptr must start at 0, never decrease and end at len(movie_idx) "
+            f"({len(movies)}); got {int(indptr[0])} .. {int(indptr[-1])}"
+        )
+    return indptr, movies

@@ -2,35 +2,33 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
 from reelrank.config import RankingModelConfig
+from reelrank.models.initialization import keras_init_
 
-
-def keras_init_(module: nn.Module) -> None:
-    """Initialise as Keras does: embeddings uniform ±0.05, dense glorot-uniform, zero bias.
-
-    Matching Keras' start makes our numbers comparable with TensorFlow Recommenders'.
-    """
-    for sub in module.modules():
-        if isinstance(sub, nn.Embedding):
-            nn.init.uniform_(sub.weight, -0.05, 0.05)
-        elif isinstance(sub, nn.Linear):
-            nn.init.xavier_uniform_(sub.weight)
-            if sub.bias is not None:
-                nn.init.zeros_(sub.bias)
+__all__ = ["RankingModel"]
 
 
 class RankingModel(nn.Module):
     """User and movie embeddings, concatenated, through ReLU dense layers to one rating.
 
     With the default config this is the seed exactly: Embedding(users+1, 32), Embedding(movies+1,
-    32),
-    concat → Dense 256 relu → Dense 64 relu → Dense 1. Row 0 of each table is the unknown id.
+    32), concat → Dense 256 relu → Dense 64 relu → Dense 1. Row 0 of each table is the unknown id.
+    Initialisation is Keras' (`keras_init_`), drawn from `generator`: the same seed gives the same
+    weights.
     """
 
-    def __init__(self, config: RankingModelConfig, *, n_users: int, n_movies: int) -> None:
+    def __init__(
+        self,
+        config: RankingModelConfig,
+        *,
+        n_users: int,
+        n_movies: int,
+        generator: torch.Generator | None = None,
+    ) -> None:
         super().__init__()
         if n_users < 1 or n_movies < 1:
             raise ValueError(f"need at least one user and movie, got {n_users} and {n_movies}")
@@ -44,7 +42,7 @@ class RankingModel(nn.Module):
             width = hidden
         layers.append(nn.Linear(width, 1))
         self.ratings = nn.Sequential(*layers)
-        keras_init_(self)
+        keras_init_(self, generator=generator)
 
     def forward(self, user_idx: torch.Tensor, movie_idx: torch.Tensor) -> torch.Tensor:
         """Predicted ratings `[batch]` for user and movie indices `[batch]` (int64)."""
@@ -55,6 +53,32 @@ class RankingModel(nn.Module):
         someone not in the data) and movie indices `[batch]`."""
         features = torch.cat([user_vectors, self.movie_embedding(movie_idx)], dim=1)
         return self.ratings(features).squeeze(-1)
+
+    @torch.no_grad()
+    def predict(
+        self,
+        user_idx: np.ndarray | torch.Tensor,
+        movie_idx: np.ndarray | torch.Tensor,
+        *,
+        batch_size: int = 4096,
+    ) -> np.ndarray:
+        """Predicted ratings `[n]` float32 for `[n]` (user, movie) index pairs, `batch_size` pairs
+        at a time so memory stays bounded; no autograd graph, the training mode is left as is."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        device = self.movie_embedding.weight.device
+        users = torch.as_tensor(user_idx, dtype=torch.long, device=device)
+        movies = torch.as_tensor(movie_idx, dtype=torch.long, device=device)
+        if users.shape != movies.shape or users.ndim != 1:
+            raise ValueError(
+                f"user_idx and movie_idx must be 1-D and of one length, got shapes "
+                f"{tuple(users.shape)} and {tuple(movies.shape)}"
+            )
+        pairs = zip(users.split(batch_size), movies.split(batch_size), strict=True)
+        out = [self(u, m) for u, m in pairs]
+        if not out:
+            return np.zeros(0, dtype=np.float32)
+        return torch.cat(out).cpu().numpy()
 
     def share_embeddings(self, user: nn.Embedding, movie: nn.Embedding) -> None:
         """Use these tables (a two-tower model's id embeddings) instead of its own: the TFRS

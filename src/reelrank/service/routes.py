@@ -89,7 +89,7 @@ async def get_movie(model: Model, movie_id: MovieIdPath) -> schemas.Movie:
 async def similar_movies(
     model: Model, movie_id: MovieIdPath, k: KQuery = DEFAULT_K
 ) -> schemas.SimilarMovies:
-    """The movies nearest to one movie; `score` is their similarity."""
+    """The movies nearest to one movie, by `retrieval_score` (no rating is predicted)."""
     movie_id = known_movie_id(model, movie_id)
     return schemas.SimilarMovies(
         movie=schemas.Movie(**model.movie_info(movie_id).to_dict()),
@@ -181,7 +181,7 @@ def to_schema(recs: list[RecommenderItem]) -> list[schemas.Recommendation]:
         schemas.Recommendation(
             movie_id=r.movie_id,
             movie_title=r.movie_title,
-            score=r.score,
+            predicted_rating=r.predicted_rating,
             retrieval_score=r.retrieval_score,
         )
         for r in recs

@@ -89,9 +89,13 @@ class MovieSearch(BaseModel):
 class Recommendation(BaseModel):
     movie_id: str
     movie_title: str
-    score: float = Field(description="Predicted rating (1..5 scale) or, for similar, similarity.")
+    predicted_rating: float | None = Field(
+        description="The ranking model's predicted rating, on the 1..5 scale; null when the "
+        "model has no ranking stage (retrieval-only presets) or for similar movies."
+    )
     retrieval_score: float | None = Field(
-        default=None, description="The retrieval stage's score (two-stage models only)."
+        description="The retrieval stage's score: a dot product that orders this one list (higher "
+        "is a better match), not a rating; null when the model has no retrieval stage."
     )
 
 

@@ -74,15 +74,17 @@ function movieMeta(movie) {
   return genres ? el("span", { class: "meta" }, genres) : null;
 }
 
-function scoreMeta(rec, kind) {
+// Every number shown says what it is: a predicted rating (1..5 stars) where the model has a
+// ranking stage, and the retrieval score (how strongly retrieval matched it: not a rating).
+function scoreMeta(rec) {
   const parts = [];
-  if (kind === "similar") {
-    parts.push(el("span", {}, `similarity ${rec.score.toFixed(2)}`));
-  } else {
-    parts.push(el("span", { class: "rating" }, `${rec.score.toFixed(2)} ★`), " predicted rating");
-    if (rec.retrieval_score !== null && rec.retrieval_score !== undefined) {
-      parts.push(` · retrieval score ${rec.retrieval_score.toFixed(2)}`);
-    }
+  if (rec.predicted_rating !== null && rec.predicted_rating !== undefined) {
+    parts.push(el("span", { class: "rating" }, `${rec.predicted_rating.toFixed(2)} ★`),
+      " predicted rating");
+  }
+  if (rec.retrieval_score !== null && rec.retrieval_score !== undefined) {
+    if (parts.length) parts.push(" · ");
+    parts.push(`retrieval score ${rec.retrieval_score.toFixed(2)}`);
   }
   return el("span", { class: "meta" }, ...parts);
 }
@@ -93,7 +95,7 @@ let similarCount = 0;
 function recItem(rec, { kind = "rec", canLike = false } = {}) {
   const actions = el("div", { class: "actions" });
   const item = el("li", { class: "item" }, el("span", { class: "title" }, rec.movie_title),
-    scoreMeta(rec, kind), actions);
+    scoreMeta(rec), actions);
   if (canLike) actions.append(likeButton(rec));
   if (kind !== "similar") {
     const panelId = `similar-${++similarCount}`;

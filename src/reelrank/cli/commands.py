@@ -1,27 +1,28 @@
-"""The `reelrank` command line: train, evaluate, recommend, score, data info.
-
-Thin by design: each command parses arguments, calls the library and prints. Bad input ends with one
-clear line on stderr and a non-zero exit, never a traceback.
-"""
+"""The commands of `reelrank`; see `reelrank.cli` for the conventions they share."""
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from reelrank.cli.output import (
+    console,
+    emit_json,
+    fail,
+    print_metrics,
+    print_recommendations,
+    progress_bar,
+    say,
+    stderr,
+    user_errors,
+)
 from reelrank.config import ExperimentConfig, preset, with_overrides
 from reelrank.data.splits import SPLIT_HELP, parse_split
-from reelrank.recommender import Recommendation, Recommender, check_k
-from reelrank.training import Progress as TrainProgress
+from reelrank.recommender import Recommender, check_k
 from reelrank.types import ReelrankError
 
 app = typer.Typer(
@@ -33,9 +34,6 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Inspect the data set.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
-
-out = Console()
-err = Console(stderr=True)
 
 DataOption = Annotated[
     Path | None,
@@ -56,62 +54,14 @@ ArtifactArg = Annotated[
 ]
 
 
-def fail(message: str) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=1)
-
-
-@contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn input errors into one line on stderr and exit status 1."""
-    try:
-        yield
-    except ReelrankError as error:
-        fail(str(error))
-    except (ValueError, OSError) as error:
-        fail(str(error))
-
-
-def emit_json(payload: Any) -> None:
-    sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
-
-
 def load_ratings(data: Path | None, cache_dir: Path | None) -> Any:
     from reelrank.data.movielens import load_movielens_100k
 
     return load_movielens_100k(
         data,
         cache_dir=cache_dir,
-        notify=lambda msg: err.print(msg, soft_wrap=True, highlight=False),
+        notify=say,
     )
-
-
-@contextmanager
-def progress_bar(enabled: bool) -> Iterator[Callable[[TrainProgress], None] | None]:
-    """A rich progress bar on stderr showing epoch, loss and RMSE; None when disabled."""
-    if not enabled:
-        yield None
-        return
-    columns = (
-        TextColumn("{task.description} epoch {task.fields[epoch]}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} steps"),
-        TextColumn("loss {task.fields[loss]:.4f}{task.fields[rmse]}"),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=err, transient=False) as bar:
-        tasks: dict[tuple[str, int], Any] = {}
-
-        def update(p: TrainProgress) -> None:
-            key = (p.task, p.epoch)  # a preset may train ranking, then retrieval
-            if key not in tasks:
-                tasks[key] = bar.add_task(
-                    p.task, total=p.steps, epoch=f"{p.epoch}/{p.epochs}", loss=0.0, rmse=""
-                )
-            rmse = "" if p.rmse is None else f"  rmse {p.rmse:.4f}"
-            bar.update(tasks[key], completed=p.step, loss=p.loss, rmse=rmse)
-
-        yield update
 
 
 @app.command()
@@ -146,9 +96,8 @@ def train(
     if as_json:
         emit_json({"artifact": str(path), "preset": config.preset, "metrics": metrics})
         return
-    out.print(f"Saved the trained model to [bold]{path}[/]")
-    out.print(f"Evaluation on the {config.split} split (test set):")
-    print_metrics(metrics)
+    console().print(f"Saved the trained model to [bold]{path}[/]")
+    print_metrics(metrics, title=f"Evaluation on the test part of split {config.split}")
 
 
 def build_config(
@@ -167,11 +116,6 @@ def build_config(
     return with_overrides(
         config, split=split, training=training, retrieval_training=retrieval_training
     )
-
-
-def print_metrics(metrics: dict[str, Any]) -> None:
-    """The metrics dict, printed like the seed's `model.evaluate(..., return_dict=True)`."""
-    out.print("{" + ",\n ".join(f"{k!r}: {v!r}" for k, v in metrics.items()) + "}", highlight=False)
 
 
 @app.command()
@@ -198,7 +142,8 @@ def evaluate(
             {"artifact": str(artifact), "split": split or recommender.config.split, **metrics}
         )
         return
-    print_metrics(metrics)
+    split_name = split or recommender.config.split
+    print_metrics(metrics, title=f"Evaluation on the test part of split {split_name}")
 
 
 @app.command()
@@ -224,17 +169,29 @@ def recommend(
 ) -> None:
     """Recommend the top k movies for a user, or for someone from movies they liked."""
     with user_errors():
-        if (user is None) == (not liked):
-            raise ReelrankError("give either --user ID or one or more --liked TITLE, not both")
+        if user is None and not liked:
+            raise ReelrankError(
+                "say who to recommend for: give --user ID (someone in the data) or one or more "
+                "--liked TITLE (movies someone liked)"
+            )
+        if user is not None and liked:
+            raise ReelrankError("give either --user ID or --liked TITLE, not both")
+        if liked and include_seen:
+            raise ReelrankError(
+                "--include-seen applies to --user only; liked movies are always left out"
+            )
         check_k(k)
         recommender = Recommender.load(artifact)
         if user is not None:
             recs = recommender.recommend(user, k, include_seen=include_seen)
+            who = f"user {user}" + (" (already-rated movies included)" if include_seen else "")
+            key: dict[str, Any] = {"user_id": user, "include_seen": include_seen}
         else:
+            matched = [recommender.movie_info(m) for m in dict.fromkeys(liked or [])]
             recs = recommender.recommend_for_liked(liked or [], k)
-    who = f"user {user}" if user is not None else "someone who liked " + ", ".join(liked or [])
+            who = "someone who liked " + ", ".join(m.movie_title for m in matched)
+            key = {"liked": [m.to_dict() for m in matched]}
     if as_json:
-        key = {"user_id": user} if user is not None else {"liked": liked}
         emit_json({**key, "recommendations": [r.to_dict() for r in recs]})
         return
     print_recommendations(f"Top {k} movies for {who}", recs)
@@ -256,7 +213,7 @@ def similar(
     if as_json:
         emit_json({"movie": info.to_dict(), "similar": [r.to_dict() for r in recs]})
         return
-    print_recommendations(f"Movies like {info.movie_title}", recs, score_label="similarity")
+    print_recommendations(f"Movies like {info.movie_title}", recs)
 
 
 @app.command()
@@ -289,27 +246,6 @@ def score(
     print_recommendations(f"Predicted ratings for user {user} ({what})", recs)
 
 
-def print_recommendations(
-    title: str, recs: list[Recommendation], *, score_label: str = "predicted rating"
-) -> None:
-    table = Table(title=title, title_justify="left")
-    table.add_column("#", justify="right")
-    table.add_column("movie_id", justify="right")
-    table.add_column("movie_title")
-    table.add_column(score_label, justify="right")
-    two_stage = score_label == "predicted rating" and any(
-        r.retrieval_score is not None for r in recs
-    )
-    if two_stage:
-        table.add_column("retrieval score", justify="right")
-    for i, r in enumerate(recs, start=1):
-        row = [str(i), r.movie_id, r.movie_title, f"{r.score:.3f}"]
-        if two_stage:
-            row.append("" if r.retrieval_score is None else f"{r.retrieval_score:.3f}")
-        table.add_row(*row)
-    out.print(table)
-
-
 @data_app.command("info")
 def data_info(
     data: DataOption = None, cache_dir: CacheOption = None, as_json: JsonOption = False
@@ -328,7 +264,7 @@ def data_info(
             key,
             f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value),
         )
-    out.print(table)
+    console().print(table)
 
 
 @app.command()
@@ -354,7 +290,7 @@ def serve(
                 f"--workers and --threads must be at least 1, got {workers}, {threads}"
             )
         recommender = Recommender.load(artifact)  # fail here, clearly, before binding the port
-    err.print(
+    stderr().print(
         f"Serving {artifact} on http://{host}:{port} (API docs at /docs); Ctrl+C stops.",
         soft_wrap=True,
     )
@@ -373,7 +309,7 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        err.print("interrupted")
+        say("interrupted")
         sys.exit(130)
 
 

@@ -1,0 +1,5 @@
+"""`python -m reelrank.cli ...` runs the command line."""
+
+from reelrank.cli import main
+
+main()

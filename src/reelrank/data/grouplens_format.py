@@ -1,0 +1,86 @@
+"""The GroupLens form of MovieLens 100k: the unzipped `ml-100k` folder or `ml-100k.zip`.
+
+Three files are read: `u.data` (tab-separated ratings, in the order the canonical folds are cut
+from), `u.item` and `u.user` (Latin-1 text with `|`-separated fields).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reelrank.data.archive import Archive, file_error, split_lines
+from reelrank.data.movielens_tables import (
+    USER_FIELDS,
+    MovieTable,
+    UserRow,
+    UserTable,
+    join_ratings,
+    movie_table,
+    parse_rating_rows,
+    split_fields,
+    user_table,
+    whole_number,
+)
+from reelrank.types import GENRES, Ratings
+
+GROUPLENS_EXPECTED = (
+    "the GroupLens MovieLens 100k folder (u.data, u.item, u.user) or ml-100k.zip, "
+    "whose files are under ml-100k/"
+)
+MOVIE_FIELDS = (
+    "movie id | title | release date | video release date | IMDb URL | 19 genre flags (0 or 1)"
+)
+
+
+def read_grouplens(path: Path) -> Ratings:
+    """MovieLens 100k from the GroupLens folder (`u.data`, `u.item`, `u.user`) or `ml-100k.zip`,
+    rows in `u.data` order."""
+    with Archive(Path(path), ("ml-100k/", ""), GROUPLENS_EXPECTED) as archive:
+        users_file, users_text = archive.text("u.user", "latin-1")
+        movies_file, movies_text = archive.text("u.item", "latin-1")
+        data_file, data_text = archive.text("u.data", "latin-1")
+    users = parse_users(users_text, users_file)
+    movies = parse_movies(movies_text, movies_file)
+    table = parse_rating_rows(data_text, data_file, first_line=1)
+    return join_ratings(table, movies, users, data_file, first_line=1, names=("u.user", "u.item"))
+
+
+def parse_users(text: str, file: str) -> UserTable:
+    """The users of a `u.user` text: `user id|age|gender|occupation|zip code` per line."""
+    rows: list[UserRow] = []
+    for i, line in enumerate(split_lines(text)):
+        uid, age, gender, occupation, zip_code = split_fields(
+            line, "|", 5, file, i + 1, USER_FIELDS
+        )
+        rows.append(
+            (
+                whole_number(uid, file, i + 1, "user id"),
+                whole_number(age, file, i + 1, "age"),
+                gender,
+                occupation,
+                zip_code,
+            )
+        )
+    return user_table(rows, file, 1)
+
+
+def parse_movies(text: str, file: str) -> MovieTable:
+    """The movies of a `u.item` text: id, title, dates, URL and 19 genre flags per line."""
+    ids: list[int] = []
+    titles: list[str] = []
+    genres: list[list[bool]] = []
+    for i, line in enumerate(split_lines(text)):
+        fields = split_fields(line, "|", 5 + len(GENRES), file, i + 1, MOVIE_FIELDS)
+        ids.append(whole_number(fields[0], file, i + 1, "movie id"))
+        # Three titles in u.item end in a space; strip so every source gives the same title.
+        titles.append(fields[1].strip())
+        flags = fields[-len(GENRES) :]
+        if any(flag not in ("0", "1") for flag in flags):
+            raise file_error(
+                file,
+                i + 1,
+                f"the genre flags are {'|'.join(flags)!r}",
+                f"the last {len(GENRES)} fields to be 0 or 1",
+            )
+        genres.append([flag == "1" for flag in flags])
+    return movie_table(ids, titles, genres, file, 1)
