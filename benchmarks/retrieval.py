@@ -62,7 +62,7 @@ def quality_table(ratings: object, presets: list[str], runs: int) -> dict[str, R
 
 def recommend_latency(recommender: Recommender, users: int = 300) -> None:
     """Median time of `recommend(user, k=10)`: retrieve 100 of all movies, rank, filter."""
-    ids = recommender.users.terms[:users].tolist()
+    ids = recommender.catalog.users.terms[:users].tolist()
     for user in ids[:20]:  # warm up
         recommender.recommend(user, 10)
     times = []
@@ -71,7 +71,7 @@ def recommend_latency(recommender: Recommender, users: int = 300) -> None:
         recommender.recommend(user, 10)
         times.append(time.perf_counter() - start)
     print(
-        f"two-stage recommend, one user, k=10 over all {len(recommender.movies)} movies: "
+        f"two-stage recommend, one user, k=10 over all {len(recommender.catalog.movies)} movies: "
         f"median {1000 * statistics.median(times):.3f} ms, "
         f"p95 {1000 * float(np.percentile(times, 95)):.3f} ms ({users} users)"
     )
@@ -82,7 +82,9 @@ def ann_report(recommender: Recommender, n_random: int = 50_000) -> None:
     assert recommender.retrieval is not None
     with torch.no_grad():
         movies = recommender.retrieval.all_movie_embeddings()
-        queries = recommender.retrieval.user_embedding(torch.arange(1, recommender.users.size))
+        queries = recommender.retrieval.user_embedding(
+            torch.arange(1, recommender.catalog.users.size)
+        )
     # A larger catalogue with structure, as learned embeddings have: items around 500 tastes.
     generator = torch.Generator().manual_seed(0)
     centres = torch.randn(500, 64, generator=generator)

@@ -29,7 +29,7 @@ def test_round_trip_gives_identical_recommendations(
 ) -> None:
     loaded = Recommender.load(artifact)
     assert loaded.config == recommender.config
-    assert loaded.vocabs == recommender.vocabs
+    assert loaded.catalog.vocabs == recommender.catalog.vocabs
     assert loaded.metrics == pytest.approx(recommender.metrics)
     assert loaded.recommend("3", 5) == recommender.recommend("3", 5)
     assert np.array_equal(loaded.seen.movie_idx, recommender.seen.movie_idx)
@@ -107,7 +107,7 @@ def test_save_replaces_an_artifact_but_never_a_foreign_directory(
     target = tmp_path / "model"
     recommender.save(target)
     recommender.save(target)  # replacing a previous artifact is fine
-    assert Recommender.load(target).vocabs == recommender.vocabs
+    assert Recommender.load(target).catalog.vocabs == recommender.catalog.vocabs
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("keep me")

@@ -81,7 +81,7 @@ def test_recommend_json(cli_artifact: Path) -> None:
 def test_include_seen_adds_exactly_the_rated_movies(cli_artifact: Path) -> None:
     model = Recommender.load(cli_artifact)
     rated = {title for _, title, _ in model.rated_movies("9")}
-    every = str(len(model.movies))
+    every = str(len(model.catalog.movies))
     code, stdout, _ = run("recommend", cli_artifact, "--user", "9", "-k", every, "--json")
     unseen = {r["movie_title"] for r in json.loads(stdout)["recommendations"]}
     code, stdout, _ = run(

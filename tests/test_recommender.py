@@ -11,12 +11,12 @@ def test_recommend_excludes_seen_unless_asked(recommender: Recommender) -> None:
     assert not seen & {r.movie_title for r in recs}
     scores = [r.predicted_rating for r in recs]
     assert scores == sorted(scores, reverse=True)
-    with_seen = recommender.recommend("5", len(recommender.movies), include_seen=True)
+    with_seen = recommender.recommend("5", len(recommender.catalog.movies), include_seen=True)
     assert seen <= {r.movie_title for r in with_seen}
 
 
 def test_k_larger_than_catalogue_returns_every_unseen_movie(recommender: Recommender) -> None:
-    n_unseen = len(recommender.movies) - len(recommender.rated_movies("5"))
+    n_unseen = len(recommender.catalog.movies) - len(recommender.rated_movies("5"))
     assert len(recommender.recommend("5", 10_000)) == n_unseen
 
 
@@ -36,7 +36,7 @@ def test_bad_k(recommender: Recommender, k: int) -> None:
 def test_unknown_user_and_title(recommender: Recommender) -> None:
     with pytest.raises(UnknownIdError, match="unknown user_id '9999'"):
         recommender.recommend("9999")
-    title = recommender.movies.term(1)
+    title = recommender.catalog.movies.term(1)
     with pytest.raises(UnknownIdError, match="Did you mean"):
         recommender.score("5", [title[:-2] + "9)"])
     with pytest.raises(ReelrankError, match="no movies to score"):

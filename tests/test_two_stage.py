@@ -11,8 +11,9 @@ import torch
 
 from reelrank.config import ExperimentConfig, TrainingConfig, preset
 from reelrank.data.splits import split_ratings
+from reelrank.data.titles import AmbiguousTitleError
 from reelrank.experiment import evaluate_recommender, train_recommender
-from reelrank.recommender import AmbiguousTitleError, Recommender
+from reelrank.recommender import Recommender
 from reelrank.types import Ratings, ReelrankError, UnknownIdError
 
 FAST = TrainingConfig(batch_size=256, epochs=3)
@@ -86,16 +87,16 @@ def test_two_stage_ranks_the_retrieved_candidates(two_stage: Recommender) -> Non
     assert ratings == sorted(ratings, reverse=True)
     # Every recommendation is among retrieval's 20 candidates for this user.
     assert two_stage.retrieval is not None and two_stage.index is not None
-    query = two_stage.retrieval.user_embedding(torch.tensor([two_stage.user_index(user)]))
-    exclude = [two_stage.seen.movies_of(two_stage.user_index(user))]
+    query = two_stage.retrieval.user_embedding(torch.tensor([two_stage.catalog.user_index(user)]))
+    exclude = [two_stage.seen.movies_of(two_stage.catalog.user_index(user))]
     _, rows = two_stage.index.search(query, 20, exclude=exclude)
-    candidates = {two_stage.movie_title(int(r)) for r in rows[0]}
+    candidates = {two_stage.catalog.movie_title(int(r)) for r in rows[0]}
     assert {r.movie_title for r in recs} <= candidates
 
 
 def test_liked_movies_are_never_recommended_back(two_stage: Recommender) -> None:
-    user = two_stage.user_index("7")
-    history = [two_stage.movie_title(int(m)) for m in two_stage.seen.movies_of(user)]
+    user = two_stage.catalog.user_index("7")
+    history = [two_stage.catalog.movie_title(int(m)) for m in two_stage.seen.movies_of(user)]
     liked = two_stage.recommend_for_liked(history, 5)
     assert len(liked) == 5 and not set(history) & {r.movie_title for r in liked}
 
@@ -103,16 +104,16 @@ def test_liked_movies_are_never_recommended_back(two_stage: Recommender) -> None
 def test_item_item_fold_in_of_a_users_history_is_that_user(ratings: Ratings) -> None:
     edlae = train_recommender(ratings, fast("edlae"))
     assert edlae.retrieval is not None
-    user = edlae.user_index("7")
+    user = edlae.catalog.user_index("7")
     folded = edlae.retrieval.fold_in(torch.from_numpy(edlae.seen.movies_of(user)))
     known = edlae.retrieval.user_embedding(torch.tensor([user]))[0]
     torch.testing.assert_close(folded, known)  # item-item: the query is the history
 
 
 def test_liked_accepts_ids_and_forgiving_titles(two_stage: Recommender) -> None:
-    title = two_stage.movie_title(3)
+    title = two_stage.catalog.movie_title(3)
     by_title = two_stage.recommend_for_liked([title.lower()], 5)
-    by_id = two_stage.recommend_for_liked([two_stage.movie_id(3)], 5)
+    by_id = two_stage.recommend_for_liked([two_stage.catalog.movie_id(3)], 5)
     assert by_title == by_id
 
 
@@ -138,7 +139,7 @@ def test_ambiguous_titles_are_reported(ratings: Ratings) -> None:
 
 def test_similar_excludes_the_movie_itself(two_stage: Recommender) -> None:
     recs = two_stage.similar("1", 5)
-    assert len(recs) == 5 and two_stage.movie_info("1").movie_title not in {
+    assert len(recs) == 5 and two_stage.catalog.movie_info("1").movie_title not in {
         r.movie_title for r in recs
     }
     scores = [r.retrieval_score for r in recs]
@@ -146,10 +147,10 @@ def test_similar_excludes_the_movie_itself(two_stage: Recommender) -> None:
 
 
 def test_search_movies_and_info(two_stage: Recommender) -> None:
-    info = two_stage.movie_info("1")
-    found = two_stage.search_movies(info.movie_title.split(" (")[0], limit=3)
+    info = two_stage.catalog.movie_info("1")
+    found = two_stage.catalog.search_movies(info.movie_title.split(" (")[0], limit=3)
     assert found[0] == info and info.year is not None and info.genres
-    assert two_stage.search_movies("", limit=3) == []
+    assert two_stage.catalog.search_movies("", limit=3) == []
 
 
 def test_multitask_shares_one_set_of_embeddings(ratings: Ratings, tmp_path: Path) -> None:

@@ -2,8 +2,10 @@
 
 ```
 ARTIFACT/
-  config.json          schema_version, experiment config, sizes, sha256 of every other file
-  weights.safetensors  every tensor (models, index, seen-items table, catalogue arrays)
+  config.json          schema_version, experiment config, sizes, index config, sha256 of the files
+  weights.safetensors  every tensor, once: model weights, the index's own structures (an HNSW
+                       graph; never a copy of the model's vectors), the users' training ratings
+                       (CSR), the movies' genres and years
   vocab_users.json     the user-id vocabulary
   vocab_movies.json    the title vocabulary
   catalog.json         movie ids per title row and every MovieLens id's title
@@ -12,6 +14,10 @@ ARTIFACT/
 
 Never pickle: tensors go through safetensors, everything else is JSON. A half-written artifact never
 appears under its final name: files are written into a temporary sibling directory first.
+
+Two levels: `save_artifact` / `load_artifact` write and verify the directory as plain data
+(`ArtifactContents`); `save_parts` / `load_parts` map a recommender's parts (`RecommenderParts`:
+config, catalogue, training ratings, models, index) to and from that data, strictly.
 """
 
 from __future__ import annotations
@@ -25,13 +31,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from reelrank.types import ArtifactError
+from reelrank.config import ExperimentConfig
+from reelrank.data.catalog import Catalog
+from reelrank.data.encoding import MovieTable, UserRatings, Vocabularies
+from reelrank.data.vocabulary import Vocabulary
+from reelrank.index import Index, index_from_state
+from reelrank.models.factory import retrieval_model_from_state_dict
+from reelrank.models.ranking import RankingModel
+from reelrank.models.retrieval import RetrievalModel
+from reelrank.models.two_tower import TwoTower
+from reelrank.types import ArtifactError, ReelrankError
 
-SCHEMA_VERSION = 1
+# 2: tensors stored once (no index copy of the movie vectors, no dense EASE user matrix).
+SCHEMA_VERSION = 2
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
 METRICS_FILE = "metrics.json"
@@ -191,3 +208,173 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# -- a recommender's parts <-> artifact contents ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecommenderParts:
+    """Everything a `Recommender` is built from, as saved in an artifact."""
+
+    config: ExperimentConfig
+    catalog: Catalog
+    seen: UserRatings  # each user's training ratings: excluded from, and read by, the models
+    ranking: RankingModel | None
+    retrieval: RetrievalModel | None
+    index: Index | None
+    metrics: dict[str, Any]
+    data_info: dict[str, Any]
+
+
+def save_parts(path: str | Path, parts: RecommenderParts) -> Path:
+    """Write a recommender's parts as an artifact directory (atomically); returns the path."""
+    catalog, seen = parts.catalog, parts.seen
+    tensors: dict[str, torch.Tensor] = {}
+    if parts.ranking is not None:
+        tensors |= {f"ranking.{k}": v for k, v in parts.ranking.state_dict().items()}
+    index_config: dict[str, Any] | None = None
+    if parts.retrieval is not None and parts.index is not None:
+        tensors |= {f"retrieval.{k}": v for k, v in parts.retrieval.state_dict().items()}
+        index_tensors, index_config = parts.index.state()
+        tensors |= {f"index.{k}": v for k, v in index_tensors.items()}
+    tensors |= {
+        "seen.indptr": torch.from_numpy(seen.indptr),
+        "seen.movie_idx": torch.from_numpy(seen.movie_idx),
+        "seen.rating": torch.from_numpy(seen.rating),
+        "catalog.genres": torch.from_numpy(catalog.table.genres.astype(np.uint8)),
+        "catalog.year": torch.from_numpy(catalog.table.year),
+    }
+    config = {
+        "experiment": parts.config.to_dict(),
+        "sizes": {"n_users": len(catalog.users), "n_movies": len(catalog.movies)},
+        "data": parts.data_info,
+        "index": index_config,
+    }
+    documents = {
+        "vocab_users.json": catalog.users.to_json(),
+        "vocab_movies.json": catalog.movies.to_json(),
+        "catalog.json": {
+            "movie_id": catalog.table.movie_id.tolist(),
+            "id_to_title": catalog.id_to_title,
+        },
+    }
+    return save_artifact(path, ArtifactContents(config, tensors, documents, parts.metrics))
+
+
+def load_parts(path: str | Path) -> RecommenderParts:
+    """Read an artifact back into a recommender's parts; anything missing, extra, mis-shaped or
+    inconsistent is an `ArtifactError` that says so."""
+    contents = load_artifact(path)
+    where = Path(path)
+    tensors = dict(contents.tensors)
+    config, catalog = _config_and_catalog(contents, tensors, where)
+    seen = UserRatings(
+        indptr=_take(tensors, "seen.indptr", where).numpy(),
+        movie_idx=_take(tensors, "seen.movie_idx", where).numpy(),
+        rating=_take(tensors, "seen.rating", where).numpy(),
+    )
+    if seen.n_users != catalog.users.size:
+        raise ArtifactError(f"{where}: the seen-ratings table does not match the user vocabulary")
+    retrieval, index = None, None
+    if config.retrieval is not None:
+        histories = (torch.from_numpy(seen.indptr), torch.from_numpy(seen.movie_idx))
+        try:
+            retrieval = retrieval_model_from_state_dict(
+                config.retrieval, _prefixed(tensors, "retrieval."), user_histories=histories
+            )
+            # The index's vectors are the model's own: the artifact stores them only once.
+            with torch.no_grad():
+                vectors = retrieval.eval().all_movie_embeddings()
+            index = index_from_state(
+                _prefixed(tensors, "index."), contents.config.get("index") or {}, vectors=vectors
+            )
+        except (ValueError, RuntimeError, KeyError, ImportError) as error:
+            raise ArtifactError(
+                f"{where}: the retrieval model cannot be rebuilt: {error}"
+            ) from None
+    ranking = None
+    if config.ranking is not None:
+        ranking = RankingModel(
+            config.ranking, n_users=len(catalog.users), n_movies=len(catalog.movies)
+        )
+        if config.shared_embeddings and isinstance(retrieval, TwoTower):
+            ranking.share_embeddings(
+                retrieval.user_tower.id_embedding, retrieval.movie_tower.id_embedding
+            )
+        load_strict(ranking, _prefixed(tensors, "ranking."), where, "ranking")
+    if ranking is None and retrieval is None:
+        raise ArtifactError(f"{where} configures neither a ranking nor a retrieval model")
+    if tensors:
+        raise ArtifactError(f"{where} has unexpected tensors: {sorted(tensors)[:5]}")
+    return RecommenderParts(
+        config=config,
+        catalog=catalog,
+        seen=seen,
+        ranking=ranking,
+        retrieval=retrieval,
+        index=index,
+        metrics=contents.metrics,
+        data_info=contents.config.get("data", {}),
+    )
+
+
+def _config_and_catalog(
+    contents: ArtifactContents, tensors: dict[str, torch.Tensor], where: Path
+) -> tuple[ExperimentConfig, Catalog]:
+    try:
+        config = ExperimentConfig.from_dict(contents.config["experiment"])
+        sizes = contents.config["sizes"]
+        users = Vocabulary.from_json(contents.documents["vocab_users.json"])
+        movies = Vocabulary.from_json(contents.documents["vocab_movies.json"])
+        catalog_doc = contents.documents["catalog.json"]
+    except (KeyError, TypeError, ValueError, ReelrankError) as error:
+        raise ArtifactError(f"{where} has an invalid config or vocabulary: {error}") from None
+    if (len(users), len(movies)) != (sizes.get("n_users"), sizes.get("n_movies")):
+        raise ArtifactError(f"{where}: vocabulary sizes do not match config.json sizes")
+    table = MovieTable(
+        movie_id=np.asarray(catalog_doc.get("movie_id", []), dtype=str),
+        genres=_take(tensors, "catalog.genres", where).numpy().astype(bool),
+        year=_take(tensors, "catalog.year", where).numpy(),
+        id_to_title=dict(catalog_doc.get("id_to_title", {})),
+    )
+    try:
+        return config, Catalog(Vocabularies(users, movies), table)
+    except ValueError as error:
+        raise ArtifactError(
+            f"{where}: the catalogue does not match the vocabulary: {error}"
+        ) from None
+
+
+def load_strict(
+    module: torch.nn.Module, state: dict[str, torch.Tensor], where: Path, what: str
+) -> None:
+    """Load a state dict with no missing or unexpected keys and matching shapes."""
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise ArtifactError(
+            f"{where}: the {what} weights do not fit the model: missing {missing[:5]}, "
+            f"unexpected {unexpected[:5]}"
+        )
+    for name, tensor in state.items():
+        if tensor.shape != expected[name].shape:
+            raise ArtifactError(
+                f"{where}: {what} tensor {name!r} has shape {tuple(tensor.shape)}, "
+                f"expected {tuple(expected[name].shape)}"
+            )
+    module.load_state_dict(state, strict=True)
+
+
+def _prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """Pop and return the tensors whose names start with `prefix`, with the prefix removed."""
+    names = [n for n in tensors if n.startswith(prefix)]
+    return {n[len(prefix) :]: tensors.pop(n) for n in names}
+
+
+def _take(tensors: dict[str, torch.Tensor], name: str, where: Path) -> torch.Tensor:
+    try:
+        return tensors.pop(name)
+    except KeyError:
+        raise ArtifactError(f"{where} is missing tensor {name!r}; retrain the model") from None

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from reelrank import metrics
-from reelrank.data.encoding import EncodedRatings
+from reelrank.data.encoding import EncodedRatings, UserRatings
 from reelrank.index import BruteForceIndex
 from reelrank.models.ranking import RankingModel
 from reelrank.models.retrieval import RetrievalModel
@@ -44,10 +44,9 @@ RANKING_KS = (10, 100)
 @torch.no_grad()
 def evaluate_retrieval(
     model: RetrievalModel,
-    train: EncodedRatings,
+    seen: UserRatings,
     test: EncodedRatings,
     *,
-    n_users: int,
     batch_size: int = 4096,
 ) -> dict[str, float]:
     """Retrieval metrics, in one vectorised pass after training.
@@ -55,7 +54,7 @@ def evaluate_retrieval(
     - `factorized_top_k/top_{k}_categorical_accuracy` (TFRS): for every test rating, is its movie
       among the top k of all movies for that user? Seen movies stay in, as in TFRS.
     - `recall@k`, `ndcg@k`, `hit_rate@k`: per-user full ranking of all movies with the user's
-      training movies excluded, against the user's test movies (users with any).
+      training movies (`seen`) excluded, against the user's test movies (users with any).
     """
     if len(test) == 0:
         raise ValueError("the test split is empty: choose a split that holds out some ratings")
@@ -75,13 +74,12 @@ def evaluate_retrieval(
     }
 
     test_users = np.unique(test.user_idx)
-    seen_ptr, seen_movies, _ = train.by_user(n_users)
     index = BruteForceIndex(vectors)
-    exclude = [seen_movies[seen_ptr[u] : seen_ptr[u + 1]] for u in test_users]
+    exclude = [seen.movies_of(u) for u in test_users]
     queries = model.user_embedding(torch.from_numpy(test_users))
     _, top = index.search(queries, max(RANKING_KS), exclude=exclude, batch_size=batch_size)
-    test_ptr, test_movies, _ = test.by_user(n_users)
-    relevant = [np.unique(test_movies[test_ptr[u] : test_ptr[u + 1]]) for u in test_users]
+    held_out = test.by_user(seen.n_users)
+    relevant = [np.unique(held_out.movies_of(u)) for u in test_users]
     indptr = np.r_[0, np.cumsum([len(r) for r in relevant])]
     out |= metrics.ranking_metrics(top.numpy(), indptr, np.concatenate(relevant), ks=RANKING_KS)
     return out

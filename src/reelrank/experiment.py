@@ -10,16 +10,18 @@ import torch
 
 from reelrank.config import ExperimentConfig
 from reelrank.data import features
-from reelrank.data.encoding import Catalog, EncodedRatings, Vocabularies
+from reelrank.data.catalog import Catalog
+from reelrank.data.encoding import EncodedRatings, MovieTable, Vocabularies
 from reelrank.data.splits import split_ratings
 from reelrank.evaluation import evaluate_ranking, evaluate_retrieval
+from reelrank.index import Index, build_index
 from reelrank.models.blend import Blend
 from reelrank.models.factory import CLOSED_FORM, fit_closed_form, new_two_tower
 from reelrank.models.item_based import ItemItemModel
 from reelrank.models.ranking import RankingModel
 from reelrank.models.retrieval import RetrievalModel
 from reelrank.models.two_tower import TwoTower
-from reelrank.recommender import Recommender, SeenRatings, build_index
+from reelrank.recommender import Recommender
 from reelrank.training import ProgressCallback, fit, fit_ranking
 from reelrank.types import Ratings, ReelrankError
 
@@ -31,7 +33,11 @@ class SplitData:
     vocabs: Vocabularies
     train: EncodedRatings
     test: EncodedRatings
-    catalog: Catalog
+    movies: MovieTable
+
+    @property
+    def catalog(self) -> Catalog:
+        return Catalog(self.vocabs, self.movies)
 
 
 def prepare(ratings: Ratings, config: ExperimentConfig) -> SplitData:
@@ -44,13 +50,8 @@ def prepare(ratings: Ratings, config: ExperimentConfig) -> SplitData:
         vocabs=vocabs,
         train=EncodedRatings.encode(train, vocabs),
         test=EncodedRatings.encode(test, vocabs),
-        catalog=Catalog.from_ratings(ratings, vocabs.movies),
+        movies=MovieTable.from_ratings(ratings, vocabs.movies),
     )
-
-
-def seen_ratings(train: EncodedRatings, vocabs: Vocabularies) -> SeenRatings:
-    indptr, movie_idx, rating = train.by_user(vocabs.users.size)
-    return SeenRatings(indptr=indptr, movie_idx=movie_idx, rating=rating)
 
 
 def new_ranking_model(config: ExperimentConfig, vocabs: Vocabularies) -> RankingModel:
@@ -85,7 +86,7 @@ def new_retrieval_model(
         )
         user_tables = {k: torch.from_numpy(v) for k, v in tables.items()}
     if retrieval.movie_features:
-        tables = features.movie_tables(data.catalog, data.vocabs)
+        tables = features.movie_tables(data.movies, data.vocabs)
         movie_tables = {k: torch.from_numpy(v) for k, v in tables.items()}
     seed = (config.retrieval_training or config.training).seed
     tower = new_two_tower(
@@ -148,25 +149,23 @@ def train_recommender(
         if isinstance(retrieval, Blend) and config.retrieval is not None:
             retrieval.calibrate(weight=config.retrieval.blend_weight)
 
+    seen = data.train.by_user(data.vocabs.users.size)
     metrics: dict[str, Any] = {}
     if len(data.test):
         batch = config.training.eval_batch_size
         if ranking is not None:
             metrics |= evaluate_ranking(ranking, data.test, batch_size=batch)
         if retrieval is not None:
-            metrics |= evaluate_retrieval(
-                retrieval, data.train, data.test, n_users=data.vocabs.users.size, batch_size=batch
-            )
+            metrics |= evaluate_retrieval(retrieval, seen, data.test, batch_size=batch)
     metrics["train_ratings"] = len(data.train)
     metrics["test_ratings"] = len(data.test)
     return Recommender(
         config=config,
-        vocabs=data.vocabs,
         catalog=data.catalog,
-        seen=seen_ratings(data.train, data.vocabs),
+        seen=seen,
         ranking=ranking,
         retrieval=retrieval,
-        index=build_index(retrieval, config.index) if retrieval is not None else None,
+        index=_index_of(retrieval, config.index) if retrieval is not None else None,
         metrics=metrics,
         data_info=data_info,
     )
@@ -181,18 +180,24 @@ def evaluate_recommender(
     """
     config = recommender.config
     _, test = split_ratings(ratings, split or config.split, seed=config.training.seed)
-    encoded = EncodedRatings.encode(test, recommender.vocabs)
+    encoded = EncodedRatings.encode(test, recommender.catalog.vocabs)
     batch = config.training.eval_batch_size
     metrics: dict[str, Any] = {}
     if recommender.ranking is not None:
         metrics |= evaluate_ranking(recommender.ranking, encoded, batch_size=batch)
     if recommender.retrieval is not None:
         metrics |= evaluate_retrieval(
-            recommender.retrieval,
-            recommender.seen_as_encoded(),
-            encoded,
-            n_users=recommender.users.size,
-            batch_size=batch,
+            recommender.retrieval, recommender.seen, encoded, batch_size=batch
         )
     metrics["test_ratings"] = len(encoded)
     return metrics
+
+
+def _index_of(retrieval: RetrievalModel, kind: str) -> Index:
+    """The configured index over a trained retrieval model's movie vectors."""
+    with torch.no_grad():
+        vectors = retrieval.eval().all_movie_embeddings()
+    try:
+        return build_index(vectors, kind)
+    except ValueError as error:
+        raise ReelrankError(str(error)) from None

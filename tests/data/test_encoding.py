@@ -1,6 +1,6 @@
 import numpy as np
 
-from reelrank.data.encoding import Catalog, EncodedRatings, Vocabularies
+from reelrank.data.encoding import EncodedRatings, MovieTable, Vocabularies
 from reelrank.types import Ratings
 
 
@@ -8,13 +8,16 @@ def test_encode_and_by_user_csr(ratings: Ratings) -> None:
     vocabs = Vocabularies.from_ratings(ratings)
     enc = EncodedRatings.encode(ratings, vocabs)
     assert enc.user_idx.min() >= 1 and enc.movie_idx.min() >= 1
-    indptr, movies, stars = enc.by_user(vocabs.users.size)
+    seen = enc.by_user(vocabs.users.size)
+    indptr, movies, stars = seen.indptr, seen.movie_idx, seen.rating
     assert indptr[-1] == len(ratings) and indptr[1] == 0  # row 0 (unknown user) is empty
     user = vocabs.users.number("7")
     mine = ratings.user_id == "7"
     expected = set(vocabs.movies.numbers(ratings.movie_title[mine]).tolist())
     assert set(movies[indptr[user] : indptr[user + 1]].tolist()) == expected
     assert len(stars) == len(movies)
+    assert np.array_equal(seen.movies_of(user), movies[indptr[user] : indptr[user + 1]])
+    assert seen.n_users == vocabs.users.size
 
 
 def test_catalog_keeps_lowest_id_per_title_and_years(ratings: Ratings) -> None:
@@ -23,7 +26,7 @@ def test_catalog_keeps_lowest_id_per_title_and_years(ratings: Ratings) -> None:
     title_1 = dup.movie_title[dup.movie_id == "1"][0]
     dup.movie_title[dup.movie_id == "2"] = title_1
     vocabs = Vocabularies.from_ratings(dup)
-    catalog = Catalog.from_ratings(dup, vocabs.movies)
+    catalog = MovieTable.from_ratings(dup, vocabs.movies)
     row = vocabs.movies.number(title_1)
     assert catalog.movie_id[row] == "1"
     assert catalog.id_to_title["2"] == title_1

@@ -1,6 +1,6 @@
 import numpy as np
 
-from reelrank.data.encoding import Catalog, EncodedRatings, Vocabularies
+from reelrank.data.encoding import EncodedRatings, MovieTable, Vocabularies
 from reelrank.data.features import history_table, movie_tables, user_tables
 from reelrank.types import Ratings
 
@@ -23,7 +23,7 @@ def test_tables_are_aligned_with_vocabularies(ratings: Ratings) -> None:
     assert users["gender"][0] == 0 and set(users["gender"][1:]) <= {1, 2}
     assert users["age"].shape == (vocabs.users.size,) and users["age"][1:].min() >= 1
     assert users["history"].shape == (vocabs.users.size, 5)
-    movies = movie_tables(Catalog.from_ratings(ratings, vocabs.movies), vocabs)
+    movies = movie_tables(MovieTable.from_ratings(ratings, vocabs.movies), vocabs)
     assert movies["title_tokens"].shape[0] == vocabs.movies.size
     assert movies["title_tokens"][0].sum() == 0 and movies["title_tokens"][1].sum() > 0
     assert movies["genres"].dtype == np.float32 and movies["year"][1:].min() >= 1

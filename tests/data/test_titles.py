@@ -3,7 +3,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from reelrank.data.encoding import Catalog, Vocabularies
+from reelrank.data.encoding import MovieTable, Vocabularies
 from reelrank.data.features import movie_tables
 from reelrank.data.titles import (
     AmbiguousTitleError,
@@ -69,7 +69,7 @@ YEAR_CASES = [
 def test_one_year_parser_for_catalogue_and_queries(
     title: str, year: int | None, query: tuple[str, int | None] | None
 ) -> None:
-    """The catalogue's years (`Catalog.year`), the title features and the matcher agree, because
+    """The catalogue's years (`MovieTable.year`), the title features and the matcher agree, because
     they call one parser; typed queries use it too and only add the bare trailing year."""
     assert release_year(title) == year
     assert split_release_year(title)[1] == year
@@ -78,7 +78,7 @@ def test_one_year_parser_for_catalogue_and_queries(
     titles = np.array([title])
     ratings_like = _one_movie(title)
     vocabs = Vocabularies.from_ratings(ratings_like)
-    catalog = Catalog.from_ratings(ratings_like, vocabs.movies)
+    catalog = MovieTable.from_ratings(ratings_like, vocabs.movies)
     assert catalog.year[1] == (year or 0)
     features = movie_tables(catalog, vocabs)
     assert (features["year"][1] > 0) == (year is not None)

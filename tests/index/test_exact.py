@@ -52,13 +52,12 @@ def test_state_holds_no_vectors_only_explicit_ids() -> None:
     assert tensors == {} and config == {"kind": "brute_force"}
     tensors, _ = BruteForceIndex(vectors[:3], torch.tensor([5, 0, 2])).state()
     assert set(tensors) == {"ids"} and tensors["ids"].tolist() == [5, 0, 2]
-    # Artifacts from before still carry a copy of the vectors; it is read past.
-    legacy = index_from_state(
-        {"vectors": vectors.clone()}, {"kind": "brute_force"}, vectors=vectors
-    )
+    rebuilt = index_from_state({}, {"kind": "brute_force"}, vectors=vectors)
     torch.testing.assert_close(
-        legacy.search(queries, 5), BruteForceIndex(vectors).search(queries, 5)
+        rebuilt.search(queries, 5), BruteForceIndex(vectors).search(queries, 5)
     )
+    with pytest.raises(ValueError, match="unexpected"):  # each tensor is stored once
+        index_from_state({"vectors": vectors}, {"kind": "brute_force"}, vectors=vectors)
 
 
 def test_an_artifact_stores_the_movie_vectors_once(ratings: Ratings, tmp_path: Path) -> None:

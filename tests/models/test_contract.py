@@ -71,9 +71,10 @@ class _Data:
 def data(ratings: Ratings) -> _Data:
     split = prepare(ratings, ExperimentConfig())
     vocabs = split.vocabs
-    indptr, movie_idx, _ = split.train.by_user(vocabs.users.size)
+    seen = split.train.by_user(vocabs.users.size)
+    indptr, movie_idx = seen.indptr, seen.movie_idx
     users = features.user_tables(ratings, vocabs, split.train, max_history=_TOWER.max_history)
-    movies = features.movie_tables(split.catalog, vocabs)
+    movies = features.movie_tables(split.movies, vocabs)
     return _Data(
         n_users=len(vocabs.users),
         n_movies=len(vocabs.movies),

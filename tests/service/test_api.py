@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from reelrank.recommender import AmbiguousTitleError, Recommender
+from reelrank.data.titles import AmbiguousTitleError
+from reelrank.recommender import Recommender
 from reelrank.service import create_app
 from reelrank.service.app import ARTIFACT_ENV, app_from_env
 from reelrank.service.schemas import MAX_BODY_BYTES, MAX_K, MAX_LIST, MAX_SEARCH
@@ -40,8 +41,8 @@ def test_health_says_what_is_loaded(client: TestClient, two_stage: Recommender) 
         "preset": "two-stage",
         "two_stage": True,
         "retrieval": True,
-        "users": len(two_stage.users),
-        "movies": len(two_stage.movies),
+        "users": len(two_stage.catalog.users),
+        "movies": len(two_stage.catalog.movies),
     }
 
 
@@ -138,10 +139,10 @@ def test_similar_needs_a_retrieval_model(ranking_only_client: TestClient) -> Non
 
 def test_list_users_pages(client: TestClient, two_stage: Recommender) -> None:
     body = client.get("/users", params={"limit": 5}).json()
-    assert body["total"] == len(two_stage.users) and body["offset"] == 0
-    assert body["user_ids"] == two_stage.users.terms[:5].tolist()
+    assert body["total"] == len(two_stage.catalog.users) and body["offset"] == 0
+    assert body["user_ids"] == two_stage.catalog.users.terms[:5].tolist()
     page = client.get("/users", params={"offset": 5, "limit": 5}).json()
-    assert page["user_ids"] == two_stage.users.terms[5:10].tolist()
+    assert page["user_ids"] == two_stage.catalog.users.terms[5:10].tolist()
     assert client.get("/users", params={"offset": 10_000}).json()["user_ids"] == []
     assert_error(client.get("/users", params={"limit": 0}), 422)
     assert_error(client.get("/users", params={"offset": -1}), 422)
@@ -252,7 +253,7 @@ def test_ambiguous_title_is_422_with_candidates(
     def ambiguous(title_or_id: str | int) -> None:
         raise AmbiguousTitleError("hamlet", ["Hamlet (1948)", "Hamlet (1996)"])
 
-    monkeypatch.setattr(two_stage, "movie_info", ambiguous)
+    monkeypatch.setattr(two_stage.catalog, "movie_info", ambiguous)
     body = assert_error(client.post("/recommendations", json={"liked": ["hamlet"]}), 422, "year")
     assert body["candidates"] == ["Hamlet (1948)", "Hamlet (1996)"]
 

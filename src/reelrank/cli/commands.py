@@ -187,7 +187,7 @@ def recommend(
             who = f"user {user}" + (" (already-rated movies included)" if include_seen else "")
             key: dict[str, Any] = {"user_id": user, "include_seen": include_seen}
         else:
-            matched = [recommender.movie_info(m) for m in dict.fromkeys(liked or [])]
+            matched = [recommender.catalog.movie_info(m) for m in dict.fromkeys(liked or [])]
             recs = recommender.recommend_for_liked(liked or [], k)
             who = "someone who liked " + ", ".join(m.movie_title for m in matched)
             key = {"liked": [m.to_dict() for m in matched]}
@@ -208,7 +208,7 @@ def similar(
     with user_errors():
         check_k(k)
         recommender = Recommender.load(artifact)
-        info = recommender.movie_info(movie)
+        info = recommender.catalog.movie_info(movie)
         recs = recommender.similar(movie, k)
     if as_json:
         emit_json({"movie": info.to_dict(), "similar": [r.to_dict() for r in recs]})
@@ -237,7 +237,9 @@ def score(
     with user_errors():
         recommender = Recommender.load(artifact)
         if untrained:
-            recommender.ranking = new_ranking_model(recommender.config, recommender.vocabs).eval()
+            recommender.ranking = new_ranking_model(
+                recommender.config, recommender.catalog.vocabs
+            ).eval()
         recs = recommender.score(user, movie)
     if as_json:
         emit_json({"user_id": user, "untrained": untrained, "scores": [r.to_dict() for r in recs]})

@@ -52,16 +52,41 @@ class EncodedRatings:
             timestamp=ratings.timestamp.astype(np.int64),
         )
 
-    def by_user(self, n_users: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """CSR `(indptr [n_users+1], movie_idx, rating)`: each user's rated movies, by time."""
+    def by_user(self, n_users: int) -> UserRatings:
+        """Each user's ratings, oldest first, over user indices `0..n_users - 1`."""
         order = np.lexsort((self.timestamp, self.user_idx))
         counts = np.bincount(self.user_idx, minlength=n_users)
         indptr = np.r_[0, np.cumsum(counts)].astype(np.int64)
-        return indptr, self.movie_idx[order], self.rating[order]
+        return UserRatings(indptr, self.movie_idx[order], self.rating[order])
 
 
 @dataclass(frozen=True, eq=False)
-class Catalog:
+class UserRatings:
+    """Each user's ratings in compressed sparse rows: user index `u` rated the movies
+    `movie_idx[indptr[u]:indptr[u + 1]]` (oldest first) with `rating[...]` stars.
+
+    `indptr` is `[n_users + 1]` int64 over user indices (row 0, the unknown user, is empty);
+    `movie_idx` `[nnz]` int64, `rating` `[nnz]` float32. Built by `EncodedRatings.by_user`.
+    """
+
+    indptr: np.ndarray
+    movie_idx: np.ndarray
+    rating: np.ndarray
+
+    @property
+    def n_users(self) -> int:
+        """User index rows, the unknown user included."""
+        return len(self.indptr) - 1
+
+    def movies_of(self, user: int) -> np.ndarray:
+        return self.movie_idx[self.indptr[user] : self.indptr[user + 1]]
+
+    def ratings_of(self, user: int) -> np.ndarray:
+        return self.rating[self.indptr[user] : self.indptr[user + 1]]
+
+
+@dataclass(frozen=True, eq=False)
+class MovieTable:
     """The movies a model knows, aligned with the title vocabulary (row i = movie index i).
 
     Several MovieLens ids can share one title (the data set lists some films twice); the catalogue
@@ -75,7 +100,7 @@ class Catalog:
     id_to_title: dict[str, str]
 
     @classmethod
-    def from_ratings(cls, ratings: Ratings, movies: Vocabulary) -> Catalog:
+    def from_ratings(cls, ratings: Ratings, movies: Vocabulary) -> MovieTable:
         rows = movies.numbers(ratings.movie_title)
         ids = ratings.movie_id
         # Lowest numeric id first, so the first occurrence per title is its canonical id.

@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 
-from reelrank.data.encoding import Catalog, EncodedRatings, Vocabularies
+from reelrank.data.encoding import EncodedRatings, MovieTable, Vocabularies
 from reelrank.data.titles import split_release_year
 from reelrank.types import AGE_BUCKETS, Ratings
 
@@ -47,7 +47,8 @@ def history_table(train: EncodedRatings, n_rows: int, max_history: int) -> np.nd
     """`[n_rows, max_history]` int64: each user's latest training movies, oldest first."""
     if max_history < 1:
         raise ValueError(f"max_history must be >= 1, got {max_history}")
-    indptr, movies, _ = train.by_user(n_rows)
+    by_user = train.by_user(n_rows)
+    indptr, movies = by_user.indptr, by_user.movie_idx
     counts = np.diff(indptr)
     table = np.zeros((n_rows, max_history), dtype=np.int64)
     # Position of each rating from the end of its user's run: 0 = latest.
@@ -59,7 +60,7 @@ def history_table(train: EncodedRatings, n_rows: int, max_history: int) -> np.nd
 
 
 def movie_tables(
-    catalog: Catalog, vocabs: Vocabularies, *, max_tokens: int = 8
+    catalog: MovieTable, vocabs: Vocabularies, *, max_tokens: int = 8
 ) -> dict[str, np.ndarray]:
     """`title_tokens` `[n_movies+1, max_tokens]`, `genres` `[n_movies+1, G]` float32 and
     `year` `[n_movies+1]` (five-year buckets from 1920; 0 unknown)."""

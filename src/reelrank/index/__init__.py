@@ -4,7 +4,8 @@
 - `exact`: `BruteForceIndex`, exact top-k by a matrix product;
 - `hnsw`: `FaissIndex`, approximate top-k with faiss' HNSW graph (faiss is an optional extra).
 
-`index_from_state(tensors, config, vectors=...)` rebuilds either kind from its `state()`.
+`build_index(vectors, kind)` builds either kind; `index_from_state(tensors, config, vectors=...)`
+rebuilds one from its `state()`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __all__ = [
     "Exclusions",
     "FaissIndex",
     "Index",
+    "build_index",
     "index_from_state",
 ]
 
@@ -30,6 +32,15 @@ _INDEX_KINDS: dict[str, type[Index]] = {
     BruteForceIndex.kind: BruteForceIndex,
     FaissIndex.kind: FaissIndex,
 }
+
+
+def build_index(vectors: Tensor, kind: str) -> Index:
+    """An index of `kind` ("brute_force", exact, or "hnsw", approximate) over `[n, dim]` vectors."""
+    if kind == "brute_force":
+        return BruteForceIndex(vectors)
+    if kind == "hnsw":
+        return FaissIndex(vectors)
+    raise ValueError(f"unknown index {kind!r}; choose 'brute_force' or 'hnsw'")
 
 
 def index_from_state(

@@ -57,7 +57,5 @@ class BruteForceIndex(Index):
     def from_state(
         cls, tensors: dict[str, Tensor], config: dict[str, Any], *, vectors: Tensor
     ) -> BruteForceIndex:
-        # Artifacts written before the index stopped saving its own copy of the vectors still
-        # hold one, equal to the model's `vectors`; it is read past so they keep loading.
-        check_state(cls.kind, tensors, config, required=set(), optional={"ids", "vectors"})
+        check_state(cls.kind, tensors, config, required=set(), optional={"ids"})
         return cls(vectors, tensors.get("ids"))

@@ -61,8 +61,8 @@ async def get_health(model: Model) -> schemas.Health:
         preset=model.config.preset,
         two_stage=model.two_stage,
         retrieval=model.retrieval is not None,
-        users=len(model.users),
-        movies=len(model.movies),
+        users=len(model.catalog.users),
+        movies=len(model.catalog.movies),
     )
 
 
@@ -75,14 +75,14 @@ async def search_movies(
     limit: Annotated[int, Query(ge=1, le=MAX_SEARCH)] = DEFAULT_SEARCH,
 ) -> schemas.MovieSearch:
     """Title search, forgiving like the CLI ("usual suspects" finds "Usual Suspects, The")."""
-    found = model.search_movies(query, limit=limit)
+    found = model.catalog.search_movies(query, limit=limit)
     return schemas.MovieSearch(query=query, movies=[schemas.Movie(**m.to_dict()) for m in found])
 
 
 @movies.get("/{movie_id}")
 async def get_movie(model: Model, movie_id: MovieIdPath) -> schemas.Movie:
     """One movie by its MovieLens id."""
-    return schemas.Movie(**model.movie_info(known_movie_id(model, movie_id)).to_dict())
+    return schemas.Movie(**model.catalog.movie_info(known_movie_id(model, movie_id)).to_dict())
 
 
 @movies.get("/{movie_id}/similar")
@@ -92,7 +92,7 @@ async def similar_movies(
     """The movies nearest to one movie, by `retrieval_score` (no rating is predicted)."""
     movie_id = known_movie_id(model, movie_id)
     return schemas.SimilarMovies(
-        movie=schemas.Movie(**model.movie_info(movie_id).to_dict()),
+        movie=schemas.Movie(**model.catalog.movie_info(movie_id).to_dict()),
         k=k,
         similar=to_schema(model.similar(movie_id, k)),
     )
@@ -105,7 +105,7 @@ async def list_users(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
 ) -> schemas.UserList:
     """User ids known to the model, in vocabulary order, a page at a time."""
-    terms = model.users.terms
+    terms = model.catalog.users.terms
     return schemas.UserList(
         total=len(terms), offset=offset, user_ids=terms[offset : offset + limit].tolist()
     )
@@ -150,7 +150,7 @@ async def recommend_for_liked(
 ) -> schemas.LikedRecommendations:
     """Recommendations for someone not in the data, from titles or ids of movies they liked."""
     liked = [str(ref) for ref in body.liked]
-    resolved = [schemas.Movie(**model.movie_info(ref).to_dict()) for ref in liked]
+    resolved = [schemas.Movie(**model.catalog.movie_info(ref).to_dict()) for ref in liked]
     return schemas.LikedRecommendations(
         liked=resolved,
         k=body.k,
@@ -170,7 +170,8 @@ def known_movie_id(model: Recommender, movie_id: str) -> str:
     """`movie_id` if it is a MovieLens id of the catalogue; a path segment is never a title."""
     if movie_id not in model.catalog.id_to_title:
         raise UnknownIdError(
-            f"unknown movie id {movie_id!r}: it is not among the {len(model.movies)} movies. "
+            f"unknown movie id {movie_id!r}: it is not among the "
+            f"{len(model.catalog.movies)} movies. "
             "Find a movie's id with GET /movies?query=<part of its title>."
         )
     return movie_id
