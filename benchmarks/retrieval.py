@@ -27,7 +27,7 @@ from reelrank.experiment import train_recommender
 from reelrank.index import BruteForceIndex, FaissIndex, Index
 from reelrank.recommender import Recommender
 
-PRESETS = ("popularity", "ease", "edlae", "seed-retrieval", "multitask", "two-stage")
+PRESETS = ("popularity", "ease", "edlae", "seed-retrieval", "multitask", "two-tower", "two-stage")
 COLUMNS = (
     ("top1", "factorized_top_k/top_1_categorical_accuracy"),
     ("top5", "factorized_top_k/top_5_categorical_accuracy"),

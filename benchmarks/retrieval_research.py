@@ -183,14 +183,19 @@ def spread(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return (x[1:] @ w[:, 1:]).std()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_data_option(parser: argparse.ArgumentParser) -> None:
+    """`--data PATH`: the ratings every research script reads, through the library's loader."""
     parser.add_argument(
         "--data",
         type=Path,
         default=None,
         help="an ml-100k folder or zip (default: reelrank's cache, downloaded on first use)",
     )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_data_option(parser)
     parser.add_argument("--val-seeds", type=int, default=5, help="validation splits to average")
     parser.add_argument("--others", action="store_true", help="also tune the other families")
     args = parser.parse_args()

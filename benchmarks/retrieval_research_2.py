@@ -147,12 +147,7 @@ def spread(z: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=None,
-        help="an ml-100k folder or zip (default: reelrank's cache, downloaded on first use)",
-    )
+    rr.add_data_option(parser)
     parser.add_argument("--val-seeds", type=int, default=5)
     parser.add_argument("--stage", choices=["values", "lowrank", "combo"], default="lowrank")
     args = parser.parse_args()

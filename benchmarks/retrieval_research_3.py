@@ -138,12 +138,7 @@ def mean_metrics(ms: list[dict[str, float]]) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=None,
-        help="an ml-100k folder or zip (default: reelrank's cache, downloaded on first use)",
-    )
+    rr.add_data_option(parser)
     parser.add_argument("--val-seeds", type=int, default=3, help="validation splits to average")
     parser.add_argument("--quick", action="store_true", help="only the final grid's best guess")
     args = parser.parse_args()

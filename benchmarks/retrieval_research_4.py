@@ -46,12 +46,7 @@ KEYS = ["recall@10", "ndcg@10", "recall@100"]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=None,
-        help="an ml-100k folder or zip (default: reelrank's cache, downloaded on first use)",
-    )
+    rr.add_data_option(parser)
     parser.add_argument("--val-seeds", type=int, default=5, help="validation splits (seeds 7..)")
     parser.add_argument("--train-seeds", type=int, nargs="+", default=[42, 7])
     parser.add_argument("--weights", type=float, nargs="+", default=[0.0, 0.3, 0.5, 0.75, 1.0])

@@ -8,7 +8,7 @@ from movies they liked, and movies like one movie. Artifacts: `reelrank.artifact
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -45,12 +45,7 @@ class Recommendation:
     retrieval_score: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "movie_id": self.movie_id,
-            "movie_title": self.movie_title,
-            "predicted_rating": self.predicted_rating,
-            "retrieval_score": self.retrieval_score,
-        }
+        return asdict(self)
 
 
 class Recommender:

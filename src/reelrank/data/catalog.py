@@ -7,7 +7,7 @@ reads (id, title, year, genres).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from reelrank.data.encoding import MovieTable, Vocabularies
@@ -26,12 +26,7 @@ class MovieInfo:
     genres: list[str]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "movie_id": self.movie_id,
-            "movie_title": self.movie_title,
-            "year": self.year,
-            "genres": self.genres,
-        }
+        return asdict(self)
 
 
 class Catalog:

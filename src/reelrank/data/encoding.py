@@ -1,4 +1,4 @@
-"""From a ratings table to what models see: vocabularies, a movie catalogue and int arrays.
+"""From a ratings table to what models see: vocabularies, a movie table and int arrays.
 
 Encoding happens once, vectorised; after that training batches are index slices (DESIGN habit 9).
 """
