@@ -11,6 +11,9 @@ TORCH_SPEC  ?= torch==2.13.0
 TORCH_BUILD ?= $(if $(shell command -v nvidia-smi 2>/dev/null),cuda,cpu)
 TORCH_INDEX ?= $(if $(filter cpu,$(TORCH_BUILD)),https://download.pytorch.org/whl/cpu,)
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+# One quick request tells whether the wheel index answers, so an unreachable one costs seconds, not
+# pip's retries for every package.
+export INDEX_REACHABLE := import sys, urllib.request; urllib.request.urlopen(sys.argv[1].rstrip("/") + "/torch/", timeout=10)
 EXTRAS ?= serve,ann,dev
 
 .PHONY: demo test lint typecheck pytest venv clean
@@ -19,10 +22,13 @@ venv: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
-	@echo "Installing $(TORCH_SPEC) ($(TORCH_BUILD) build$(if $(TORCH_INDEX), from $(TORCH_INDEX)))"
-	$(if $(TORCH_INDEX),$(PIP) --timeout 20 --index-url "$(TORCH_INDEX)" "$(TORCH_SPEC)" || \
-	  { echo "$(TORCH_INDEX) cannot be reached; installing $(TORCH_SPEC) from the default index"; \
-	    $(PIP) "$(TORCH_SPEC)"; },$(PIP) "$(TORCH_SPEC)")
+	@if [ -n "$(TORCH_INDEX)" ] && $(BIN)/python -c "$$INDEX_REACHABLE" "$(TORCH_INDEX)" 2>/dev/null; then \
+	  echo "Installing $(TORCH_SPEC) ($(TORCH_BUILD) build) from $(TORCH_INDEX)"; \
+	  $(PIP) --index-url "$(TORCH_INDEX)" "$(TORCH_SPEC)"; \
+	else \
+	  echo "Installing $(TORCH_SPEC) from the default index$(if $(TORCH_INDEX), ($(TORCH_INDEX) cannot be reached))"; \
+	  $(PIP) "$(TORCH_SPEC)"; \
+	fi
 	$(PIP) -e ".[$(EXTRAS)]"
 	touch $@
 
