@@ -30,14 +30,17 @@ from reelrank.types import Ratings, ReelrankError
 class SplitData:
     """A split, encoded with the vocabularies of the whole data set (as the seed builds them)."""
 
-    vocabs: Vocabularies
+    catalog: Catalog
     train: EncodedRatings
     test: EncodedRatings
-    movies: MovieTable
 
     @property
-    def catalog(self) -> Catalog:
-        return Catalog(self.vocabs, self.movies)
+    def vocabs(self) -> Vocabularies:
+        return self.catalog.vocabs
+
+    @property
+    def movies(self) -> MovieTable:
+        return self.catalog.table
 
 
 def prepare(ratings: Ratings, config: ExperimentConfig) -> SplitData:
@@ -47,10 +50,9 @@ def prepare(ratings: Ratings, config: ExperimentConfig) -> SplitData:
     vocabs = Vocabularies.from_ratings(ratings)
     train, test = split_ratings(ratings, config.split, seed=config.training.seed)
     return SplitData(
-        vocabs=vocabs,
+        catalog=Catalog(vocabs, MovieTable.from_ratings(ratings, vocabs.movies)),
         train=EncodedRatings.encode(train, vocabs),
         test=EncodedRatings.encode(test, vocabs),
-        movies=MovieTable.from_ratings(ratings, vocabs.movies),
     )
 
 

@@ -8,19 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from reelrank.data import movielens_tables as tables
 from reelrank.data.archive import Archive, file_error, split_lines
-from reelrank.data.movielens_tables import (
-    USER_FIELDS,
-    MovieTable,
-    UserRow,
-    UserTable,
-    join_ratings,
-    movie_table,
-    parse_rating_rows,
-    split_fields,
-    user_table,
-    whole_number,
-)
 from reelrank.types import GENRES, Ratings
 
 GROUPLENS_EXPECTED = (
@@ -41,37 +30,39 @@ def read_grouplens(path: Path) -> Ratings:
         data_file, data_text = archive.text("u.data", "latin-1")
     users = parse_users(users_text, users_file)
     movies = parse_movies(movies_text, movies_file)
-    table = parse_rating_rows(data_text, data_file, first_line=1)
-    return join_ratings(table, movies, users, data_file, first_line=1, names=("u.user", "u.item"))
+    rating_rows = tables.parse_rating_rows(data_text, data_file, first_line=1)
+    return tables.join_ratings(
+        rating_rows, movies, users, data_file, first_line=1, names=("u.user", "u.item")
+    )
 
 
-def parse_users(text: str, file: str) -> UserTable:
+def parse_users(text: str, file: str) -> tables.UserRows:
     """The users of a `u.user` text: `user id|age|gender|occupation|zip code` per line."""
-    rows: list[UserRow] = []
+    rows: list[tables.UserRow] = []
     for i, line in enumerate(split_lines(text)):
-        uid, age, gender, occupation, zip_code = split_fields(
-            line, "|", 5, file, i + 1, USER_FIELDS
+        uid, age, gender, occupation, zip_code = tables.split_fields(
+            line, "|", 5, file, i + 1, tables.USER_FIELDS
         )
         rows.append(
             (
-                whole_number(uid, file, i + 1, "user id"),
-                whole_number(age, file, i + 1, "age"),
+                tables.whole_number(uid, file, i + 1, "user id"),
+                tables.whole_number(age, file, i + 1, "age"),
                 gender,
                 occupation,
                 zip_code,
             )
         )
-    return user_table(rows, file, 1)
+    return tables.user_rows(rows, file, 1)
 
 
-def parse_movies(text: str, file: str) -> MovieTable:
+def parse_movies(text: str, file: str) -> tables.MovieRows:
     """The movies of a `u.item` text: id, title, dates, URL and 19 genre flags per line."""
     ids: list[int] = []
     titles: list[str] = []
     genres: list[list[bool]] = []
     for i, line in enumerate(split_lines(text)):
-        fields = split_fields(line, "|", 5 + len(GENRES), file, i + 1, MOVIE_FIELDS)
-        ids.append(whole_number(fields[0], file, i + 1, "movie id"))
+        fields = tables.split_fields(line, "|", 5 + len(GENRES), file, i + 1, MOVIE_FIELDS)
+        ids.append(tables.whole_number(fields[0], file, i + 1, "movie id"))
         # Three titles in u.item end in a space; strip so every source gives the same title.
         titles.append(fields[1].strip())
         flags = fields[-len(GENRES) :]
@@ -83,4 +74,4 @@ def parse_movies(text: str, file: str) -> MovieTable:
                 f"the last {len(GENRES)} fields to be 0 or 1",
             )
         genres.append([flag == "1" for flag in flags])
-    return movie_table(ids, titles, genres, file, 1)
+    return tables.movie_rows(ids, titles, genres, file, 1)

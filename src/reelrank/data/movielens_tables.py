@@ -19,7 +19,7 @@ USER_FIELDS = "user id | age | gender | occupation | zip code"
 
 
 @dataclass(frozen=True)
-class MovieTable:
+class MovieRows:
     """One row per movie: `ids` `[m]` int64, `titles` `[m]` str, `genres` `[m, G]` bool."""
 
     ids: np.ndarray
@@ -28,7 +28,7 @@ class MovieTable:
 
 
 @dataclass(frozen=True)
-class UserTable:
+class UserRows:
     """One row per user: `ids`, `ages` `[u]` int64; `genders`, `occupations`, `zips` `[u]` str."""
 
     ids: np.ndarray
@@ -73,7 +73,7 @@ def _check_unique(ids: list[int], file: str, first_line: int, what: str) -> None
         seen[value] = lineno
 
 
-def user_table(rows: list[UserRow], file: str, first_line: int) -> UserTable:
+def user_rows(rows: list[UserRow], file: str, first_line: int) -> UserRows:
     """Check the parsed user rows (unique ids, M/F, an occupation) and make the table."""
     if not rows:
         raise file_error(file, None, "it has no users", f"one line per user: {USER_FIELDS}")
@@ -84,7 +84,7 @@ def user_table(rows: list[UserRow], file: str, first_line: int) -> UserTable:
         if not occupation:
             raise file_error(file, first_line + i, "occupation is empty", "an occupation")
     ids, ages, genders, occupations, zips = zip(*rows, strict=True)
-    return UserTable(
+    return UserRows(
         ids=np.array(ids, dtype=np.int64),
         ages=np.array(ages, dtype=np.int64),
         genders=np.array(genders, dtype=str),
@@ -93,14 +93,14 @@ def user_table(rows: list[UserRow], file: str, first_line: int) -> UserTable:
     )
 
 
-def movie_table(
+def movie_rows(
     ids: list[int], titles: list[str], genres: list[list[bool]], file: str, first_line: int
-) -> MovieTable:
+) -> MovieRows:
     """Check the parsed movie rows (at least one, unique ids) and make the table."""
     if not ids:
         raise file_error(file, None, "it has no movies", "one line per movie")
     _check_unique(ids, file, first_line, "movie id")
-    return MovieTable(
+    return MovieRows(
         ids=np.array(ids, dtype=np.int64),
         titles=np.array(titles, dtype=str),
         genres=np.array(genres, dtype=bool).reshape(len(ids), len(GENRES)),
@@ -156,8 +156,8 @@ def _as_str(ints: np.ndarray) -> np.ndarray:
 
 def join_ratings(
     table: np.ndarray,
-    movies: MovieTable,
-    users: UserTable,
+    movies: MovieRows,
+    users: UserRows,
     file: str,
     *,
     first_line: int,

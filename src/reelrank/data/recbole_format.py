@@ -10,18 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from reelrank.data import movielens_tables as tables
 from reelrank.data.archive import Archive, file_error, split_lines
-from reelrank.data.movielens_tables import (
-    MovieTable,
-    UserRow,
-    UserTable,
-    join_ratings,
-    movie_table,
-    parse_rating_rows,
-    split_fields,
-    user_table,
-    whole_number,
-)
 from reelrank.types import GENRES, Ratings
 
 RECBOLE_DIR = "recbole/dataset_example/ml-100k/"
@@ -49,31 +39,31 @@ def read_recbole_wheel(path: Path) -> Ratings:
     users = parse_users(user_text, user_file)
     movies = parse_movies(item_text, item_file)
     inter_file, inter_text = texts["inter"]
-    table = parse_rating_rows(inter_text.partition("\n")[2], inter_file, first_line=2)
+    rating_rows = tables.parse_rating_rows(inter_text.partition("\n")[2], inter_file, first_line=2)
     names = ("ml-100k.user", "ml-100k.item")
-    return join_ratings(table, movies, users, inter_file, first_line=2, names=names)
+    return tables.join_ratings(rating_rows, movies, users, inter_file, first_line=2, names=names)
 
 
-def parse_users(text: str, file: str) -> UserTable:
+def parse_users(text: str, file: str) -> tables.UserRows:
     """The users of an `ml-100k.user` text (after its header line)."""
-    rows: list[UserRow] = []
+    rows: list[tables.UserRow] = []
     for i, line in enumerate(split_lines(text)[1:]):
         lineno = i + 2
-        fields = split_fields(line, "\t", 5, file, lineno, "user fields")
+        fields = tables.split_fields(line, "\t", 5, file, lineno, "user fields")
         uid, age, gender, occupation, zip_code = fields
         rows.append(
             (
-                whole_number(uid, file, lineno, "user id"),
-                whole_number(age, file, lineno, "age"),
+                tables.whole_number(uid, file, lineno, "user id"),
+                tables.whole_number(age, file, lineno, "age"),
                 gender,
                 occupation,
                 zip_code,
             )
         )
-    return user_table(rows, file, 2)
+    return tables.user_rows(rows, file, 2)
 
 
-def parse_movies(text: str, file: str) -> MovieTable:
+def parse_movies(text: str, file: str) -> tables.MovieRows:
     """The movies of an `ml-100k.item` text (after its header line)."""
     genre_index = {g: j for j, g in enumerate(GENRES)}
     ids: list[int] = []
@@ -81,8 +71,10 @@ def parse_movies(text: str, file: str) -> MovieTable:
     genres: list[list[bool]] = []
     for i, line in enumerate(split_lines(text)[1:]):
         lineno = i + 2
-        item_id, title, year, classes = split_fields(line, "\t", 4, file, lineno, "item fields")
-        ids.append(whole_number(item_id, file, lineno, "movie id"))
+        item_id, title, year, classes = tables.split_fields(
+            line, "\t", 4, file, lineno, "item fields"
+        )
+        ids.append(tables.whole_number(item_id, file, lineno, "movie id"))
         title, year = title.strip(), year.strip()
         if year == _UNKNOWN:
             titles.append("unknown" if title == _UNKNOWN else title)
@@ -97,4 +89,4 @@ def parse_movies(text: str, file: str) -> MovieTable:
                 )
             flags[genre_index[name]] = True
         genres.append(flags)
-    return movie_table(ids, titles, genres, file, 2)
+    return tables.movie_rows(ids, titles, genres, file, 2)
