@@ -34,10 +34,10 @@ COLUMNS = (
     ("top10", "factorized_top_k/top_10_categorical_accuracy"),
     ("top50", "factorized_top_k/top_50_categorical_accuracy"),
     ("top100", "factorized_top_k/top_100_categorical_accuracy"),
-    ("R@10", "recall@10"),
-    ("NDCG@10", "ndcg@10"),
-    ("HR@10", "hit_rate@10"),
-    ("R@100", "recall@100"),
+    ("R@10", "retrieval/recall@10"),
+    ("NDCG@10", "retrieval/ndcg@10"),
+    ("HR@10", "retrieval/hit_rate@10"),
+    ("R@100", "retrieval/recall@100"),
 )
 
 

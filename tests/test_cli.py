@@ -118,10 +118,17 @@ def test_evaluate_on_its_split_and_another(
     )
     other = json.loads(stdout)
     assert code == 0 and other["split"] == "fold:1"
-    # The figures are those of fold 1's test rows, worked out here from the model's predictions.
+    # Fold 1's test rows overlap the random split's training rows: those are left out, and the
+    # figures are those of the rest, worked out here from the model's predictions.
     model = Recommender.load(cli_artifact)
     _, test = split_ratings(ratings, "fold:1", seed=model.config.training.seed)
-    assert other["test_ratings"] == len(test)
+    trained = {(u, t) for u in set(test.user_id) for _, t, _ in model.rated_movies(u)}
+    fresh = np.array(
+        [(u, t) not in trained for u, t in zip(test.user_id, test.movie_title, strict=True)]
+    )
+    test = test.take(fresh)
+    assert 0 < other["test_ratings"] == len(test) < len(fresh)
+    assert other["test_ratings_dropped_as_trained_on"] == len(fresh) - len(test)
     predicted = np.array(
         [
             model.score(u, [t])[0].predicted_rating
@@ -130,9 +137,12 @@ def test_evaluate_on_its_split_and_another(
     )
     expected = float(np.sqrt(np.mean((predicted - test.user_rating) ** 2)))
     assert other["root_mean_squared_error"] == pytest.approx(expected, rel=1e-5)
-    code, stdout, _ = run("evaluate", cli_artifact, "--data", grouplens_dir, "--split", "fold:1")
+    code, stdout, stderr = run(
+        "evaluate", cli_artifact, "--data", grouplens_dir, "--split", "fold:1"
+    )
     assert code == 0 and "Evaluation on the test part of split fold:1" in stdout
     assert f"{expected:.4f}" in stdout
+    assert f"{len(fresh) - len(test)} test ratings of fold:1 were in the model's training" in stderr
 
 
 def test_piped_tables_do_not_wrap(capsys: pytest.CaptureFixture[str]) -> None:

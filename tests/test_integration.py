@@ -62,7 +62,7 @@ def test_learned_retrieval_beats_popularity_on_real_movielens(real_cache: Path) 
     }
     popularity = figures.pop("popularity")
     # Measured on this split: popularity 0.115 / 0.213, EASE 0.236 / 0.442.
-    assert popularity["recall@10"] == pytest.approx(0.1148, abs=0.002)
+    assert popularity["retrieval/recall@10"] == pytest.approx(0.1148, abs=0.002)
     for name, metrics in figures.items():
-        for key in ("recall@10", "ndcg@10", "recall@100"):
+        for key in ("retrieval/recall@10", "retrieval/ndcg@10", "retrieval/recall@100"):
             assert metrics[key] > popularity[key] * 1.5, (name, key, metrics[key])

@@ -22,6 +22,7 @@ LAYERS: dict[str, int] = {
     "reelrank.evaluation": 4,
     "reelrank.recommender": 5,
     "reelrank.experiment": 5,
+    "reelrank.served_evaluation": 5,
     "reelrank.cli": 6,
     "reelrank.service": 6,
 }
@@ -31,6 +32,7 @@ FORBIDDEN = {
     ("reelrank.index", "reelrank.data"),
     ("reelrank.service", "reelrank.training"),
     ("reelrank.service", "reelrank.experiment"),
+    ("reelrank.service", "reelrank.served_evaluation"),
 }
 NO_TORCH = ("reelrank.types", "reelrank.config", "reelrank.data", "reelrank.metrics")
 

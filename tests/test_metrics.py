@@ -19,17 +19,52 @@ def test_rating_metrics_reject_mismatched_or_empty() -> None:
         metrics.mae(np.ones(0), np.ones(0))
 
 
-def test_factorized_top_k_counts_strictly_higher_scores_and_ties_as_hits() -> None:
+def test_factorized_top_k_scores_ties_pessimistically() -> None:
     scores = np.array(
         [
             [0.9, 0.1, 0.5, 0.3],  # target 2 has one higher: rank 1
-            [0.2, 0.2, 0.2, 0.2],  # all tied: rank 0, a hit at every k (as tf.math.in_top_k)
+            [0.2, 0.2, 0.2, 0.2],  # all tied: the target ranks behind the other three, rank 3
             [0.0, 0.1, 0.2, 0.3],  # target 0 is last: rank 3
+            [0.5, 0.7, 0.5, 0.1],  # target 0 tied with column 2, one higher: rank 2
         ]
     )
-    targets = np.array([2, 1, 0])
-    acc = metrics.factorized_top_k_accuracy(scores, targets, ks=(1, 2, 4))
-    assert acc == {1: pytest.approx(1 / 3), 2: pytest.approx(2 / 3), 4: pytest.approx(1.0)}
+    targets = np.array([2, 1, 0, 0])
+    assert metrics.pessimistic_rank(scores, targets).tolist() == [1, 3, 3, 2]
+    acc = metrics.factorized_top_k_accuracy(scores, targets, ks=(1, 2, 3, 4))
+    assert acc == {1: 0.0, 2: 0.25, 3: 0.5, 4: 1.0}
+
+
+def test_pessimistic_hits_move_to_the_back_of_their_tie() -> None:
+    hits = np.array(
+        [
+            [True, False, False, False],  # run [0.9, 0.9] holds one hit: it moves to place 1
+            [False, True, False, False],  # distinct scores: unchanged
+            [False, False, True, False],  # the hit ties with the full list's last place: dropped
+            [False, False, True, False],  # ... unless the list is not full (-inf padding)
+            [True, True, False, False],  # a run of three with two hits: its last two places
+        ]
+    )
+    scores = np.array(
+        [
+            [0.9, 0.9, 0.5, 0.1],
+            [0.9, 0.8, 0.5, 0.1],
+            [0.9, 0.8, 0.5, 0.5],
+            [0.9, 0.8, 0.5, -np.inf],
+            [0.7, 0.7, 0.7, 0.1],
+        ]
+    )
+    assert metrics.pessimistic_hits(hits, scores).tolist() == [
+        [False, True, False, False],
+        [False, True, False, False],
+        [False, False, False, False],
+        [False, False, True, False],
+        [False, True, True, False],
+    ]
+    # All alike: a list of equal scores finds nothing, whatever its order.
+    flat = metrics.ranking_metrics(
+        np.array([[1, 2, 3]]), np.array([0, 1]), np.array([1]), ks=(3,), top_scores=np.zeros((1, 3))
+    )
+    assert flat["recall@3"] == 0.0
 
 
 def test_ranking_metrics_hand_worked() -> None:

@@ -42,15 +42,19 @@ def test_every_preset_trains_evaluates_and_round_trips(
     recommender = train_recommender(ratings, fast(name))
     metrics = recommender.metrics
     assert ("root_mean_squared_error" in metrics) == (recommender.ranking is not None)
-    if recommender.ranking is None and name != "popularity":  # popularity's lists are all ties
-        # With no ranking stage the served list is the retrieval list, so the saved figures must
-        # be those of `recommend` itself, worked out here from its output.
-        assert metrics["recall@10"] == pytest.approx(served_recall(recommender, ratings, 10))
+    if name != "popularity":  # popularity's lists are ties, scored pessimistically
+        # The saved figures are those of the lists `recommend` serves, worked out here.
+        assert metrics["known_user/recall@10"] == pytest.approx(
+            served_recall(recommender, ratings, 10)
+        )
+    if recommender.ranking is None:
+        # With no ranking stage the served list is the retrieval list.
+        assert metrics["known_user/recall@10"] == pytest.approx(metrics["retrieval/recall@10"])
     loaded = Recommender.load(recommender.save(tmp_path / name))
     assert loaded.recommend("4", 5) == recommender.recommend("4", 5)
     assert loaded.similar("1", 3) == recommender.similar("1", 3)
     again = evaluate_recommender(loaded, ratings)
-    assert again["recall@10"] == pytest.approx(metrics["recall@10"])
+    assert again["retrieval/recall@10"] == pytest.approx(metrics["retrieval/recall@10"])
 
 
 def served_recall(recommender: Recommender, ratings: Ratings, k: int) -> float:
@@ -75,7 +79,7 @@ def served_recall(recommender: Recommender, ratings: Ratings, k: int) -> float:
 def test_learned_models_beat_popularity_on_structured_data(ratings: Ratings, name: str) -> None:
     popularity = train_recommender(ratings, fast("popularity")).metrics
     learned = train_recommender(ratings, fast(name)).metrics
-    for key in ("recall@10", "ndcg@10"):
+    for key in ("retrieval/recall@10", "retrieval/ndcg@10"):
         assert learned[key] > popularity[key] * 1.1, (key, learned[key], popularity[key])
 
 
@@ -183,3 +187,16 @@ def test_cached_user_scores_match_the_index(two_stage: Recommender) -> None:
     assert [r.retrieval_score for r in cached] == pytest.approx(
         [r.retrieval_score for r in through_index], rel=1e-4
     )
+
+
+def test_evaluate_leaves_out_training_rows_and_refuses_other_data(ratings: Ratings) -> None:
+    recommender = train_recommender(ratings, fast("ease"))
+    own = evaluate_recommender(recommender, ratings)
+    assert own["test_ratings_dropped_as_trained_on"] == 0
+    assert own["test_ratings"] == recommender.metrics["test_ratings"]
+    # The last 20% by time overlaps the random split's training rows: those are left out.
+    later = evaluate_recommender(recommender, ratings, "temporal:0.8")
+    assert later["test_ratings_dropped_as_trained_on"] > 0
+    assert later["test_ratings"] + later["test_ratings_dropped_as_trained_on"] == 300
+    with pytest.raises(ReelrankError, match="trained on other ratings"):
+        evaluate_recommender(recommender, ratings.take(np.arange(len(ratings) - 1)))

@@ -49,15 +49,22 @@ def evaluate_retrieval(
     *,
     batch_size: int = 4096,
 ) -> dict[str, float]:
-    """Retrieval metrics, in one vectorised pass after training.
+    """The retrieval stage's own metrics (not the served list's), in one vectorised pass.
 
     - `factorized_top_k/top_{k}_categorical_accuracy` (TFRS): for every test rating, is its movie
       among the top k of all movies for that user? Seen movies stay in, as in TFRS.
-    - `recall@k`, `ndcg@k`, `hit_rate@k`: per-user full ranking of all movies with the user's
-      training movies (`seen`) excluded, against the user's test movies (users with any).
+    - `retrieval/recall@k`, `retrieval/ndcg@k`, `retrieval/hit_rate@k`: each test user's top 100
+      of all movies with their training movies (`seen`) excluded, against their test movies.
+
+    Ties are scored pessimistically. Test ratings of users or movies the model does not know
+    (index 0) cannot be scored: they are dropped and counted in `retrieval/unknown_test_ratings`.
     """
+    known = (test.user_idx > 0) & (test.movie_idx > 0)
+    test = test.take(known)
     if len(test) == 0:
-        raise ValueError("the test split is empty: choose a split that holds out some ratings")
+        raise ValueError(
+            "no test rating of a known user and movie: choose a split that holds out some ratings"
+        )
     model.eval()
     vectors = model.all_movie_embeddings()
     movies = vectors[1:]  # row 0 is the unknown movie, never a candidate
@@ -66,7 +73,7 @@ def evaluate_retrieval(
     for start in range(0, len(test), batch_size):
         rows = slice(start, start + batch_size)
         scores = model.user_embedding(users[rows]) @ movies.T
-        ranks.append(metrics.higher_scored_count(scores.numpy(), test.movie_idx[rows] - 1))
+        ranks.append(metrics.pessimistic_rank(scores.numpy(), test.movie_idx[rows] - 1))
     rank = np.concatenate(ranks)
     out = {
         f"factorized_top_k/top_{k}_categorical_accuracy": float(np.mean(rank < k))
@@ -77,9 +84,17 @@ def evaluate_retrieval(
     index = BruteForceIndex(vectors)
     exclude = [seen.movies_of(u) for u in test_users]
     queries = model.user_embedding(torch.from_numpy(test_users))
-    _, top = index.search(queries, max(RANKING_KS), exclude=exclude, batch_size=batch_size)
+    scores, top = index.search(queries, max(RANKING_KS), exclude=exclude, batch_size=batch_size)
     held_out = test.by_user(seen.n_users)
     relevant = [np.unique(held_out.movies_of(u)) for u in test_users]
     indptr = np.r_[0, np.cumsum([len(r) for r in relevant])]
-    out |= metrics.ranking_metrics(top.numpy(), indptr, np.concatenate(relevant), ks=RANKING_KS)
+    ranking = metrics.ranking_metrics(
+        top.numpy(),
+        indptr,
+        np.concatenate(relevant),
+        ks=RANKING_KS,
+        top_scores=scores.numpy(),
+    )
+    out |= {f"retrieval/{name}": value for name, value in ranking.items()}
+    out["retrieval/unknown_test_ratings"] = int((~known).sum())
     return out

@@ -6,13 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from reelrank.config import ExperimentConfig
 from reelrank.data import features
 from reelrank.data.catalog import Catalog
 from reelrank.data.encoding import EncodedRatings, MovieTable, Vocabularies
-from reelrank.data.splits import split_ratings
+from reelrank.data.splits import split_ratings, split_rows
 from reelrank.evaluation import evaluate_ranking, evaluate_retrieval
 from reelrank.index import Index, build_index
 from reelrank.models.blend import Blend
@@ -22,6 +23,7 @@ from reelrank.models.ranking import RankingModel
 from reelrank.models.retrieval import RetrievalModel
 from reelrank.models.two_tower import TwoTower
 from reelrank.recommender import Recommender
+from reelrank.served_evaluation import evaluate_served
 from reelrank.training import ProgressCallback, fit, fit_ranking
 from reelrank.types import Ratings, ReelrankError
 
@@ -151,26 +153,23 @@ def train_recommender(
         if isinstance(retrieval, Blend) and config.retrieval is not None:
             retrieval.calibrate(weight=config.retrieval.blend_weight)
 
-    seen = data.train.by_user(data.vocabs.users.size)
-    metrics: dict[str, Any] = {}
-    if len(data.test):
-        batch = config.training.eval_batch_size
-        if ranking is not None:
-            metrics |= evaluate_ranking(ranking, data.test, batch_size=batch)
-        if retrieval is not None:
-            metrics |= evaluate_retrieval(retrieval, seen, data.test, batch_size=batch)
-    metrics["train_ratings"] = len(data.train)
-    metrics["test_ratings"] = len(data.test)
-    return Recommender(
+    recommender = Recommender(
         config=config,
         catalog=data.catalog,
-        seen=seen,
+        seen=data.train.by_user(data.vocabs.users.size),
         ranking=ranking,
         retrieval=retrieval,
         index=_index_of(retrieval, config.index) if retrieval is not None else None,
-        metrics=metrics,
-        data_info=data_info,
+        # What it was trained on, so `evaluate_recommender` can tell training rows from test rows.
+        data_info={
+            **(data_info or {}),
+            "ratings": len(ratings),
+            "ratings_sha256": ratings.fingerprint(),
+        },
     )
+    recommender.metrics = evaluate_on(recommender, data.test) if len(data.test) else {}
+    recommender.metrics |= {"train_ratings": len(data.train), "test_ratings": len(data.test)}
+    return recommender
 
 
 def evaluate_recommender(
@@ -178,21 +177,49 @@ def evaluate_recommender(
 ) -> dict[str, Any]:
     """Evaluate a trained recommender on the test part of `split` (default: its own split).
 
-    Ratings of users or titles the model does not know fall into the unknown slot, as in the seed.
+    Test ratings the model was trained on (another split of the same data overlaps the training
+    rows) would flatter it: they are dropped, and `test_ratings_dropped_as_trained_on` says how
+    many. Ratings of users or titles the model does not know are left out of the retrieval and
+    served figures (and counted); the rating metrics give them the unknown slot, as the seed does.
     """
     config = recommender.config
-    _, test = split_ratings(ratings, split or config.split, seed=config.training.seed)
+    trained_on_data = recommender.data_info.get("ratings_sha256")
+    if trained_on_data is not None and trained_on_data != ratings.fingerprint():
+        raise ReelrankError(
+            "this model was trained on other ratings than the ones given (their fingerprints "
+            "differ), so its training rows cannot be told apart from test rows; evaluate it on "
+            "the data it was trained on"
+        )
+    seed = config.training.seed
+    train_rows, _ = split_rows(ratings, config.split, seed=seed)
+    _, test_rows = split_rows(ratings, split or config.split, seed=seed)
+    trained_on = np.isin(test_rows, train_rows)
+    test = ratings.take(test_rows[~trained_on])
     encoded = EncodedRatings.encode(test, recommender.catalog.vocabs)
-    batch = config.training.eval_batch_size
+    if len(encoded) == 0:
+        raise ReelrankError(
+            f"every test rating of split {split or config.split!r} was in this model's training "
+            f"data (it was trained on split {config.split!r}, seed {seed}); evaluate on its "
+            "own split or retrain on the one you want to test"
+        )
+    metrics = evaluate_on(recommender, encoded)
+    metrics["test_ratings"] = len(encoded)
+    metrics["test_ratings_dropped_as_trained_on"] = int(trained_on.sum())
+    return metrics
+
+
+def evaluate_on(recommender: Recommender, test: EncodedRatings) -> dict[str, Any]:
+    """Every figure of a recommender on encoded test ratings: the rating model's, the retrieval
+    stage's own, and those of the lists it serves."""
+    batch = recommender.config.training.eval_batch_size
     metrics: dict[str, Any] = {}
     if recommender.ranking is not None:
-        metrics |= evaluate_ranking(recommender.ranking, encoded, batch_size=batch)
+        metrics |= evaluate_ranking(recommender.ranking, test, batch_size=batch)
     if recommender.retrieval is not None:
         metrics |= evaluate_retrieval(
-            recommender.retrieval, recommender.seen, encoded, batch_size=batch
+            recommender.retrieval, recommender.seen, test, batch_size=batch
         )
-    metrics["test_ratings"] = len(encoded)
-    return metrics
+    return metrics | evaluate_served(recommender, test)
 
 
 def _index_of(retrieval: RetrievalModel, kind: str) -> Index:

@@ -41,8 +41,9 @@ def factorized_top_k_accuracy(
     """TFRS' `FactorizedTopK` accuracy: is the held-out item among the top k of all candidates?
 
     `scores` is `[queries, items]` (every candidate, seen ones included), `targets` `[queries]` the
-    column of each query's held-out item. As with `tf.math.in_top_k`, ties at the boundary count as
-    hits, so a query hits at k when fewer than k candidates score strictly higher than its target.
+    column of each query's held-out item. Ties are scored pessimistically (unlike
+    `tf.math.in_top_k`, which counts a tie at the boundary as a hit): a target tied with other
+    candidates ranks behind all of them, so a model that scores everything alike hits nothing.
     """
     scores = np.asarray(scores)
     targets = np.asarray(targets)
@@ -50,14 +51,15 @@ def factorized_top_k_accuracy(
         raise ValueError(
             f"expected scores [q, n] and targets [q], got {scores.shape}, {targets.shape}"
         )
-    rank = higher_scored_count(scores, targets)
+    rank = pessimistic_rank(scores, targets)
     return {k: float(np.mean(rank < _positive(k))) for k in ks}
 
 
-def higher_scored_count(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """`[q]`: how many candidates score strictly higher than each query's target column."""
+def pessimistic_rank(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """`[q]` 0-based rank of each query's target column among `[q, n]` scores, behind every
+    other candidate that scores at least as high (ties count against the target)."""
     target_scores = np.take_along_axis(scores, targets[:, None], axis=1)
-    return np.sum(scores > target_scores, axis=1)
+    return np.sum(scores >= target_scores, axis=1) - 1
 
 
 def hit_matrix(top_items: np.ndarray, indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
@@ -72,6 +74,35 @@ def hit_matrix(top_items: np.ndarray, indptr: np.ndarray, indices: np.ndarray) -
     relevant_keys = users_of_relevant * width + np.asarray(indices, dtype=np.int64)
     top_keys = np.arange(n_users, dtype=np.int64)[:, None] * width + top_items
     return np.isin(top_keys, relevant_keys) & (top_items >= 0)
+
+
+def pessimistic_hits(hits: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """`[users, K]` hits with ties scored pessimistically, from hits and the list's `[users, K]`
+    scores (best first; `-inf` for empty places).
+
+    Within a run of equal scores the order is arbitrary, so a run's hits are moved to its last
+    places. A run that reaches the end of a full list may continue past it, among items the list
+    does not show, so its hits are dropped. A model that scores every item alike hits nothing.
+    """
+    hits = np.asarray(hits, dtype=bool)
+    scores = np.asarray(scores, dtype=np.float64)
+    if hits.shape != scores.shape:
+        raise ValueError(f"hits {hits.shape} and scores {scores.shape} must have the same shape")
+    n_users, width = hits.shape
+    if width == 0:
+        return hits.copy()
+    starts = np.ones_like(hits)
+    starts[:, 1:] = scores[:, 1:] != scores[:, :-1]
+    run = np.arange(n_users)[:, None] * width + np.cumsum(starts, axis=1) - 1  # [u, K] run ids
+    positions = np.broadcast_to(np.arange(width), hits.shape)
+    run_end = np.zeros(n_users * width, dtype=np.int64)
+    np.maximum.at(run_end, run.ravel(), positions.ravel())
+    run_hits = np.bincount(run.ravel(), weights=hits.ravel(), minlength=n_users * width)
+    end, count = run_end[run], run_hits[run].astype(np.int64)
+    moved = positions > end - count  # the run's last `count` places
+    full = np.isfinite(scores[:, -1])[:, None]
+    open_ended = (end == width - 1) & (scores == scores[:, -1:]) & full
+    return moved & ~open_ended
 
 
 def recall_at_k(hits: np.ndarray, n_relevant: np.ndarray, *, k: int) -> float:
@@ -114,9 +145,16 @@ def ranking_metrics(
     indices: np.ndarray,
     *,
     ks: Iterable[int] = (10, 100),
+    top_scores: np.ndarray | None = None,
 ) -> dict[str, float]:
-    """`recall@k`, `ndcg@k` and `hit_rate@k` for each k, from top-K lists (K >= max(ks))."""
+    """`recall@k`, `ndcg@k` and `hit_rate@k` for each k, from top-K lists (K >= max(ks)).
+
+    With `top_scores` (the lists' `[users, K]` scores), ties are scored pessimistically (see
+    `pessimistic_hits`); without, the lists' order is taken as given.
+    """
     hits = hit_matrix(top_items, indptr, indices)
+    if top_scores is not None:
+        hits = pessimistic_hits(hits, top_scores)
     n_relevant = np.diff(indptr)
     out: dict[str, float] = {}
     for k in ks:

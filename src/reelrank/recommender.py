@@ -27,6 +27,8 @@ from reelrank.types import ReelrankError
 
 # Largest users x movies score table a Recommender keeps in memory (float32: 100 MB).
 MAX_CACHED = 25_000_000
+# (user, movie) pairs the ranking model rates at once.
+PREDICT_BATCH = 65_536
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,39 @@ class Recommendation:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True, eq=False)
+class ServedLists:
+    """The lists served to `q` queries, as arrays, best first: `movies [q, k]` movie indices (`-1`
+    for an empty place), `order_score [q, k]` the score each list is sorted by (`-inf` for an
+    empty place), and the numbers shown beside each movie, `predicted_rating` and
+    `retrieval_score` (`[q, k]`, or None when the model has no such stage)."""
+
+    movies: np.ndarray
+    order_score: np.ndarray
+    predicted_rating: np.ndarray | None
+    retrieval_score: np.ndarray | None
+
+    def padded(self, k: int) -> ServedLists:
+        """The lists with empty places appended up to `k` columns (a catalogue smaller than k)."""
+        missing = k - self.movies.shape[1]
+        if missing <= 0:
+            return self
+
+        def pad(values: np.ndarray | None, fill: float) -> np.ndarray | None:
+            return (
+                None
+                if values is None
+                else np.pad(values, ((0, 0), (0, missing)), constant_values=fill)
+            )
+
+        movies = pad(self.movies, -1)
+        order = pad(self.order_score, float("-inf"))
+        assert movies is not None and order is not None
+        return ServedLists(
+            movies, order, pad(self.predicted_rating, np.nan), pad(self.retrieval_score, np.nan)
+        )
 
 
 class Recommender:
@@ -111,12 +146,25 @@ class Recommender:
     @torch.no_grad()
     def predict(self, user: int, movie_idx: np.ndarray) -> np.ndarray:
         """Predicted ratings `[n]` of movie indices for one user index (0: a typical user)."""
+        return self._predict(np.full(len(movie_idx), user), np.asarray(movie_idx))
+
+    @torch.no_grad()
+    def _predict(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
+        """Predicted ratings of `[...]` (user, movie) index pairs, any shape (user 0: a typical
+        user; movie `-1`, an empty list place: `-inf`)."""
         if self.ranking is None:
             raise ReelrankError("this artifact has no ranking model, so it cannot predict ratings")
-        movies = torch.as_tensor(movie_idx, dtype=torch.int64)
-        if user == 0:
-            return self.ranking.rate(self._typical_user.expand(len(movies), -1), movies).numpy()
-        return self.ranking(torch.full_like(movies, user), movies).numpy()
+        shape = np.broadcast_shapes(users.shape, movies.shape)
+        users_t = torch.from_numpy(np.broadcast_to(users, shape).astype(np.int64).ravel())
+        movies_t = torch.from_numpy(np.broadcast_to(movies, shape).astype(np.int64).ravel())
+        ratings = torch.full(users_t.shape, float("-inf"))
+        for part in torch.arange(len(users_t)).split(PREDICT_BATCH):
+            u, m = users_t[part], movies_t[part].clamp(min=0)
+            known = self.ranking(u, m)
+            typical = self.ranking.rate(self._typical_user.expand(len(part), -1), m)
+            ratings[part] = torch.where(u > 0, known, typical)
+        ratings[movies_t < 0] = float("-inf")
+        return ratings.numpy().reshape(shape)
 
     def score(self, user_id: str | int, titles: Sequence[str]) -> list[Recommendation]:
         """Predicted ratings of the given titles (or movie ids) for a user, in the order given."""
@@ -134,22 +182,44 @@ class Recommender:
         Two-stage: retrieval finds `config.candidates` movies, ranking orders them by predicted
         rating. With one model only, that model scores every movie.
         """
-        check_k(k)
         user = self.catalog.user_index(user_id)
-        exclude = np.zeros(0, dtype=np.int64) if include_seen else self.seen.movies_of(user)
+        return self._as_recommendations(
+            self.recommend_many(np.array([user]), k, include_seen=include_seen), 0
+        )
+
+    @torch.no_grad()
+    def recommend_many(
+        self, user_idx: np.ndarray, k: int = 10, *, include_seen: bool = False
+    ) -> ServedLists:
+        """`recommend` for many known users at once, by model index (`[q]` ints > 0): the same
+        lists, as arrays. Evaluation scores these, so it measures what people are served."""
+        check_k(k)
+        users = np.asarray(user_idx, dtype=np.int64).reshape(-1)
+        if users.size and (users.min() < 1 or users.max() >= self.catalog.users.size):
+            raise ReelrankError(f"user indices must lie in 1..{self.catalog.users.size - 1}")
+        exclude = [
+            np.zeros(0, dtype=np.int64) if include_seen else self.seen.movies_of(int(u))
+            for u in users
+        ]
         if self.retrieval is None:
-            candidates = np.setdiff1d(
-                np.arange(1, self.catalog.movies.size), exclude, assume_unique=True
-            )
-            return self._rank(user, candidates, None, k)
+            every = np.arange(1, self.catalog.movies.size)
+            ratings = self._predict(users[:, None], every[None, :])
+            for row, seen in enumerate(exclude):
+                ratings[row, seen - 1] = float("-inf")
+            lists = self._top_by(users, np.broadcast_to(every, ratings.shape), ratings, None, k)
+            return lists.padded(k)
         n = max(k, self.config.candidates)
         if self._user_scores is not None:
-            retrieved = _top_excluding(self._user_scores[user], exclude, n)
+            scores = self._user_scores[torch.from_numpy(users)].clone()
+            for row, seen in enumerate(exclude):
+                scores[row, torch.from_numpy(seen)] = float("-inf")
+            top, rows = torch.topk(scores, min(n, scores.shape[1]), dim=1)
+            rows = rows.masked_fill(top == float("-inf"), -1)
         else:
-            with torch.no_grad():
-                query = self.retrieval.user_embedding(torch.tensor([user]))[0]
-            retrieved = self._retrieve(query, exclude, n)
-        return self._two_stage(user, retrieved, k)
+            assert self.index is not None
+            queries = self.retrieval.user_embedding(torch.from_numpy(users))
+            top, rows = self.index.search(queries, n, exclude=exclude)
+        return self._stage_two(users, rows.numpy(), top.numpy(), k, order_by_rating=True).padded(k)
 
     def recommend_for_liked(self, liked: Sequence[str | int], k: int = 10) -> list[Recommendation]:
         """Recommendations for someone who is not in the data, from movies they liked (titles or
@@ -158,71 +228,102 @@ class Recommender:
         Candidates are ordered by that vector's retrieval score; the predicted rating shown is a
         typical user's, as the ranking model has no row for a new person.
         """
-        check_k(k)
         if not liked:
             raise ReelrankError("no liked movies given: name at least one movie you liked")
-        if self.retrieval is None:
-            raise ReelrankError(
-                "this artifact has no retrieval model; train one with --preset two-stage"
-            )
         history = np.array(
             list(dict.fromkeys(self.catalog.resolve_movie(m) for m in liked)), np.int64
         )
-        with torch.no_grad():
-            query = self.retrieval.fold_in(torch.from_numpy(history))
-        retrieved = self._retrieve(query, history, max(k, self.config.candidates))
-        return self._two_stage(0, retrieved, k, order_by_rating=False)
+        return self._as_recommendations(self.recommend_for_history(history, k), 0)
+
+    @torch.no_grad()
+    def recommend_for_history(self, history_idx: np.ndarray, k: int = 10) -> ServedLists:
+        """`recommend_for_liked` by movie index (`[h]` ints > 0): one list, as arrays."""
+        check_k(k)
+        if self.retrieval is None or self.index is None:
+            raise ReelrankError(
+                "this artifact has no retrieval model; train one with --preset two-stage"
+            )
+        history = np.asarray(history_idx, dtype=np.int64)
+        query = self.retrieval.fold_in(torch.from_numpy(history))
+        top, rows = self.index.search(
+            query[None, :], max(k, self.config.candidates), exclude=[history]
+        )
+        return self._stage_two(
+            np.zeros(1, np.int64), rows.numpy(), top.numpy(), k, order_by_rating=False
+        )
 
     def similar(self, title_or_id: str | int, k: int = 10) -> list[Recommendation]:
         """The movies most like one movie: those the retrieval model recommends to someone who
-        liked just that movie. `score` is the retrieval score (no rating is predicted)."""
+        liked just that movie, with their retrieval scores (no rating is predicted)."""
+        return self._as_recommendations(
+            self.similar_to(self.catalog.resolve_movie(title_or_id), k), 0
+        )
+
+    @torch.no_grad()
+    def similar_to(self, movie_idx: int, k: int = 10) -> ServedLists:
+        """`similar` by movie index: one list, as arrays."""
         check_k(k)
-        if self.retrieval is None:
+        if self.retrieval is None or self.index is None:
             raise ReelrankError("this artifact has no retrieval model; train --preset two-stage")
-        movie = self.catalog.resolve_movie(title_or_id)
-        with torch.no_grad():
-            query = self.retrieval.fold_in(torch.tensor([movie]))
-        scores, rows = self._retrieve(query, np.array([movie]), k)
-        return self._recommendations(rows, None, scores)
+        query = self.retrieval.fold_in(torch.tensor([movie_idx]))
+        top, rows = self.index.search(query[None, :], k, exclude=[np.array([movie_idx])])
+        return ServedLists(rows.numpy(), top.numpy(), None, top.numpy())
 
-    def _retrieve(
-        self, query: torch.Tensor, exclude: np.ndarray, n: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-`n` (scores, movie rows) from the index for one `[dim]` query, minus `exclude`."""
-        assert self.index is not None
-        scores, rows = self.index.search(query[None, :], n, exclude=[exclude])
-        found = rows[0] >= 0
-        return scores[0][found].numpy(), rows[0][found].numpy()
-
-    def _two_stage(
+    def _stage_two(
         self,
-        user: int,
-        retrieved: tuple[np.ndarray, np.ndarray],
+        users: np.ndarray,
+        candidates: np.ndarray,
+        retrieval_scores: np.ndarray,
         k: int,
         *,
-        order_by_rating: bool = True,
-    ) -> list[Recommendation]:
-        """Rank retrieval's (scores, movie rows) for a user (0: a typical user)."""
-        retrieval_scores, candidates = retrieved
+        order_by_rating: bool,
+    ) -> ServedLists:
+        """Retrieval's `[q, n]` candidates (`-1`: none) ranked for `[q]` users (0: a typical
+        user): by predicted rating, or kept in retrieval order with the ratings alongside."""
         if self.ranking is None:
-            return self._recommendations(candidates[:k], None, retrieval_scores[:k])
-        return self._rank(user, candidates, retrieval_scores, k, order_by_rating=order_by_rating)
+            return ServedLists(
+                candidates[:, :k], retrieval_scores[:, :k], None, retrieval_scores[:, :k]
+            )
+        ratings = self._predict(users[:, None], candidates)
+        if not order_by_rating:
+            kept = slice(0, k)
+            return ServedLists(
+                candidates[:, kept],
+                retrieval_scores[:, kept],
+                ratings[:, kept],
+                retrieval_scores[:, kept],
+            )
+        return self._top_by(users, candidates, ratings, retrieval_scores, k)
 
-    def _rank(
-        self,
-        user: int,
+    @staticmethod
+    def _top_by(
+        users: np.ndarray,
         candidates: np.ndarray,
+        ratings: np.ndarray,
         retrieval_scores: np.ndarray | None,
         k: int,
-        *,
-        order_by_rating: bool = True,
-    ) -> list[Recommendation]:
-        """The top `k` candidates by predicted rating (or kept in retrieval order)."""
-        ratings = self.predict(user, candidates)
-        order = np.argsort(-ratings, kind="stable")[:k] if order_by_rating else np.arange(k)
-        order = order[: len(candidates)]
-        extra = None if retrieval_scores is None else retrieval_scores[order]
-        return self._recommendations(candidates[order], ratings[order], extra)
+    ) -> ServedLists:
+        """The `k` candidates with the highest predicted ratings (ties keep candidate order)."""
+        order = np.argsort(-ratings, axis=1, kind="stable")[:, :k]
+        top_ratings = np.take_along_axis(ratings, order, axis=1)
+        movies = np.where(
+            np.isfinite(top_ratings), np.take_along_axis(candidates, order, axis=1), -1
+        )
+        extra = (
+            None
+            if retrieval_scores is None
+            else np.take_along_axis(retrieval_scores, order, axis=1)
+        )
+        return ServedLists(movies, top_ratings, top_ratings, extra)
+
+    def _as_recommendations(self, lists: ServedLists, row: int) -> list[Recommendation]:
+        found = lists.movies[row] >= 0
+        ratings, scores = lists.predicted_rating, lists.retrieval_score
+        return self._recommendations(
+            lists.movies[row][found],
+            None if ratings is None else ratings[row][found],
+            None if scores is None else scores[row][found],
+        )
 
     def _recommendations(
         self,
@@ -261,18 +362,6 @@ class Recommender:
         """Load an artifact; a missing, corrupt or inconsistent one is an `ArtifactError`."""
         parts = artifacts.load_parts(path)
         return cls(**{f.name: getattr(parts, f.name) for f in fields(parts)})
-
-
-def _top_excluding(
-    scores: torch.Tensor, exclude: np.ndarray, n: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Top-`n` (scores, movie rows) of one `[n_movies + 1]` score row, minus `exclude`; row 0
-    (the unknown movie) is already `-inf`."""
-    scores = scores.clone()
-    scores[torch.from_numpy(exclude)] = float("-inf")
-    top, rows = torch.topk(scores, min(n, len(scores)))
-    found = top > float("-inf")
-    return top[found].numpy(), rows[found].numpy()
 
 
 def check_k(k: int) -> int:

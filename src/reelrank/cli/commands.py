@@ -143,6 +143,13 @@ def evaluate(
         )
         return
     split_name = split or recommender.config.split
+    dropped = metrics.get("test_ratings_dropped_as_trained_on", 0)
+    if dropped:
+        say(
+            f"note: {dropped:,} test ratings of {split_name} were in the model's training data "
+            f"(split {recommender.config.split}, seed {recommender.config.training.seed}); "
+            "they are left out of these figures"
+        )
     print_metrics(metrics, title=f"Evaluation on the test part of split {split_name}")
 
 

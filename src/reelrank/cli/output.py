@@ -88,14 +88,50 @@ def format_value(value: Any) -> str:
     return f"{value:.4f}"
 
 
+# The list figures shown in the table of `print_metrics`, by column title; `--json` has them all.
+LIST_COLUMNS = (
+    ("R@10", "recall@10"),
+    ("NDCG@10", "ndcg@10"),
+    ("HR@10", "hit_rate@10"),
+    ("R@100", "recall@100"),
+    ("R@10 (4+)", "4+/recall@10"),
+    ("NDCG@10 (4+)", "4+/ndcg@10"),
+    ("coverage@10", "coverage@10"),
+    ("popularity pct@10", "popularity_percentile@10"),
+    ("lists", "users"),
+)
+# What each row of the list table measures.
+LIST_ROWS = {
+    "retrieval": "retrieval stage alone",
+    "known_user": "served: known user",
+    "liked": "served: liked movies",
+    "similar": "served: similar movies",
+}
+
+
 def print_metrics(metrics: dict[str, Any], *, title: str | None = None) -> None:
-    """An evaluation as a two-column table (`--json` keeps every digit)."""
-    table = Table(title=title, title_justify="left")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
+    """An evaluation as tables: one figure per row, then the lists' figures with one row per path
+    (retrieval alone, and each list people are served); `--json` keeps every figure and digit."""
+    rows = [p for p in LIST_ROWS if any(k.startswith(f"{p}/") for k in metrics)]
+    plain = Table(title=title, title_justify="left")
+    plain.add_column("metric")
+    plain.add_column("value", justify="right")
     for name, value in metrics.items():
-        table.add_row(name, format_value(value))
-    console().print(table)
+        if name.partition("/")[0] not in rows:
+            plain.add_row(name, format_value(value))
+    console().print(plain)
+    if not rows:
+        return
+    lists = Table(
+        title="Lists (4+: only held-out ratings of 4 or 5 count as relevant)", title_justify="left"
+    )
+    lists.add_column("list")
+    for header, _ in LIST_COLUMNS:
+        lists.add_column(header, justify="right")
+    for row in rows:
+        cells = [metrics.get(f"{row}/{key}") for _, key in LIST_COLUMNS]
+        lists.add_row(LIST_ROWS[row], *("" if c is None else format_value(c) for c in cells))
+    console().print(lists)
 
 
 def print_recommendations(title: str, recs: Sequence[Recommendation]) -> None:

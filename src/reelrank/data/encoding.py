@@ -43,6 +43,12 @@ class EncodedRatings:
     def __len__(self) -> int:
         return len(self.user_idx)
 
+    def take(self, rows: np.ndarray) -> EncodedRatings:
+        """The rows `rows` (an index array or a bool mask)."""
+        return EncodedRatings(
+            self.user_idx[rows], self.movie_idx[rows], self.rating[rows], self.timestamp[rows]
+        )
+
     @classmethod
     def encode(cls, ratings: Ratings, vocabs: Vocabularies) -> EncodedRatings:
         return cls(

@@ -90,13 +90,19 @@ def split_leave_last_n(
 
 def split_ratings(ratings: Ratings, spec: str | SplitSpec, *, seed: int) -> tuple[Ratings, Ratings]:
     """Split a ratings table by a spec (see `SPLIT_HELP`)."""
+    train, test = split_rows(ratings, spec, seed=seed)
+    return ratings.take(train), ratings.take(test)
+
+
+def split_rows(
+    ratings: Ratings, spec: str | SplitSpec, *, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The `(train_rows, test_rows)` index arrays of a spec (see `SPLIT_HELP`)."""
     spec = parse_split(spec) if isinstance(spec, str) else spec
     if spec.kind == "random":
-        train, test = split_random(len(ratings), train_fraction=spec.value, seed=seed)
-    elif spec.kind == "fold":
-        train, test = split_fold(len(ratings), fold=int(spec.value))
-    elif spec.kind == "temporal":
-        train, test = split_temporal(ratings.timestamp, train_fraction=spec.value)
-    else:
-        train, test = split_leave_last_n(ratings.user_id, ratings.timestamp, n=int(spec.value))
-    return ratings.take(train), ratings.take(test)
+        return split_random(len(ratings), train_fraction=spec.value, seed=seed)
+    if spec.kind == "fold":
+        return split_fold(len(ratings), fold=int(spec.value))
+    if spec.kind == "temporal":
+        return split_temporal(ratings.timestamp, train_fraction=spec.value)
+    return split_leave_last_n(ratings.user_id, ratings.timestamp, n=int(spec.value))
