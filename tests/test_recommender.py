@@ -1,7 +1,12 @@
+import dataclasses
+
+import numpy as np
 import pytest
 
+from reelrank.config import preset
+from reelrank.experiment import train_recommender
 from reelrank.recommender import Recommender
-from reelrank.types import ReelrankError, UnknownIdError
+from reelrank.types import Ratings, ReelrankError, UnknownIdError
 
 
 def test_recommend_excludes_seen_unless_asked(recommender: Recommender) -> None:
@@ -41,3 +46,32 @@ def test_unknown_user_and_title(recommender: Recommender) -> None:
         recommender.score("5", [title[:-2] + "9)"])
     with pytest.raises(ReelrankError, match="no movies to score"):
         recommender.score("5", [])
+
+
+def test_users_with_too_little_history_get_the_most_popular_movies(ratings: Ratings) -> None:
+    counts = {u: int((ratings.user_id == u).sum()) for u in set(ratings.user_id.tolist())}
+    # About half the users have fewer training ratings than this: they are "cold".
+    threshold = int(np.median(list(counts.values())) * 0.8)
+    config = dataclasses.replace(preset("ease"), min_history=threshold)
+    mixed = train_recommender(ratings, config)
+    personal = train_recommender(ratings, dataclasses.replace(config, min_history=0))
+    seen = np.diff(mixed.seen.indptr)
+    users = np.arange(1, mixed.catalog.users.size)
+    cold = seen[users] < threshold
+    assert cold.any() and not cold.all()
+    lists = mixed.recommend_many(users, 5)
+    expected = personal.recommend_many(users, 5)
+    # Warm users keep their personal lists; cold ones get popularity, their own movies left out.
+    assert np.array_equal(lists.movies[~cold], expected.movies[~cold])
+    counts_in_training = np.bincount(mixed.seen.movie_idx, minlength=mixed.catalog.movies.size)
+    for row in np.flatnonzero(cold):
+        own = set(mixed.seen.movies_of(int(users[row])).tolist())
+        popular = [
+            m for m in np.argsort(-counts_in_training[1:], kind="stable") + 1 if m not in own
+        ]
+        assert lists.movies[row].tolist() == popular[:5]
+    user_id = mixed.catalog.users.term(int(users[np.flatnonzero(cold)[0]]))
+    assert "too few for a personal list" in (mixed.popular_instead(user_id) or "")
+    assert [r.retrieval_score for r in mixed.recommend(user_id, 3)] == [None] * 3
+    warm_id = mixed.catalog.users.term(int(users[np.flatnonzero(~cold)[0]]))
+    assert mixed.popular_instead(warm_id) is None

@@ -99,6 +99,9 @@ class ExperimentConfig:
     shared_embeddings: bool = False
     index: str = "brute_force"  # or "hnsw" (approximate, needs faiss-cpu)
     candidates: int = 100  # how many movies retrieval hands to ranking
+    # Known users with fewer training ratings than this get the most popular movies instead of a
+    # personal list (with none, every model's scores for them are alike or noise).
+    min_history: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
@@ -208,7 +211,7 @@ PRESETS: dict[str, ExperimentConfig] = {
     # model, trained to convergence (30 epochs). Retrieval is EDLAE + a low-rank term, blended with
     # a two-tower model (ids + rating history, ids + genres; in-batch softmax with log-Q
     # correction), all chosen on validation splits of the training data
-    # (benchmarks/retrieval_research*.py).
+    # (docs/retrieval_research.md; benchmarks/retrieval_research.py).
     "two-stage": ExperimentConfig(
         preset="two-stage",
         retrieval=dataclasses.replace(

@@ -62,6 +62,31 @@ class ServedLists:
     predicted_rating: np.ndarray | None
     retrieval_score: np.ndarray | None
 
+    @staticmethod
+    def merge(take_first: np.ndarray, first: ServedLists, second: ServedLists) -> ServedLists:
+        """One set of lists from two of the same width: `first`'s rows where `take_first` (`[q]`
+        bool) is set, `second`'s elsewhere, in order; a number only one set has is NaN in the
+        other's rows."""
+        width = first.movies.shape[1]
+
+        def rows(a: np.ndarray | None, b: np.ndarray | None, fill: float) -> np.ndarray | None:
+            if a is None and b is None:
+                return None
+            out = np.full((len(take_first), width), fill)
+            out[take_first] = fill if a is None else a
+            out[~take_first] = fill if b is None else b
+            return out
+
+        movies = rows(first.movies, second.movies, -1)
+        order = rows(first.order_score, second.order_score, float("-inf"))
+        assert movies is not None and order is not None
+        return ServedLists(
+            movies.astype(np.int64),
+            order,
+            rows(first.predicted_rating, second.predicted_rating, np.nan),
+            rows(first.retrieval_score, second.retrieval_score, np.nan),
+        )
+
     def padded(self, k: int) -> ServedLists:
         """The lists with empty places appended up to `k` columns (a catalogue smaller than k)."""
         missing = k - self.movies.shape[1]
@@ -197,6 +222,46 @@ class Recommender:
         users = np.asarray(user_idx, dtype=np.int64).reshape(-1)
         if users.size and (users.min() < 1 or users.max() >= self.catalog.users.size):
             raise ReelrankError(f"user indices must lie in 1..{self.catalog.users.size - 1}")
+        cold = np.diff(self.seen.indptr)[users] < self.config.min_history
+        if not cold.any():
+            return self._personal_lists(users, k, include_seen=include_seen)
+        popular = self._popular_lists(users[cold], k, include_seen=include_seen)
+        if cold.all():
+            return popular
+        personal = self._personal_lists(users[~cold], k, include_seen=include_seen)
+        return ServedLists.merge(cold, popular, personal)
+
+    def popular_instead(self, user_id: str | int) -> str | None:
+        """Why a known user is served the most popular movies instead of a personal list (too
+        little training history: fewer than `config.min_history` ratings), or None."""
+        user = self.catalog.user_index(user_id)
+        rated = len(self.seen.movies_of(user))
+        if rated >= self.config.min_history:
+            return None
+        had = "no ratings" if rated == 0 else f"only {rated} rating{'s' * (rated > 1)}"
+        return (
+            f"user {user_id} has {had} in the training data, too few for a personal list: "
+            "these are the most popular movies"
+        )
+
+    def _popular_lists(self, users: np.ndarray, k: int, *, include_seen: bool) -> ServedLists:
+        """The most-rated movies in training for each of `[q]` users, their own ratings left out
+        unless `include_seen`, with a typical user's predicted ratings."""
+        counts = np.bincount(self.seen.movie_idx, minlength=self.catalog.movies.size)
+        scores = np.tile(np.log1p(counts).astype(np.float64), (len(users), 1))
+        scores[:, 0] = float("-inf")  # the unknown movie
+        if not include_seen:
+            for row, user in enumerate(users):
+                scores[row, self.seen.movies_of(int(user))] = float("-inf")
+        order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        top = np.take_along_axis(scores, order, axis=1)
+        movies = np.where(np.isfinite(top), order, -1)
+        ratings = None if self.ranking is None else self._predict(np.zeros_like(movies), movies)
+        return ServedLists(movies, top, ratings, None).padded(k)
+
+    @torch.no_grad()
+    def _personal_lists(self, users: np.ndarray, k: int, *, include_seen: bool) -> ServedLists:
+        """The lists of `[q]` users with a training history (see `recommend_many`)."""
         exclude = [
             np.zeros(0, dtype=np.int64) if include_seen else self.seen.movies_of(int(u))
             for u in users
@@ -335,8 +400,8 @@ class Recommender:
             Recommendation(
                 movie_id=self.catalog.movie_id(int(m)),
                 movie_title=self.catalog.movie_title(int(m)),
-                predicted_rating=None if ratings is None else float(ratings[i]),
-                retrieval_score=None if retrieval_scores is None else float(retrieval_scores[i]),
+                predicted_rating=_number(ratings, i),
+                retrieval_score=_number(retrieval_scores, i),
             )
             for i, m in enumerate(movie_idx)
         ]
@@ -362,6 +427,13 @@ class Recommender:
         """Load an artifact; a missing, corrupt or inconsistent one is an `ArtifactError`."""
         parts = artifacts.load_parts(path)
         return cls(**{f.name: getattr(parts, f.name) for f in fields(parts)})
+
+
+def _number(values: np.ndarray | None, i: int) -> float | None:
+    """`values[i]` as a float, or None where there is no such number (no array, or NaN)."""
+    if values is None or np.isnan(values[i]):
+        return None
+    return float(values[i])
 
 
 def check_k(k: int) -> int:

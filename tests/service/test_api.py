@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +168,23 @@ def test_user_recommendations(client: TestClient, two_stage: Recommender) -> Non
     assert not seen & {r["movie_id"] for r in recs}
     default = client.get("/users/1/recommendations").json()
     assert len(default["recommendations"]) == 10
+    assert body["basis"] == "personal" and body["note"] is None
+
+
+def test_a_user_without_enough_history_is_told_the_list_is_popular(
+    client: TestClient, two_stage: Recommender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Raise the bar above user 1's training ratings: the service must say what it serves.
+    rated = len(two_stage.rated_movies("1"))
+    config = dataclasses.replace(two_stage.config, min_history=rated + 1)
+    monkeypatch.setattr(two_stage, "config", config)
+    body = client.get("/users/1/recommendations", params={"k": 3}).json()
+    assert body["basis"] == "popular"
+    assert (
+        body["note"] == f"user 1 has only {rated} ratings in the training data, too few "
+        "for a personal list: these are the most popular movies"
+    )
+    assert all(r["retrieval_score"] is None for r in body["recommendations"])
 
 
 def test_user_recommendations_can_include_seen(client: TestClient, two_stage: Recommender) -> None:

@@ -184,5 +184,9 @@ def test_existing_user_mode_shows_ratings_beside_recommendations(
     user_id.fill("nobody")
     user_id.press("Enter")
     expect(page.locator("#status")).to_contain_text("unknown user_id 'nobody'")
+    # ... and the previous user's panels are gone, not left under the new user's error.
+    expect(page.locator("#rated > li")).to_have_count(0)
+    expect(page.locator("#user-recs > li")).to_have_count(0)
+    expect(page.locator("#user-recs-heading")).to_have_text("Recommended for this user")
     page.screenshot(path=str(tmp_path / "user.png"), full_page=True)
     assert (tmp_path / "user.png").stat().st_size > 10_000

@@ -192,7 +192,13 @@ def recommend(
         if user is not None:
             recs = recommender.recommend(user, k, include_seen=include_seen)
             who = f"user {user}" + (" (already-rated movies included)" if include_seen else "")
-            key: dict[str, Any] = {"user_id": user, "include_seen": include_seen}
+            note = recommender.popular_instead(user)
+            key: dict[str, Any] = {
+                "user_id": user,
+                "include_seen": include_seen,
+                "basis": "personal" if note is None else "popular",
+                "note": note,
+            }
         else:
             matched = [recommender.catalog.movie_info(m) for m in dict.fromkeys(liked or [])]
             recs = recommender.recommend_for_liked(liked or [], k)
@@ -201,6 +207,8 @@ def recommend(
     if as_json:
         emit_json({**key, "recommendations": [r.to_dict() for r in recs]})
         return
+    if key.get("note"):
+        console().print(f"Note: {key['note']}.")
     print_recommendations(f"Top {k} movies for {who}", recs)
 
 

@@ -252,7 +252,7 @@ class EDLAE(ItemItemModel):
     """Dropout-emphasised denoising linear autoencoder plus an optional low-rank term.
 
     Settings tuned on MovieLens 100k (validation split carved from the training rows; see
-    `benchmarks/retrieval_research.py`): `ease_lambda=300`, `edlae_dropout=0.75`, `low_rank=20`,
+    `docs/retrieval_research.md`): `ease_lambda=300`, `edlae_dropout=0.75`, `low_rank=20`,
     `low_rank_weight=0.25` (the "edlae" and "two-stage" presets). With `low_rank=0` it is plain
     EDLAE; with `edlae_dropout=0` too, EASE.
     """

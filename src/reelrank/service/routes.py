@@ -139,8 +139,14 @@ async def user_recommendations(
 ) -> schemas.UserRecommendations:
     """The top k movies for a user of the data; already-rated ones are left out by default."""
     recs = model.recommend(user_id, k, include_seen=include_seen)
+    note = model.popular_instead(user_id)
     return schemas.UserRecommendations(
-        user_id=user_id, k=k, include_seen=include_seen, recommendations=to_schema(recs)
+        user_id=user_id,
+        k=k,
+        include_seen=include_seen,
+        basis="personal" if note is None else "popular",
+        note=note,
+        recommendations=to_schema(recs),
     )
 
 

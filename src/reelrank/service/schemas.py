@@ -103,6 +103,11 @@ class UserRecommendations(BaseModel):
     user_id: str
     k: int
     include_seen: bool
+    basis: Literal["personal", "popular"] = Field(
+        description="'personal': from the user's own ratings; 'popular': the most popular "
+        "movies, for a user with too little training history (`note` says why)."
+    )
+    note: str | None = Field(default=None, description="Why the list is not personal, if not.")
     recommendations: list[Recommendation]
 
 

@@ -330,14 +330,26 @@ async function showUser(userId) {
       el("li", { class: "item" }, el("span", { class: "title" }, r.movie_title),
         el("span", { class: "meta" }, el("span", { class: "rating" }, `${r.rating} ★`), " their rating"))));
     $("user-recs-heading").textContent = `Recommended for user ${recs.user_id}`;
+    $("user-recs-note").textContent = recs.note ? `${recs.note[0].toUpperCase()}${recs.note.slice(1)}.` : "";
+    $("user-recs-note").hidden = !recs.note;
     $("user-recs").replaceChildren(...recs.recommendations.map((r) => recItem(r)));
     $("user-recs-empty").hidden = recs.recommendations.length > 0;
     showStatus(`Showing user ${recs.user_id}.`);
   } catch (error) {
+    clearUser();  // never leave the previous user's panels under a new user's error
     report(error);
   } finally {
     region.setAttribute("aria-busy", "false");
   }
+}
+
+function clearUser() {
+  $("rated-heading").textContent = "Rated movies";
+  $("rated").replaceChildren();
+  $("user-recs-heading").textContent = "Recommended for this user";
+  $("user-recs").replaceChildren();
+  $("user-recs-note").hidden = true;
+  $("user-recs-empty").hidden = false;
 }
 
 async function setUpUserMode() {
