@@ -20,6 +20,7 @@ LAYERS: dict[str, int] = {
     "reelrank.training": 4,
     "reelrank.artifacts": 4,
     "reelrank.evaluation": 4,
+    "reelrank.served_lists": 4,
     "reelrank.recommender": 5,
     "reelrank.experiment": 5,
     "reelrank.served_evaluation": 5,

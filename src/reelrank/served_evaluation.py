@@ -25,7 +25,8 @@ import numpy as np
 
 from reelrank import metrics
 from reelrank.data.encoding import EncodedRatings, UserRatings
-from reelrank.recommender import Recommender, ServedLists
+from reelrank.recommender import Recommender
+from reelrank.served_lists import ServedLists
 
 SERVED_KS = (10, 20, 50, 100)
 LIKED_RATING = 4.0  # "liked": rated 4 or 5 stars
