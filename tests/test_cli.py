@@ -71,7 +71,17 @@ def test_recommend_json(cli_artifact: Path) -> None:
     assert code == 0
     recs = json.loads(stdout)["recommendations"]
     assert len(recs) == 3
-    assert set(recs[0]) == {"movie_id", "movie_title", "predicted_rating", "retrieval_score"}
+    assert set(recs[0]) == {
+        "movie_id",
+        "movie_title",
+        "year",
+        "genres",
+        "predicted_rating",
+        "retrieval_score",
+    }
+    model = Recommender.load(cli_artifact)
+    info = model.catalog.movie_info(recs[0]["movie_id"])
+    assert (recs[0]["year"], recs[0]["genres"]) == (info.year, info.genres)
     # The seed preset has no retrieval stage: the one number is a predicted rating.
     assert all(r["retrieval_score"] is None for r in recs)
     ratings = [r["predicted_rating"] for r in recs]

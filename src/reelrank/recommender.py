@@ -8,7 +8,7 @@ from movies they liked, and movies like one movie. Artifacts: `reelrank.artifact
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,8 @@ PREDICT_BATCH = 65_536
 
 @dataclass(frozen=True)
 class Recommendation:
-    """One recommended or scored movie, with every number labelled by what it is.
+    """One recommended or scored movie: its ids, year and genres, and every number labelled by
+    what it is.
 
     `predicted_rating` is the ranking model's rating on the 1..5 scale (None without a ranking
     model). `retrieval_score` is the retrieval stage's score, a dot product that only orders one
@@ -44,6 +45,8 @@ class Recommendation:
 
     movie_id: str
     movie_title: str
+    year: int | None = None
+    genres: list[str] = field(default_factory=list)
     predicted_rating: float | None = None
     retrieval_score: float | None = None
 
@@ -318,14 +321,17 @@ class Recommender:
         ratings: np.ndarray | None = None,
         retrieval_scores: np.ndarray | None = None,
     ) -> list[Recommendation]:
+        infos = [self.catalog.info(int(m)) for m in movie_idx]
         return [
             Recommendation(
-                movie_id=self.catalog.movie_id(int(m)),
-                movie_title=self.catalog.movie_title(int(m)),
+                movie_id=info.movie_id,
+                movie_title=info.movie_title,
+                year=info.year,
+                genres=info.genres,
                 predicted_rating=_number(ratings, i),
                 retrieval_score=_number(retrieval_scores, i),
             )
-            for i, m in enumerate(movie_idx)
+            for i, info in enumerate(infos)
         ]
 
     # -- artifacts ------------------------------------------------------------------------------

@@ -124,8 +124,11 @@ def test_like_a_searched_movie_and_get_recommendations(
     expect(page.locator("#liked-count")).to_have_text("(1)")
     recs = page.locator("#for-you > li")
     expect(recs).to_have_count(10)
-    expect(recs.first.locator(".meta")).to_contain_text("predicted rating")
-    expect(recs.first.locator(".meta")).to_contain_text("retrieval score")
+    expect(recs.first.locator(".scores")).to_contain_text("predicted rating")
+    expect(recs.first.locator(".scores")).to_contain_text("retrieval score")
+    first_rec = two_stage.recommend_for_liked([first], 1)[0]
+    shown_genres = ", ".join(g for g in first_rec.genres if g != "unknown")
+    expect(recs.first.locator(".genres")).to_have_text(shown_genres)
     expect(page.locator("#for-you")).not_to_contain_text(first)  # liked movies are left out
 
     # A recommendation's similar movies open inline.
@@ -133,7 +136,7 @@ def test_like_a_searched_movie_and_get_recommendations(
     toggle.click()
     expect(toggle).to_have_attribute("aria-expanded", "true")
     expect(recs.first.locator(".similar > li.item")).to_have_count(5)
-    similar_meta = recs.first.locator(".similar > li.item").first.locator(".meta")
+    similar_meta = recs.first.locator(".similar > li.item").first.locator(".scores")
     expect(similar_meta).to_contain_text("retrieval score")
     expect(similar_meta).not_to_contain_text("predicted rating")  # similarity is not a rating
 

@@ -140,6 +140,7 @@ def print_recommendations(title: str, recs: Sequence[Recommendation]) -> None:
     table.add_column("#", justify="right")
     table.add_column("movie_id", justify="right")
     table.add_column("movie_title")
+    table.add_column("genres")
     with_rating = any(r.predicted_rating is not None for r in recs)
     with_retrieval = any(r.retrieval_score is not None for r in recs)
     if with_rating:
@@ -147,7 +148,7 @@ def print_recommendations(title: str, recs: Sequence[Recommendation]) -> None:
     if with_retrieval:
         table.add_column("retrieval score", justify="right")
     for i, r in enumerate(recs, start=1):
-        row = [str(i), r.movie_id, r.movie_title]
+        row = [str(i), r.movie_id, r.movie_title, ", ".join(g for g in r.genres if g != "unknown")]
         if with_rating:
             row.append(_number(r.predicted_rating))
         if with_retrieval:

@@ -188,6 +188,8 @@ def to_schema(recs: list[RecommenderItem]) -> list[schemas.Recommendation]:
         schemas.Recommendation(
             movie_id=r.movie_id,
             movie_title=r.movie_title,
+            year=r.year,
+            genres=r.genres,
             predicted_rating=r.predicted_rating,
             retrieval_score=r.retrieval_score,
         )

@@ -89,6 +89,8 @@ class MovieSearch(BaseModel):
 class Recommendation(BaseModel):
     movie_id: str
     movie_title: str
+    year: int | None = Field(description="Release year, from the title; null when unknown.")
+    genres: list[str] = Field(description="The movie's genres, as MovieLens lists them.")
     predicted_rating: float | None = Field(
         description="The ranking model's predicted rating, on the 1..5 scale; null when the "
         "model has no ranking stage (retrieval-only presets) or for similar movies."

@@ -71,7 +71,7 @@ function movieLabel(movie) {
 
 function movieMeta(movie) {
   const genres = (movie.genres || []).filter((g) => g !== "unknown").join(", ");
-  return genres ? el("span", { class: "meta" }, genres) : null;
+  return genres ? el("span", { class: "meta genres" }, genres) : null;
 }
 
 // Every number shown says what it is: a predicted rating (1..5 stars) where the model has a
@@ -86,7 +86,7 @@ function scoreMeta(rec) {
     if (parts.length) parts.push(" · ");
     parts.push(`retrieval score ${rec.retrieval_score.toFixed(2)}`);
   }
-  return el("span", { class: "meta" }, ...parts);
+  return el("span", { class: "meta scores" }, ...parts);
 }
 
 let similarCount = 0;
@@ -95,7 +95,7 @@ let similarCount = 0;
 function recItem(rec, { kind = "rec", canLike = false } = {}) {
   const actions = el("div", { class: "actions" });
   const item = el("li", { class: "item" }, el("span", { class: "title" }, rec.movie_title),
-    scoreMeta(rec), actions);
+    movieMeta(rec), scoreMeta(rec), actions);
   if (canLike) actions.append(likeButton(rec));
   if (kind !== "similar") {
     const panelId = `similar-${++similarCount}`;
