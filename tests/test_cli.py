@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 from reelrank.cli import app
 from reelrank.cli.output import print_recommendations
 from reelrank.data.splits import split_ratings
-from reelrank.recommender import Recommendation, Recommender
+from reelrank.recommender import Recommender
+from reelrank.served_lists import Recommendation
 from reelrank.types import Ratings
 
 runner = CliRunner()
@@ -103,6 +104,23 @@ def test_include_seen_adds_exactly_the_rated_movies(cli_artifact: Path) -> None:
     assert everything == unseen | rated
     code, stdout, _ = run("recommend", cli_artifact, "--user", "9", "-k", "2", "--include-seen")
     assert code == 0 and "Top 2 movies for user 9 (already-rated movies included)" in stdout
+
+
+def test_recommend_pages_and_filters(cli_artifact: Path) -> None:
+    code, stdout, _ = run("recommend", cli_artifact, "--user", "9", "-k", "6", "--json")
+    six = json.loads(stdout)["recommendations"]
+    code, stdout, _ = run(
+        "recommend", cli_artifact, "--user", "9", "-k", "3", "--offset", "3", "--json"
+    )
+    assert code == 0 and json.loads(stdout)["recommendations"] == six[3:]
+    genre = next(g for r in six for g in r["genres"] if g != "unknown")
+    code, stdout, _ = run(
+        "recommend", cli_artifact, "--user", "9", "-k", "3", "--offset", "3", "--genre", genre
+    )
+    assert code == 0 and f"Movies 4-6 ({genre}) for user 9" in stdout
+    assert re.search(r"│\s+4 │", stdout)  # numbered from the offset
+    code, _, stderr = run("recommend", cli_artifact, "--user", "9", "--genre", "Cartoons")
+    assert code == 1 and "unknown genre 'Cartoons'" in stderr
 
 
 def test_score_trained_and_untrained(cli_artifact: Path) -> None:

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from reelrank.config import preset
+from reelrank.data.catalog import ListFilter
 from reelrank.experiment import train_recommender
 from reelrank.recommender import Recommender
 from reelrank.types import Ratings, ReelrankError, UnknownIdError
@@ -75,3 +76,31 @@ def test_users_with_too_little_history_get_the_most_popular_movies(ratings: Rati
     assert [r.retrieval_score for r in mixed.recommend(user_id, 3)] == [None] * 3
     warm_id = mixed.catalog.users.term(int(users[np.flatnonzero(~cold)[0]]))
     assert mixed.popular_instead(warm_id) is None
+
+
+def test_pages_and_filters_narrow_the_same_ranking(ratings: Ratings) -> None:
+    ease = train_recommender(ratings, preset("ease"))
+    full = ease.recommend("5", 1000)
+    assert ease.recommend("5", 5, offset=5) == full[5:10]
+    genre = next(g for g in full[0].genres if g != "unknown")
+    comedy_or_not = ease.recommend("5", 8, only=ListFilter((genre.lower(),)))
+    assert comedy_or_not == [r for r in full if genre in r.genres][:8]
+    years = ListFilter(year_from=1990, year_to=1995)
+    assert (
+        ease.recommend("5", 8, only=years)
+        == [r for r in full if r.year is not None and 1990 <= r.year <= 1995][:8]
+    )
+    liked = [full[0].movie_title]
+    every = ease.recommend_for_liked(liked, 1000)
+    assert (
+        ease.recommend_for_liked(liked, 4, offset=2, only=years)
+        == [r for r in every if r.year is not None and 1990 <= r.year <= 1995][2:6]
+    )
+
+
+def test_bad_filters_and_offsets_say_what_to_do(recommender: Recommender) -> None:
+    with pytest.raises(ReelrankError, match="unknown genre 'Cartoons'; choose from Action"):
+        ListFilter(("Cartoons",))
+    assert recommender.recommend("5", 3, only=ListFilter(year_from=2000, year_to=1990)) == []
+    with pytest.raises(ReelrankError, match="offset must be a whole number >= 0"):
+        recommender.recommend("5", 3, offset=-1)

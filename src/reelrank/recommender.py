@@ -8,7 +8,7 @@ from movies they liked, and movies like one movie. Artifacts: `reelrank.artifact
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -18,40 +18,25 @@ import torch
 from reelrank import artifacts
 from reelrank.artifacts import RecommenderParts
 from reelrank.config import ExperimentConfig
-from reelrank.data.catalog import Catalog
+from reelrank.data.catalog import Catalog, ListFilter
 from reelrank.data.encoding import UserRatings
 from reelrank.index import BruteForceIndex, Index
 from reelrank.models.ranking import RankingModel
 from reelrank.models.retrieval import RetrievalModel
-from reelrank.served_lists import ServedLists, top_by_score
+from reelrank.served_lists import (
+    Recommendation,
+    ServedLists,
+    check_k,
+    check_offset,
+    number_or_none,
+    top_by_score,
+)
 from reelrank.types import ReelrankError
 
 # Largest users x movies score table a Recommender keeps in memory (float32: 100 MB).
 MAX_CACHED = 25_000_000
 # (user, movie) pairs the ranking model rates at once.
 PREDICT_BATCH = 65_536
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    """One recommended or scored movie: its ids, year and genres, and every number labelled by
-    what it is.
-
-    `predicted_rating` is the ranking model's rating on the 1..5 scale (None without a ranking
-    model). `retrieval_score` is the retrieval stage's score, a dot product that only orders one
-    list (None without a retrieval model); for `similar` it is how strongly liking the query movie
-    points to this one.
-    """
-
-    movie_id: str
-    movie_title: str
-    year: int | None = None
-    genres: list[str] = field(default_factory=list)
-    predicted_rating: float | None = None
-    retrieval_score: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class Recommender:
@@ -146,21 +131,34 @@ class Recommender:
         return self._recommendations(movie_idx, self.predict(user, movie_idx))
 
     def recommend(
-        self, user_id: str | int, k: int = 10, *, include_seen: bool = False
+        self,
+        user_id: str | int,
+        k: int = 10,
+        *,
+        include_seen: bool = False,
+        offset: int = 0,
+        only: ListFilter | None = None,
     ) -> list[Recommendation]:
-        """The top `k` movies for a known user, already-rated ones left out unless `include_seen`.
+        """The top `k` movies for a known user, already-rated ones left out unless `include_seen`;
+        `offset` skips the first places (the next page), `only` narrows the list (genres, years).
 
         Two-stage: retrieval finds `config.candidates` movies, ranking orders them by predicted
         rating. With one model only, that model scores every movie.
         """
         user = self.catalog.user_index(user_id)
-        return self._as_recommendations(
-            self.recommend_many(np.array([user]), k, include_seen=include_seen), 0
+        lists = self.recommend_many(
+            np.array([user]), check_offset(offset) + k, include_seen=include_seen, only=only
         )
+        return self._as_recommendations(lists, 0)[offset:]
 
     @torch.no_grad()
     def recommend_many(
-        self, user_idx: np.ndarray, k: int = 10, *, include_seen: bool = False
+        self,
+        user_idx: np.ndarray,
+        k: int = 10,
+        *,
+        include_seen: bool = False,
+        only: ListFilter | None = None,
     ) -> ServedLists:
         """`recommend` for many known users at once, by model index (`[q]` ints > 0): the same
         lists, as arrays. Evaluation scores these, so it measures what people are served."""
@@ -168,14 +166,25 @@ class Recommender:
         users = np.asarray(user_idx, dtype=np.int64).reshape(-1)
         if users.size and (users.min() < 1 or users.max() >= self.catalog.users.size):
             raise ReelrankError(f"user indices must lie in 1..{self.catalog.users.size - 1}")
+        blocked = self._blocked(only)
+        exclude = [
+            blocked if include_seen else np.union1d(self.seen.movies_of(int(u)), blocked)
+            for u in users
+        ]
         cold = np.diff(self.seen.indptr)[users] < self.config.min_history
         if not cold.any():
-            return self._personal_lists(users, k, include_seen=include_seen)
-        popular = self._popular_lists(users[cold], k, include_seen=include_seen)
+            return self._personal_lists(users, exclude, k)
+        popular = self._popular_lists([e for e, c in zip(exclude, cold, strict=True) if c], k)
         if cold.all():
             return popular
-        personal = self._personal_lists(users[~cold], k, include_seen=include_seen)
-        return ServedLists.merge(cold, popular, personal)
+        warm = [e for e, c in zip(exclude, cold, strict=True) if not c]
+        return ServedLists.merge(cold, popular, self._personal_lists(users[~cold], warm, k))
+
+    def _blocked(self, only: ListFilter | None) -> np.ndarray:
+        """The movie indices a filter leaves out (none without one)."""
+        if only is None or not only.active:
+            return np.zeros(0, dtype=np.int64)
+        return only.blocked(self.catalog.table)
 
     def popular_instead(self, user_id: str | int) -> str | None:
         """Why a known user is served the most popular movies instead of a personal list (too
@@ -190,15 +199,14 @@ class Recommender:
             "these are the most popular movies"
         )
 
-    def _popular_lists(self, users: np.ndarray, k: int, *, include_seen: bool) -> ServedLists:
-        """The most-rated movies in training for each of `[q]` users, their own ratings left out
-        unless `include_seen`, with a typical user's predicted ratings."""
+    def _popular_lists(self, exclude: list[np.ndarray], k: int) -> ServedLists:
+        """The most-rated movies in training, one list per entry of `exclude` (the movies to
+        leave out of it), with a typical user's predicted ratings."""
         counts = np.bincount(self.seen.movie_idx, minlength=self.catalog.movies.size)
-        scores = np.tile(np.log1p(counts).astype(np.float64), (len(users), 1))
+        scores = np.tile(np.log1p(counts).astype(np.float64), (len(exclude), 1))
         scores[:, 0] = float("-inf")  # the unknown movie
-        if not include_seen:
-            for row, user in enumerate(users):
-                scores[row, self.seen.movies_of(int(user))] = float("-inf")
+        for row, movies in enumerate(exclude):
+            scores[row, movies] = float("-inf")
         order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
         top = np.take_along_axis(scores, order, axis=1)
         movies = np.where(np.isfinite(top), order, -1)
@@ -206,24 +214,21 @@ class Recommender:
         return ServedLists(movies, top, ratings, None).padded(k)
 
     @torch.no_grad()
-    def _personal_lists(self, users: np.ndarray, k: int, *, include_seen: bool) -> ServedLists:
-        """The lists of `[q]` users with a training history (see `recommend_many`)."""
-        exclude = [
-            np.zeros(0, dtype=np.int64) if include_seen else self.seen.movies_of(int(u))
-            for u in users
-        ]
+    def _personal_lists(self, users: np.ndarray, exclude: list[np.ndarray], k: int) -> ServedLists:
+        """The lists of `[q]` users with a training history, each without its `exclude`d movies
+        (see `recommend_many`)."""
         if self.retrieval is None:
             every = np.arange(1, self.catalog.movies.size)
             ratings = self._predict(users[:, None], every[None, :])
-            for row, seen in enumerate(exclude):
-                ratings[row, seen - 1] = float("-inf")
+            for row, movies in enumerate(exclude):
+                ratings[row, movies - 1] = float("-inf")
             lists = top_by_score(np.broadcast_to(every, ratings.shape), ratings, None, k)
             return lists.padded(k)
         n = max(k, self.config.candidates)
         if self._user_scores is not None:
             scores = self._user_scores[torch.from_numpy(users)].clone()
-            for row, seen in enumerate(exclude):
-                scores[row, torch.from_numpy(seen)] = float("-inf")
+            for row, movies in enumerate(exclude):
+                scores[row, torch.from_numpy(movies)] = float("-inf")
             top, rows = torch.topk(scores, min(n, scores.shape[1]), dim=1)
             rows = rows.masked_fill(top == float("-inf"), -1)
         else:
@@ -232,7 +237,14 @@ class Recommender:
             top, rows = self.index.search(queries, n, exclude=exclude)
         return self._stage_two(users, rows.numpy(), top.numpy(), k, order_by_rating=True).padded(k)
 
-    def recommend_for_liked(self, liked: Sequence[str | int], k: int = 10) -> list[Recommendation]:
+    def recommend_for_liked(
+        self,
+        liked: Sequence[str | int],
+        k: int = 10,
+        *,
+        offset: int = 0,
+        only: ListFilter | None = None,
+    ) -> list[Recommendation]:
         """Recommendations for someone who is not in the data, from movies they liked (titles or
         MovieLens ids): the liked movies are folded into a user vector, no retraining.
 
@@ -244,10 +256,13 @@ class Recommender:
         history = np.array(
             list(dict.fromkeys(self.catalog.resolve_movie(m) for m in liked)), np.int64
         )
-        return self._as_recommendations(self.recommend_for_history(history, k), 0)
+        lists = self.recommend_for_history(history, check_offset(offset) + k, only=only)
+        return self._as_recommendations(lists, 0)[offset:]
 
     @torch.no_grad()
-    def recommend_for_history(self, history_idx: np.ndarray, k: int = 10) -> ServedLists:
+    def recommend_for_history(
+        self, history_idx: np.ndarray, k: int = 10, *, only: ListFilter | None = None
+    ) -> ServedLists:
         """`recommend_for_liked` by movie index (`[h]` ints > 0): one list, as arrays."""
         check_k(k)
         if self.retrieval is None or self.index is None:
@@ -256,8 +271,9 @@ class Recommender:
             )
         history = np.asarray(history_idx, dtype=np.int64)
         query = self.retrieval.fold_in(torch.from_numpy(history))
+        exclude = np.union1d(history, self._blocked(only))
         top, rows = self.index.search(
-            query[None, :], max(k, self.config.candidates), exclude=[history]
+            query[None, :], max(k, self.config.candidates), exclude=[exclude]
         )
         return self._stage_two(
             np.zeros(1, np.int64), rows.numpy(), top.numpy(), k, order_by_rating=False
@@ -328,8 +344,8 @@ class Recommender:
                 movie_title=info.movie_title,
                 year=info.year,
                 genres=info.genres,
-                predicted_rating=_number(ratings, i),
-                retrieval_score=_number(retrieval_scores, i),
+                predicted_rating=number_or_none(ratings, i),
+                retrieval_score=number_or_none(retrieval_scores, i),
             )
             for i, info in enumerate(infos)
         ]
@@ -355,17 +371,3 @@ class Recommender:
         """Load an artifact; a missing, corrupt or inconsistent one is an `ArtifactError`."""
         parts = artifacts.load_parts(path)
         return cls(**{f.name: getattr(parts, f.name) for f in fields(parts)})
-
-
-def _number(values: np.ndarray | None, i: int) -> float | None:
-    """`values[i]` as a float, or None where there is no such number (no array, or NaN)."""
-    if values is None or np.isnan(values[i]):
-        return None
-    return float(values[i])
-
-
-def check_k(k: int) -> int:
-    """`k` must be a positive integer."""
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k <= 0:
-        raise ReelrankError(f"k must be a positive integer (how many movies to return), got {k}")
-    return int(k)

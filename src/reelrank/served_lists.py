@@ -1,14 +1,18 @@
-"""`ServedLists`: the lists a recommender serves to many queries at once, as arrays.
+"""What a recommender serves: `ServedLists` (many lists at once, as arrays) and `Recommendation`
+(one movie of one list, as people see it), with the checks on list arguments.
 
-The recommender builds them (`Recommender.recommend_many`, `recommend_for_history`, `similar_to`)
-and evaluation scores them, so what is measured is what is served.
+The recommender builds the lists (`Recommender.recommend_many`, `recommend_for_history`,
+`similar_to`) and evaluation scores them, so what is measured is what is served.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
+
+from reelrank.types import ReelrankError
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,3 +87,46 @@ def top_by_score(
         None if retrieval_scores is None else np.take_along_axis(retrieval_scores, order, axis=1)
     )
     return ServedLists(movies, top_ratings, top_ratings, extra)
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One recommended or scored movie: its ids, year and genres, and every number labelled by
+    what it is.
+
+    `predicted_rating` is the ranking model's rating on the 1..5 scale (None without a ranking
+    model). `retrieval_score` is the retrieval stage's score, a dot product that only orders one
+    list (None without a retrieval model); for `similar` it is how strongly liking the query movie
+    points to this one.
+    """
+
+    movie_id: str
+    movie_title: str
+    year: int | None = None
+    genres: list[str] = field(default_factory=list)
+    predicted_rating: float | None = None
+    retrieval_score: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def number_or_none(values: np.ndarray | None, i: int) -> float | None:
+    """`values[i]` as a float, or None where there is no such number (no array, or NaN)."""
+    if values is None or np.isnan(values[i]):
+        return None
+    return float(values[i])
+
+
+def check_offset(offset: int) -> int:
+    """`offset` (places to skip: the next page) must be a whole number >= 0."""
+    if isinstance(offset, bool) or not isinstance(offset, int | np.integer) or offset < 0:
+        raise ReelrankError(f"offset must be a whole number >= 0 (places to skip), got {offset}")
+    return int(offset)
+
+
+def check_k(k: int) -> int:
+    """`k` must be a positive integer."""
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k <= 0:
+        raise ReelrankError(f"k must be a positive integer (how many movies to return), got {k}")
+    return int(k)

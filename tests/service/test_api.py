@@ -9,11 +9,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from reelrank.data.catalog import ListFilter
 from reelrank.data.titles import AmbiguousTitleError
 from reelrank.recommender import Recommender
 from reelrank.service import create_app
 from reelrank.service.app import ARTIFACT_ENV, app_from_env
 from reelrank.service.schemas import MAX_BODY_BYTES, MAX_K, MAX_LIST, MAX_SEARCH
+from reelrank.types import GENRES
 
 # Synthetic data: users "1".."60"; movie id N is titled "<Word> <Word> N (<year>)".
 
@@ -44,6 +46,7 @@ def test_health_says_what_is_loaded(client: TestClient, two_stage: Recommender) 
         "retrieval": True,
         "users": len(two_stage.catalog.users),
         "movies": len(two_stage.catalog.movies),
+        "genres": list(GENRES[1:]),
     }
 
 
@@ -185,6 +188,34 @@ def test_a_user_without_enough_history_is_told_the_list_is_popular(
         "for a personal list: these are the most popular movies"
     )
     assert all(r["retrieval_score"] is None for r in body["recommendations"])
+
+
+def test_recommendations_page_and_narrow(client: TestClient, two_stage: Recommender) -> None:
+    first = client.get("/users/1/recommendations", params={"k": 20}).json()["recommendations"]
+    page = client.get("/users/1/recommendations", params={"k": 5, "offset": 5}).json()
+    assert page["offset"] == 5 and page["recommendations"] == first[5:10]
+    genre = next(g for r in first for g in r["genres"] if g != "unknown")
+    narrowed = client.get(
+        "/users/1/recommendations", params={"k": 5, "genre": genre, "year_from": 1900}
+    ).json()["recommendations"]
+    assert narrowed and all(genre in r["genres"] and r["year"] >= 1900 for r in narrowed)
+    expected = two_stage.recommend("1", 5, only=ListFilter((genre,), 1900))
+    assert [r["movie_id"] for r in narrowed] == [e.movie_id for e in expected]
+    liked = client.post(
+        "/recommendations", json={"liked": ["11"], "k": 5, "offset": 5, "genres": [genre]}
+    ).json()
+    assert liked["offset"] == 5 and all(genre in r["genres"] for r in liked["recommendations"])
+    assert_error(
+        client.get("/users/1/recommendations", params={"genre": "Cartoons"}),
+        422,
+        "genre",
+    )
+    nothing = client.post(
+        "/recommendations", json={"liked": ["11"], "year_from": 2000, "year_to": 1990}
+    )
+    assert nothing.status_code == 200 and nothing.json()["recommendations"] == []
+    assert_error(client.get("/users/1/recommendations", params={"offset": -1}), 422, "offset")
+    assert "Comedy" in client.get("/health").json()["genres"]
 
 
 def test_user_recommendations_can_include_seen(client: TestClient, two_stage: Recommender) -> None:

@@ -18,6 +18,7 @@ import pytest
 import uvicorn
 from playwright.sync_api import Page, expect, sync_playwright
 
+from reelrank.data.catalog import ListFilter
 from reelrank.recommender import Recommender
 from reelrank.service import create_app
 
@@ -130,6 +131,18 @@ def test_like_a_searched_movie_and_get_recommendations(
     shown_genres = ", ".join(g for g in first_rec.genres if g != "unknown")
     expect(recs.first.locator(".genres")).to_have_text(shown_genres)
     expect(page.locator("#for-you")).not_to_contain_text(first)  # liked movies are left out
+
+    # "More" pages past the first 10; a genre filter narrows the list.
+    page.get_by_role("button", name="More").click()
+    expect(recs).to_have_count(20)
+    expected = [r.movie_title for r in two_stage.recommend_for_liked([first], 20)]
+    expect(recs.locator(".title")).to_have_text(expected)
+    genre = next(g for r in two_stage.recommend_for_liked([first], 10) for g in r.genres)
+    page.get_by_label("Genre").select_option(genre)
+    narrowed = two_stage.recommend_for_liked([first], 10, only=ListFilter((genre,)))
+    expect(recs.locator(".title")).to_have_text([r.movie_title for r in narrowed])
+    page.get_by_label("Genre").select_option("")
+    expect(recs).to_have_count(10)
 
     # A recommendation's similar movies open inline.
     toggle = recs.first.get_by_role("button", name="Movies similar to")

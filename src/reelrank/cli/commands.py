@@ -21,8 +21,10 @@ from reelrank.cli.output import (
     user_errors,
 )
 from reelrank.config import ExperimentConfig, preset, with_overrides
+from reelrank.data.catalog import ListFilter
 from reelrank.data.splits import SPLIT_HELP, parse_split
-from reelrank.recommender import Recommender, check_k
+from reelrank.recommender import Recommender
+from reelrank.served_lists import check_k
 from reelrank.types import ReelrankError
 
 app = typer.Typer(
@@ -172,6 +174,15 @@ def recommend(
     include_seen: Annotated[
         bool, typer.Option("--include-seen", help="Also recommend movies the user already rated.")
     ] = False,
+    offset: Annotated[
+        int, typer.Option(help="Places to skip: --offset 10 shows the second page of 10.")
+    ] = 0,
+    genre: Annotated[
+        list[str] | None,
+        typer.Option("--genre", "-g", help="Only movies of this genre; repeat for any of several."),
+    ] = None,
+    year_from: Annotated[int | None, typer.Option(help="Only movies from this year on.")] = None,
+    year_to: Annotated[int | None, typer.Option(help="Only movies up to this year.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Recommend the top k movies for a user, or for someone from movies they liked."""
@@ -188,9 +199,12 @@ def recommend(
                 "--include-seen applies to --user only; liked movies are always left out"
             )
         check_k(k)
+        only = ListFilter(tuple(genre or ()), year_from, year_to)
         recommender = Recommender.load(artifact)
         if user is not None:
-            recs = recommender.recommend(user, k, include_seen=include_seen)
+            recs = recommender.recommend(
+                user, k, include_seen=include_seen, offset=offset, only=only
+            )
             who = f"user {user}" + (" (already-rated movies included)" if include_seen else "")
             note = recommender.popular_instead(user)
             key: dict[str, Any] = {
@@ -201,7 +215,7 @@ def recommend(
             }
         else:
             matched = [recommender.catalog.movie_info(m) for m in dict.fromkeys(liked or [])]
-            recs = recommender.recommend_for_liked(liked or [], k)
+            recs = recommender.recommend_for_liked(liked or [], k, offset=offset, only=only)
             who = "someone who liked " + ", ".join(m.movie_title for m in matched)
             key = {"liked": [m.to_dict() for m in matched]}
     if as_json:
@@ -209,7 +223,18 @@ def recommend(
         return
     if key.get("note"):
         console().print(f"Note: {key['note']}.")
-    print_recommendations(f"Top {k} movies for {who}", recs)
+    if not recs and only.active:
+        say("no movie passes this filter: widen the genres or years")
+    places = f"Top {k} movies" if offset == 0 else f"Movies {offset + 1}-{offset + k}"
+    print_recommendations(f"{places}{_filter_words(only)} for {who}", recs, first=offset + 1)
+
+
+def _filter_words(only: ListFilter) -> str:
+    """How a filter reads in a heading: " (Comedy or Drama, 1990-1999)"."""
+    parts = [" or ".join(only.genres)] if only.genres else []
+    if only.year_from is not None or only.year_to is not None:
+        parts.append(f"{only.year_from or '…'}-{only.year_to or '…'}")
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 @app.command()

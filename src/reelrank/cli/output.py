@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from reelrank.recommender import Recommendation
+from reelrank.served_lists import Recommendation
 from reelrank.training import Progress as TrainProgress
 from reelrank.types import ReelrankError
 
@@ -134,8 +134,9 @@ def print_metrics(metrics: dict[str, Any], *, title: str | None = None) -> None:
     console().print(lists)
 
 
-def print_recommendations(title: str, recs: Sequence[Recommendation]) -> None:
-    """A numbered table of movies with the numbers they carry, each column named for what it is."""
+def print_recommendations(title: str, recs: Sequence[Recommendation], *, first: int = 1) -> None:
+    """A table of movies numbered from `first`, with the numbers they carry, each column named for
+    what it is."""
     table = Table(title=title, title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("movie_id", justify="right")
@@ -147,7 +148,7 @@ def print_recommendations(title: str, recs: Sequence[Recommendation]) -> None:
         table.add_column("predicted rating (1-5)", justify="right")
     if with_retrieval:
         table.add_column("retrieval score", justify="right")
-    for i, r in enumerate(recs, start=1):
+    for i, r in enumerate(recs, start=first):
         row = [str(i), r.movie_id, r.movie_title, ", ".join(g for g in r.genres if g != "unknown")]
         if with_rating:
             row.append(_number(r.predicted_rating))

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
+
 from reelrank.data.encoding import MovieTable, Vocabularies
 from reelrank.data.titles import TitleMatcher
 from reelrank.data.vocabulary import Vocabulary
@@ -27,6 +29,45 @@ class MovieInfo:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    """What a list may hold: movies of any of `genres` (all when empty) released between
+    `year_from` and `year_to` (inclusive; either may be None). Genre names match `GENRES` in any
+    letter case. A filter nothing passes (a year range that ends before it starts) gives an empty
+    list, as any filter that matches no movie does."""
+
+    genres: tuple[str, ...] = ()
+    year_from: int | None = None
+    year_to: int | None = None
+
+    def __post_init__(self) -> None:
+        known = {g.lower(): g for g in GENRES}
+        unknown = [g for g in self.genres if g.lower() not in known]
+        if unknown:
+            raise ReelrankError(
+                f"unknown genre {unknown[0]!r}; choose from {', '.join(GENRES[1:])}"
+            )
+        object.__setattr__(self, "genres", tuple(known[g.lower()] for g in self.genres))
+
+    @property
+    def active(self) -> bool:
+        return bool(self.genres) or self.year_from is not None or self.year_to is not None
+
+    def blocked(self, table: MovieTable) -> np.ndarray:
+        """`[b]` movie indices the filter leaves out (row 0, the unknown movie, not among them)."""
+        keep = np.ones(len(table.movie_id), dtype=bool)
+        if self.genres:
+            columns = [GENRES.index(g) for g in self.genres]
+            keep &= table.genres[:, columns].any(axis=1)
+        year = table.year
+        if self.year_from is not None:
+            keep &= (year > 0) & (year >= self.year_from)
+        if self.year_to is not None:
+            keep &= (year > 0) & (year <= self.year_to)
+        keep[0] = True
+        return np.flatnonzero(~keep).astype(np.int64)
 
 
 class Catalog:

@@ -11,9 +11,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import StringConstraints
 
-from reelrank.recommender import Recommendation as RecommenderItem
+from reelrank.data.catalog import ListFilter
 from reelrank.recommender import Recommender
+from reelrank.served_lists import Recommendation as RecommenderItem
 from reelrank.service import schemas
 from reelrank.service.schemas import (
     BODY_ERROR_RESPONSES,
@@ -22,11 +24,12 @@ from reelrank.service.schemas import (
     ERROR_RESPONSES,
     MAX_ID,
     MAX_K,
+    MAX_OFFSET,
     MAX_PAGE,
     MAX_QUERY,
     MAX_SEARCH,
 )
-from reelrank.types import UnknownIdError
+from reelrank.types import GENRES, UnknownIdError
 
 
 async def get_recommender(request: Request) -> Recommender:
@@ -63,6 +66,7 @@ async def get_health(model: Model) -> schemas.Health:
         retrieval=model.retrieval is not None,
         users=len(model.catalog.users),
         movies=len(model.catalog.movies),
+        genres=list(GENRES[1:]),  # all but "unknown"
     )
 
 
@@ -136,13 +140,28 @@ async def user_recommendations(
     include_seen: Annotated[
         bool, Query(description="Also recommend movies the user already rated.")
     ] = False,
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_OFFSET, description="Places to skip (10: the second page).")
+    ] = 0,
+    genre: Annotated[
+        list[Annotated[str, StringConstraints(pattern=schemas.GENRE_PATTERN)]] | None,
+        Query(description="Only movies of any of these genres (repeat the parameter)."),
+    ] = None,
+    year_from: Annotated[
+        int | None, Query(ge=1800, le=2100, description="Only movies from this year on.")
+    ] = None,
+    year_to: Annotated[
+        int | None, Query(ge=1800, le=2100, description="Only movies up to this year.")
+    ] = None,
 ) -> schemas.UserRecommendations:
     """The top k movies for a user of the data; already-rated ones are left out by default."""
-    recs = model.recommend(user_id, k, include_seen=include_seen)
+    only = ListFilter(tuple(genre or ()), year_from, year_to)
+    recs = model.recommend(user_id, k, include_seen=include_seen, offset=offset, only=only)
     note = model.popular_instead(user_id)
     return schemas.UserRecommendations(
         user_id=user_id,
         k=k,
+        offset=offset,
         include_seen=include_seen,
         basis="personal" if note is None else "popular",
         note=note,
@@ -157,10 +176,10 @@ async def recommend_for_liked(
     """Recommendations for someone not in the data, from titles or ids of movies they liked."""
     liked = [str(ref) for ref in body.liked]
     resolved = [schemas.Movie(**model.catalog.movie_info(ref).to_dict()) for ref in liked]
+    only = ListFilter(tuple(body.genres), body.year_from, body.year_to)
+    recs = model.recommend_for_liked(liked, body.k, offset=body.offset, only=only)
     return schemas.LikedRecommendations(
-        liked=resolved,
-        k=body.k,
-        recommendations=to_schema(model.recommend_for_liked(liked, body.k)),
+        liked=resolved, k=body.k, offset=body.offset, recommendations=to_schema(recs)
     )
 
 

@@ -6,9 +6,12 @@ checked strictly, what the server returns is documented exactly in the OpenAPI s
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from reelrank.types import GENRES
 
 # Caps: a request can never ask for more work than these allow.
 MAX_K = 100  # movies per recommendation / similar list
@@ -19,6 +22,7 @@ DEFAULT_SEARCH = 10
 MAX_QUERY = 200  # characters in a search query or a title
 MAX_ID = 32  # characters in a user or movie id
 MAX_PAGE = 1000  # user ids or rated movies per page
+MAX_OFFSET = 1000  # places a list may skip (pages past the first)
 MAX_BODY_BYTES = 16 * 1024  # a full liked list of long titles is about 10 KiB
 
 K = Annotated[int, Field(ge=1, le=MAX_K, description=f"How many movies to return (1..{MAX_K}).")]
@@ -31,6 +35,15 @@ UserId = (
     Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID)]
     | Annotated[int, Field(ge=0, le=10**9)]
 )
+
+
+Offset = Annotated[
+    int, Field(ge=0, le=MAX_OFFSET, description="Places to skip: 10 gives the second page of 10.")
+]
+# A genre by its MovieLens name, exactly (the schema lists them, so clients and fuzzers see them).
+GENRE_PATTERN = "^(" + "|".join(re.escape(g) for g in GENRES[1:]) + ")$"
+Genre = Annotated[str, StringConstraints(pattern=GENRE_PATTERN)]
+Year = Annotated[int, Field(ge=1800, le=2100)]
 
 
 class _Request(BaseModel):
@@ -48,6 +61,12 @@ class LikedRequest(_Request):
         examples=[["Star Wars (1977)", "usual suspects", 50]],
     )
     k: K = DEFAULT_K
+    offset: Offset = 0
+    genres: list[Genre] = Field(
+        default_factory=list, max_length=20, description="Only movies of any of these genres."
+    )
+    year_from: Year | None = Field(default=None, description="Only movies from this year on.")
+    year_to: Year | None = Field(default=None, description="Only movies up to this year.")
 
 
 class ScoreRequest(_Request):
@@ -72,6 +91,7 @@ class Health(BaseModel):
     )
     users: int
     movies: int
+    genres: list[str] = Field(description="The genres a list can be narrowed to.")
 
 
 class Movie(BaseModel):
@@ -104,6 +124,7 @@ class Recommendation(BaseModel):
 class UserRecommendations(BaseModel):
     user_id: str
     k: int
+    offset: int
     include_seen: bool
     basis: Literal["personal", "popular"] = Field(
         description="'personal': from the user's own ratings; 'popular': the most popular "
@@ -116,6 +137,7 @@ class UserRecommendations(BaseModel):
 class LikedRecommendations(BaseModel):
     liked: list[Movie] = Field(description="The liked movies as resolved, in the order given.")
     k: int
+    offset: int
     recommendations: list[Recommendation]
 
 

@@ -215,22 +215,45 @@ function renderLiked() {
   $("clear-liked").hidden = liked.length === 0;
 }
 
-async function refreshForYou() {
+// The list's filter as the API takes it (empty fields are left out).
+function forYouFilter() {
+  const genre = $("genre-filter").value;
+  const from = $("year-from").value;
+  const to = $("year-to").value;
+  return {
+    genres: genre ? [genre] : [],
+    ...(from ? { year_from: Number(from) } : {}),
+    ...(to ? { year_to: Number(to) } : {}),
+  };
+}
+
+// Load the first page of "Recommended for you", or with `more` the next page after those shown.
+async function refreshForYou({ more = false } = {}) {
   const list = $("for-you");
   const region = $("for-you-region");
+  const empty = $("for-you-empty");
+  empty.dataset.text ??= empty.textContent;  // the page's own hint, shown with nothing liked
   if (!liked.length) {
     list.replaceChildren();
-    $("for-you-empty").hidden = false;
+    empty.textContent = empty.dataset.text;
+    empty.hidden = false;
+    $("for-you-more").hidden = true;
     return;
   }
   region.setAttribute("aria-busy", "true");
   try {
+    const offset = more ? list.children.length : 0;
     const data = await likedRequest("/recommendations", {
       method: "POST",
-      body: { liked: liked.map((m) => m.movie_id), k: K },
+      body: { liked: liked.map((m) => m.movie_id), k: K, offset, ...forYouFilter() },
     });
-    list.replaceChildren(...data.recommendations.map((r) => recItem(r, { canLike: true })));
-    $("for-you-empty").hidden = data.recommendations.length > 0;
+    const items = data.recommendations.map((r) => recItem(r, { canLike: true }));
+    if (more) list.append(...items);
+    else list.replaceChildren(...items);
+    empty.hidden = list.children.length > 0;
+    empty.textContent = "No movie matches this filter.";
+    // A full page may have more behind it; a short one is the end of the list.
+    $("for-you-more").hidden = data.recommendations.length < K;
   } catch (error) {
     report(error);
   } finally {
@@ -303,6 +326,12 @@ function setUpLikedMode() {
     showStatus("Removed all liked movies.");
     likedChanged();
     input.focus();
+  });
+  $("for-you-more").addEventListener("click", () => refreshForYou({ more: true }));
+  $("for-you-filter").addEventListener("change", () => refreshForYou());
+  $("for-you-filter").addEventListener("submit", (event) => {
+    event.preventDefault();
+    refreshForYou();
   });
   renderLiked();
   refreshForYou();
@@ -381,12 +410,14 @@ async function showModel() {
       : health.retrieval ? "retrieval model" : "ranking model";
     if (!health.retrieval) {
       // Liked-movie recommendations and similar movies need a retrieval model.
-      $("for-you-empty").textContent = "This model has no retrieval stage, so it cannot " +
+      $("for-you-empty").dataset.text = "This model has no retrieval stage, so it cannot " +
         "recommend from liked movies: serve one trained with --preset two-stage, or pick " +
         "“An existing user” above.";
+      $("for-you-empty").textContent = $("for-you-empty").dataset.text;
     }
     $("model-info").textContent =
       `${kind} · ${health.users.toLocaleString()} users · ${health.movies.toLocaleString()} movies`;
+    $("genre-filter").append(...health.genres.map((g) => el("option", { value: g }, g)));
   } catch (error) {
     $("model-info").textContent = error.message;
   }
