@@ -116,9 +116,12 @@ class Recommender:
         ratings = torch.full(users_t.shape, float("-inf"))
         for part in torch.arange(len(users_t)).split(PREDICT_BATCH):
             u, m = users_t[part], movies_t[part].clamp(min=0)
-            known = self.ranking(u, m)
-            typical = self.ranking.rate(self._typical_user.expand(len(part), -1), m)
-            ratings[part] = torch.where(u > 0, known, typical)
+            known = u > 0
+            if known.any():
+                ratings[part[known]] = self.ranking(u[known], m[known])
+            if not known.all():
+                vectors = self._typical_user.expand(int((~known).sum()), -1)
+                ratings[part[~known]] = self.ranking.rate(vectors, m[~known])
         ratings[movies_t < 0] = float("-inf")
         return ratings.numpy().reshape(shape)
 

@@ -92,6 +92,8 @@ class Catalog:
             for movie_id, title in table.id_to_title.items()
         }
         self._max_id = max((int(i) for i in self._row_of_id if i.isdigit()), default=0)
+        # Each row's genre names, built once: every recommendation shows them.
+        self._genres = [[GENRES[g] for g in np.flatnonzero(row)] for row in table.genres]
 
     @property
     def users(self) -> Vocabulary:
@@ -143,7 +145,7 @@ class Catalog:
             movie_id=self.movie_id(index),
             movie_title=self.movie_title(index),
             year=year or None,
-            genres=[g for g, on in zip(GENRES, self.table.genres[index], strict=True) if on],
+            genres=list(self._genres[index]),
         )
 
     def movie_info(self, title_or_id: str | int) -> MovieInfo:
