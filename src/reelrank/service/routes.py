@@ -203,17 +203,7 @@ def known_movie_id(model: Recommender, movie_id: str) -> str:
 
 
 def to_schema(recs: list[RecommenderItem]) -> list[schemas.Recommendation]:
-    return [
-        schemas.Recommendation(
-            movie_id=r.movie_id,
-            movie_title=r.movie_title,
-            year=r.year,
-            genres=r.genres,
-            predicted_rating=r.predicted_rating,
-            retrieval_score=r.retrieval_score,
-        )
-        for r in recs
-    ]
+    return [schemas.Recommendation(**r.to_dict()) for r in recs]
 
 
 ROUTERS = (health, movies, users, recommendations, score)
