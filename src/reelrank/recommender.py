@@ -77,6 +77,9 @@ class Recommender:
         if retrieval is not None and isinstance(index, BruteForceIndex) and cells <= MAX_CACHED:
             with torch.no_grad():
                 self._user_scores = retrieval.score_all(torch.arange(n_users))
+        # How often each movie was rated in training, for users with too little history.
+        counts = np.bincount(seen.movie_idx, minlength=catalog.movies.size)
+        self._log_popularity = np.log1p(counts).astype(np.float64)
         if ranking is not None:
             # A "typical user" for people not in the data: the mean of the known users' vectors.
             with torch.no_grad():
@@ -174,7 +177,7 @@ class Recommender:
             blocked if include_seen else np.union1d(self.seen.movies_of(int(u)), blocked)
             for u in users
         ]
-        cold = np.diff(self.seen.indptr)[users] < self.config.min_history
+        cold = self._too_little_history(users)
         if not cold.any():
             return self._personal_lists(users, exclude, k)
         popular = self._popular_lists([e for e, c in zip(exclude, cold, strict=True) if c], k)
@@ -193,20 +196,23 @@ class Recommender:
         """Why a known user is served the most popular movies instead of a personal list (too
         little training history: fewer than `config.min_history` ratings), or None."""
         user = self.catalog.user_index(user_id)
-        rated = len(self.seen.movies_of(user))
-        if rated >= self.config.min_history:
+        if not self._too_little_history(np.array([user]))[0]:
             return None
+        rated = len(self.seen.movies_of(user))
         had = "no ratings" if rated == 0 else f"only {rated} rating{'s' * (rated > 1)}"
         return (
             f"user {user_id} has {had} in the training data, too few for a personal list: "
             "these are the most popular movies"
         )
 
+    def _too_little_history(self, users: np.ndarray) -> np.ndarray:
+        """`[q]` bool: which users have fewer training ratings than `config.min_history`."""
+        return np.diff(self.seen.indptr)[users] < self.config.min_history
+
     def _popular_lists(self, exclude: list[np.ndarray], k: int) -> ServedLists:
         """The most-rated movies in training, one list per entry of `exclude` (the movies to
         leave out of it), with a typical user's predicted ratings."""
-        counts = np.bincount(self.seen.movie_idx, minlength=self.catalog.movies.size)
-        scores = np.tile(np.log1p(counts).astype(np.float64), (len(exclude), 1))
+        scores = np.tile(self._log_popularity, (len(exclude), 1))
         scores[:, 0] = float("-inf")  # the unknown movie
         for row, movies in enumerate(exclude):
             scores[row, movies] = float("-inf")
