@@ -48,7 +48,8 @@ from reelrank.models.two_tower import TwoTower
 from reelrank.types import ArtifactError, ReelrankError
 
 # 2: tensors stored once (no index copy of the movie vectors, no dense EASE user matrix).
-SCHEMA_VERSION = 2
+# 3: a blend's movie vectors gain a popularity column, and its fold-in weights are stored.
+SCHEMA_VERSION = 3
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
 METRICS_FILE = "metrics.json"

@@ -33,7 +33,11 @@ class RetrievalModelConfig:
     "ease" or "edlae" (closed-form item-item models; `ease_lambda` is their L2 penalty, EDLAE adds
     dropout emphasis and a low-rank term), or "blend": the EDLAE model these fields describe plus
     `blend_weight` times the two-tower model they describe, each part's scores scaled to unit
-    spread. Features are optional tower inputs besides the ids:
+    spread. For someone folded in from N liked movies, a blend scales each part per query instead
+    and weighs them by N: EDLAE × N / (N + `fold_in_shrinkage`), the tower ×
+    `fold_in_tower_weight`, and a popularity prior × `fold_in_popularity` / (N +
+    `fold_in_popularity_offset`) (see `reelrank.models.blend`).
+    Features are optional tower inputs besides the ids:
     user features from ("gender", "age", "occupation", "history"), movie features from
     ("title_tokens", "genres", "year").
     """
@@ -49,6 +53,11 @@ class RetrievalModelConfig:
     low_rank: int = 20
     low_rank_weight: float = 0.25
     blend_weight: float = 0.5
+    # Chosen on validation users (benchmarks/liked_path_research.py; docs/liked_path.md).
+    fold_in_tower_weight: float = 0.25
+    fold_in_shrinkage: float = 30.0
+    fold_in_popularity: float = 2.0
+    fold_in_popularity_offset: float = 3.0
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from reelrank.data.encoding import EncodedRatings, MovieTable, Vocabularies
 from reelrank.data.splits import split_ratings, split_rows
 from reelrank.evaluation import evaluate_ranking, evaluate_retrieval
 from reelrank.index import Index, build_index
-from reelrank.models.blend import Blend
+from reelrank.models.blend import Blend, FoldIn
 from reelrank.models.factory import CLOSED_FORM, fit_closed_form, new_two_tower
 from reelrank.models.item_based import ItemItemModel
 from reelrank.models.ranking import RankingModel
@@ -151,7 +151,9 @@ def train_recommender(
                 on_progress=on_progress,
             )
         if isinstance(retrieval, Blend) and config.retrieval is not None:
-            retrieval.calibrate(weight=config.retrieval.blend_weight)
+            retrieval.calibrate(
+                weight=config.retrieval.blend_weight, fold_in=FoldIn.from_config(config.retrieval)
+            )
 
     recommender = Recommender(
         config=config,

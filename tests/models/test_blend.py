@@ -1,11 +1,12 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
 from reelrank.config import RetrievalModelConfig
-from reelrank.models.blend import Blend
+from reelrank.models.blend import Blend, FoldIn
 from reelrank.models.factory import fit_closed_form, new_two_tower, retrieval_model_from_state_dict
 from reelrank.models.item_based import ItemItemModel, histories_from_pairs
 
@@ -35,14 +36,40 @@ def test_blend_scores_are_the_scaled_sum_of_its_parts() -> None:
     tower_scores = blend.two_tower.score_all(users)[:, 1:]
     expected = item_scores / item_scores.std() + 0.7 * tower_scores / tower_scores.std()
     torch.testing.assert_close(blend.score_all(users)[:, 1:], expected, rtol=1e-4, atol=1e-5)
-    history = torch.tensor([1, 4])
-    expected_fold = torch.cat(
-        [
-            blend.item_item.fold_in(history) * blend.scales[0],
-            blend.two_tower.fold_in(history) * blend.scales[1],
-        ]
-    )
-    torch.testing.assert_close(blend.fold_in(history), expected_fold)
+
+
+def test_fold_in_scales_each_part_for_its_query_and_weighs_it_by_history_length() -> None:
+    blend = _blend()
+    fold_in = FoldIn(tower_weight=0.3, shrinkage=4.0, popularity=2.0, popularity_offset=1.0)
+    blend.calibrate(weight=CONFIG.blend_weight, fold_in=fold_in)
+    counts = torch.bincount(_pairs()[1], minlength=N_MOVIES + 1).double()
+    pop = torch.log1p(counts)[1:]
+    for history in (torch.tensor([3]), torch.tensor([1, 4, 4, 0, 7])):  # repeats, unknown 0
+        n = len(set(history.tolist()) - {0})
+        item = blend.item_item.score_history(history)[1:].double()
+        tower = blend.two_tower.score_history(history)[1:].double()
+        expected = (
+            item / item.std() * n / (n + 4.0)
+            + 0.3 * tower / tower.std()
+            + 2.0 / (n + 1.0) * pop / pop.std()
+        )
+        got = blend.score_history(history)[1:].double()
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_known_users_get_no_popularity_prior_and_fold_in_weights_are_checked() -> None:
+    blend = _blend()
+    assert torch.all(blend.user_embedding(torch.arange(N_USERS + 1))[:, -1] == 0)
+    assert torch.equal(blend.all_movie_embeddings()[:, -1], blend.log_popularity)
+    with pytest.raises(ValueError, match="shrinkage must be >= 0"):
+        FoldIn(tower_weight=1.0, shrinkage=-1.0, popularity=0.0, popularity_offset=0.0)
+
+
+def test_a_part_with_no_spread_is_switched_off_not_divided_by_zero() -> None:
+    blend = _blend()
+    blend.two_tower.movie_tower.id_embedding.weight.data.zero_()  # every tower score equal
+    scores = blend.score_history(torch.tensor([2]))
+    assert torch.isfinite(scores[1:]).all()
 
 
 def test_blend_round_trips_strictly_through_safetensors(tmp_path: Path) -> None:

@@ -1,38 +1,76 @@
 """`Blend`: an item-item model and a two-tower model scored together, as one dot product.
 
 Item-item models (EDLAE) and neural two-tower models make different mistakes; their sum ranks
-better than either. Each part's scores are divided by their spread over the training users, and
-the two-tower part is weighted:
+better than either. For a known user each part's scores are divided by their spread over the
+training users, and the two-tower part is weighted:
 
     score(u, i) = s_item(u, i) / σ_item + weight · s_tower(u, i) / σ_tower
 
-which is still a dot product: query `[q_item / σ_item, weight · q_tower / σ_tower]`, movie vector
-`[v_item, v_tower]`. So the blend goes through the same index, fold-in and artifact as any other
-retrieval model.
+Someone folded in from N liked movies is different: EDLAE's scores grow with N, so scales measured
+on training users (about 85 movies each) make the EDLAE part vanish for N = 1..3 and dominate for
+N = 500. `fold_in` scales each part by its spread over the catalogue for that one query, so a
+weight means the same at any N, and weighs the parts by how much the person told us:
+
+    score(i) = s_item(i) / σ_item(q) · N / (N + γ)          EDLAE, trusted as N grows
+             + w · s_tower(i) / σ_tower(q)                  the two-tower model
+             + α / (N + β) · log(1 + count_i) / σ_pop       a popularity prior that fades
+
+(`FoldIn`: w, γ, α, β; chosen on validation users, docs/liked_path.md). Every term is still a
+dot product: query `[q_item · c_item, q_tower · c_tower, c_pop]`, movie vector `[v_item, v_tower,
+log(1 + count)]`, with a known user's popularity coordinate 0. So the blend goes through the same
+index, fold-in and artifact as any other retrieval model.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from reelrank.config import RetrievalModelConfig
 from reelrank.models.item_based import EDLAE, ItemItemModel
-from reelrank.models.retrieval import RetrievalModel, UserHistories
+from reelrank.models.retrieval import RetrievalModel, UserHistories, known_history
 from reelrank.models.two_tower import TwoTower
+
+
+@dataclass(frozen=True)
+class FoldIn:
+    """How `Blend.fold_in` weighs its parts for N liked movies (see the module docstring)."""
+
+    tower_weight: float
+    shrinkage: float
+    popularity: float
+    popularity_offset: float
+
+    @classmethod
+    def from_config(cls, config: RetrievalModelConfig) -> FoldIn:
+        return cls(
+            tower_weight=config.fold_in_tower_weight,
+            shrinkage=config.fold_in_shrinkage,
+            popularity=config.fold_in_popularity,
+            popularity_offset=config.fold_in_popularity_offset,
+        )
+
+    def __post_init__(self) -> None:
+        for name, value in dataclasses.asdict(self).items():
+            if not value >= 0:  # NaN too
+                raise ValueError(f"fold-in {name} must be >= 0, got {value}")
 
 
 class Blend(RetrievalModel):
     """`item_item` + `weight` × `two_tower`, each scaled by the spread of its scores.
 
-    The scales live in the `scales` buffer (`[2]`: `1/σ_item`, `weight/σ_tower`), so a saved blend
-    scores exactly as it did when fitted.
+    The scales live in the `scales` buffer (`[2]`: `1/σ_item`, `weight/σ_tower`) and the fold-in
+    weights in `fold_in_weights` (`[4]`: `FoldIn`'s fields), so a saved blend scores exactly as it
+    did when fitted. The popularity column is counted from the item-item part's user histories.
     """
 
     scales: Tensor
+    fold_in_weights: Tensor
+    log_popularity: Tensor
 
     def __init__(self, item_item: ItemItemModel, two_tower: TwoTower) -> None:
         super().__init__()
@@ -47,19 +85,33 @@ class Blend(RetrievalModel):
         self.n_users = item_item.n_users
         self.n_movies = item_item.n_movies
         self.register_buffer("scales", torch.ones(2))
+        default = FoldIn.from_config(RetrievalModelConfig())
+        self.register_buffer("fold_in_weights", torch.tensor(dataclasses.astuple(default)))
+        # Rebuilt from the histories the recommender saves anyway, like the item-item part's.
+        counts = torch.bincount(item_item.history_movies, minlength=self.n_movies + 1)
+        counts[0] = 0
+        self.register_buffer("log_popularity", torch.log1p(counts.float()), persistent=False)
 
     @classmethod
-    def compose(cls, item_item: ItemItemModel, two_tower: TwoTower, *, weight: float) -> Blend:
+    def compose(
+        cls,
+        item_item: ItemItemModel,
+        two_tower: TwoTower,
+        *,
+        weight: float,
+        fold_in: FoldIn | None = None,
+    ) -> Blend:
         """A blend of two fitted models, calibrated (see `calibrate`)."""
         blend = cls(item_item, two_tower)
-        blend.calibrate(weight=weight)
+        blend.calibrate(weight=weight, fold_in=fold_in)
         return blend
 
     @torch.no_grad()
-    def calibrate(self, *, weight: float) -> None:
-        """Scale each part's scores to unit spread over the known users and movies, and weight
-        the two-tower part; call once both parts are fitted."""
-        if weight < 0:
+    def calibrate(self, *, weight: float, fold_in: FoldIn | None = None) -> None:
+        """Scale each part's scores to unit spread over the known users and movies, weight the
+        two-tower part, and set how `fold_in` weighs the parts (default: the config's defaults);
+        call once both parts are fitted."""
+        if not weight >= 0:
             raise ValueError(f"blend weight must be >= 0, got {weight}")
         users = torch.arange(1, self.n_users + 1, device=self.scales.device)
         spreads = [
@@ -67,34 +119,50 @@ class Blend(RetrievalModel):
             for model in (self.item_item, self.two_tower)
         ]
         self.scales.copy_(torch.stack([1 / spreads[0], weight / spreads[1]]))
-
-    def _query(self, item_part: Tensor, tower_part: Tensor) -> Tensor:
-        return torch.cat([item_part * self.scales[0], tower_part * self.scales[1]], dim=-1)
+        fold_in = fold_in or FoldIn.from_config(RetrievalModelConfig())
+        self.fold_in_weights.copy_(torch.tensor(dataclasses.astuple(fold_in)))
 
     def user_embedding(self, user_idx: Tensor) -> Tensor:
-        """`[batch]` -> `[batch, n_movies + 1 + tower dim]`: both parts' scaled queries."""
-        return self._query(
-            self.item_item.user_embedding(user_idx), self.two_tower.user_embedding(user_idx)
-        )
+        """`[batch]` -> `[batch, n_movies + 1 + tower dim + 1]`: both parts' scaled queries (no
+        popularity prior: a known user's history says enough)."""
+        item = self.item_item.user_embedding(user_idx) * self.scales[0]
+        tower = self.two_tower.user_embedding(user_idx) * self.scales[1]
+        return torch.cat([item, tower, item.new_zeros(len(item), 1)], dim=-1)
 
     def movie_embedding(self, movie_idx: Tensor) -> Tensor:
-        """`[batch]` -> `[batch, n_movies + 1 + tower dim]`."""
+        """`[batch]` -> `[batch, n_movies + 1 + tower dim + 1]`."""
         return torch.cat(
-            [self.item_item.movie_embedding(movie_idx), self.two_tower.movie_embedding(movie_idx)],
+            [
+                self.item_item.movie_embedding(movie_idx),
+                self.two_tower.movie_embedding(movie_idx),
+                self.log_popularity[movie_idx][:, None],
+            ],
             dim=-1,
         )
 
     def all_movie_embeddings(self) -> Tensor:
-        """`[n_movies + 1, n_movies + 1 + tower dim]`."""
+        """`[n_movies + 1, n_movies + 1 + tower dim + 1]`."""
         return torch.cat(
-            [self.item_item.all_movie_embeddings(), self.two_tower.all_movie_embeddings()], dim=-1
+            [
+                self.item_item.all_movie_embeddings(),
+                self.two_tower.all_movie_embeddings(),
+                self.log_popularity[:, None],
+            ],
+            dim=-1,
         )
 
+    @torch.no_grad()
     def fold_in(self, history_movie_idx: Tensor) -> Tensor:
-        """`[history]` liked movies -> `[n_movies + 1 + tower dim]`: both parts folded in."""
-        return self._query(
-            self.item_item.fold_in(history_movie_idx), self.two_tower.fold_in(history_movie_idx)
-        )
+        """`[history]` liked movies -> `[n_movies + 1 + tower dim + 1]`: each part folded in and
+        scaled for this query (see the module docstring)."""
+        n = float(known_history(history_movie_idx, self.n_movies).unique().numel())
+        tower_weight, shrinkage, popularity, offset = self.fold_in_weights.tolist()
+        item = self.item_item.fold_in(history_movie_idx)
+        tower = self.two_tower.fold_in(history_movie_idx)
+        item = item * (n / (n + shrinkage)) / _spread(self.item_item.all_movie_embeddings(), item)
+        tower = tower * tower_weight / _spread(self.two_tower.all_movie_embeddings(), tower)
+        prior = popularity / (n + offset) / _spread(self.log_popularity[:, None], item.new_ones(1))
+        return torch.cat([item, tower, item.new_full((1,), prior)])
 
     @classmethod
     def from_state_dict(
@@ -120,3 +188,10 @@ class Blend(RetrievalModel):
         )
         blend.load_state_dict(dict(state_dict), strict=True)  # the scales, and no extra keys
         return blend
+
+
+def _spread(movie_vectors: Tensor, query: Tensor) -> Tensor:
+    """The standard deviation of `query`'s scores over the known movies (rows 1..), or infinity
+    where they are all equal: dividing by it then switches the part off instead of blowing up."""
+    spread = (movie_vectors[1:] @ query).std()
+    return spread if spread > 0 else torch.full_like(spread, float("inf"))
