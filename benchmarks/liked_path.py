@@ -20,11 +20,13 @@ have at least N liked movies (at least 1 for "all") and at least one other rated
 `--same-users` scores every N on the users eligible at both N = 10 and "all". The mean table's
 `users` is the mean per fold, its ratios are of the mean metrics.
 
-Rows: today's two-stage liked path (`Recommender.recommend_for_liked`), EASE and popularity
+Rows: the library's two-stage liked path (`Recommender.recommend_for_liked`, whose
+`Blend.fold_in` implements `PER_QUERY`), EASE and popularity
 (their presets, the same call), EDLAE and the two-tower model (the presets' models: their configs
 equal the two-stage blend's parts and the seeds match, so the blend's parts are used after the
-configs are compared; otherwise the presets are trained), and the proposed liked path
-(`per_query_scores`, prototyped from the blend's parts): `per-query (fixed)` with `PER_QUERY`,
+configs are compared; otherwise the presets are trained), and the liked path as prototyped
+from the blend's parts (`per_query_scores`, the check that the library matches it):
+`per-query (fixed)` with `PER_QUERY`,
 and with `--constants` (the `--out` of `liked_path_research.py`) `per-query (each fold's
 validation)`, each fold's constants chosen on validation users carved from its training users.
 """
@@ -58,7 +60,7 @@ N_FOLDS = 5
 GIVEN = ("1", "3", "10", "all")
 TOP = 100
 TRAIN_ON_ALL = "leave-last:1000000"  # every user has fewer ratings: all rows train, none test
-MODEL_ROWS = ("two-stage (today)", "ease", "popularity", "edlae", "two-tower")
+MODEL_ROWS = ("two-stage (library)", "ease", "popularity", "edlae", "two-tower")
 NESTED = "per-query (each fold's validation)"
 FIXED = "per-query (fixed)"
 BASELINES = ("ease", "popularity")
@@ -355,7 +357,7 @@ def evaluate_fold(
     out: dict[str, dict[str, dict[str, float]]] = {row: {} for row in (*MODEL_ROWS, *proposed)}
     for label, q in queries.items():
         rows: dict[str, Callable[[], np.ndarray]] = {
-            "two-stage (today)": lambda q=q: lists_from_recommender(models["two-stage"], q),
+            "two-stage (library)": lambda q=q: lists_from_recommender(models["two-stage"], q),
             "ease": lambda q=q: lists_from_recommender(models["ease"], q),
             "popularity": lambda q=q: lists_from_recommender(models["popularity"], q),
             "edlae": lambda q=q: lists_from_scores(fold_in_scores(models["edlae"], q), q),
