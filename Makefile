@@ -14,7 +14,7 @@ PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 # One quick request tells whether the wheel index answers, so an unreachable one costs seconds, not
 # pip's retries for every package.
 export INDEX_REACHABLE := import sys, urllib.request; urllib.request.urlopen(sys.argv[1].rstrip("/") + "/torch/", timeout=10)
-EXTRAS ?= serve,ann,dev
+EXTRAS ?= serve,ann,dev,plots
 
 .PHONY: demo test lint typecheck pytest venv clean
 

@@ -70,7 +70,9 @@ def test_train_prints_a_metrics_table(grouplens_dir: Path, tmp_path: Path) -> No
 def test_recommend_json(cli_artifact: Path) -> None:
     code, stdout, _ = run("recommend", cli_artifact, "--user", "9", "-k", "3", "--json")
     assert code == 0
-    recs = json.loads(stdout)["recommendations"]
+    payload = json.loads(stdout)
+    assert payload["order"] == "relevance"
+    recs = payload["recommendations"]
     assert len(recs) == 3
     assert set(recs[0]) == {
         "movie_id",
@@ -79,14 +81,21 @@ def test_recommend_json(cli_artifact: Path) -> None:
         "genres",
         "predicted_rating",
         "retrieval_score",
+        "because_movie_id",
+        "because_title",
     }
     model = Recommender.load(cli_artifact)
     info = model.catalog.movie_info(recs[0]["movie_id"])
     assert (recs[0]["year"], recs[0]["genres"]) == (info.year, info.genres)
-    # The seed preset has no retrieval stage: the one number is a predicted rating.
-    assert all(r["retrieval_score"] is None for r in recs)
+    # The seed preset has no retrieval stage: the one number is a predicted rating, which orders
+    # the list either way, and no liked movie explains it.
+    assert all(r["retrieval_score"] is None and r["because_title"] is None for r in recs)
     ratings = [r["predicted_rating"] for r in recs]
     assert ratings == sorted(ratings, reverse=True)
+    code, stdout, _ = run(
+        "recommend", cli_artifact, "--user", "9", "-k", "3", "--order", "predicted-rating", "--json"
+    )
+    assert code == 0 and json.loads(stdout)["recommendations"] == recs
 
 
 def test_include_seen_adds_exactly_the_rated_movies(cli_artifact: Path) -> None:
@@ -239,12 +248,48 @@ def two_stage_artifact(grouplens_dir: Path, tmp_path_factory: pytest.TempPathFac
     return out
 
 
-def test_two_stage_recommend_shows_both_scores(two_stage_artifact: Path) -> None:
+def test_two_stage_recommend_shows_rating_and_because(two_stage_artifact: Path) -> None:
     code, stdout, _ = run("recommend", two_stage_artifact, "--user", "9", "-k", "3")
+    assert code == 0 and "predicted rating" in stdout and "because you liked" in stdout
+    assert "retrieval score" not in stdout  # an internal number: only with --scores
+    code, stdout, _ = run("recommend", two_stage_artifact, "--user", "9", "-k", "3", "--scores")
     assert code == 0 and "retrieval score" in stdout and "predicted rating" in stdout
     code, stdout, _ = run("recommend", two_stage_artifact, "--user", "9", "-k", "3", "--json")
     recs = json.loads(stdout)["recommendations"]
     assert all(r["predicted_rating"] is not None and r["retrieval_score"] is not None for r in recs)
+    # Each names one of the user's liked training movies, and the table shows it.
+    model = Recommender.load(two_stage_artifact)
+    rated = {title: rating for _, title, rating in model.rated_movies("9")}
+    liked = {t for t, r in rated.items() if r >= min(4, max(rated.values()))}
+    assert all(r["because_title"] in liked for r in recs)
+    code, stdout, _ = run("recommend", two_stage_artifact, "--user", "9", "-k", "3")
+    row = next(line for line in stdout.splitlines() if recs[0]["movie_title"] in line)
+    assert recs[0]["because_title"] in row
+
+
+def test_recommend_order(two_stage_artifact: Path) -> None:
+    args = ("recommend", two_stage_artifact, "--user", "9", "-k", "8", "--json")
+    code, stdout, _ = run(*args)
+    best_match = json.loads(stdout)["recommendations"]
+    scores = [r["retrieval_score"] for r in best_match]
+    assert code == 0 and scores == sorted(scores, reverse=True)
+    code, stdout, _ = run(*args, "--order", "relevance")
+    assert code == 0 and json.loads(stdout)["recommendations"] == best_match
+    code, stdout, _ = run(*args, "--order", "predicted-rating")
+    payload = json.loads(stdout)
+    assert code == 0 and payload["order"] == "predicted_rating"
+    ratings = [r["predicted_rating"] for r in payload["recommendations"]]
+    assert ratings == sorted(ratings, reverse=True)
+    model = Recommender.load(two_stage_artifact)
+    expected = model.recommend("9", 8, order="predicted_rating")
+    assert [r["movie_id"] for r in payload["recommendations"]] == [e.movie_id for e in expected]
+    code, stdout, _ = run(
+        "recommend", two_stage_artifact, "--liked", "1", "-k", "3", "--order", "predicted-rating"
+    )
+    assert code == 0 and "highest predicted rating first" in stdout
+    code, stdout, stderr = run(*args, "--order", "rating")
+    assert code == 1 and "--order must be relevance" in stderr and "got 'rating'" in stderr
+    assert len(stderr.strip().splitlines()) == 1
 
 
 def test_liked_and_similar(two_stage_artifact: Path) -> None:
@@ -269,7 +314,10 @@ def test_liked_and_similar(two_stage_artifact: Path) -> None:
     code, stdout, _ = run("recommend", two_stage_artifact, "--liked", title.lower(), "-k", "2")
     assert code == 0 and f"Top 2 movies for someone who liked {title}" in stdout
     code, stdout, _ = run("similar", two_stage_artifact, "1", "-k", "4")
-    assert code == 0 and "retrieval score" in stdout and "predicted rating" not in stdout
+    assert code == 0 and "predicted rating" not in stdout and "retrieval score" not in stdout
+    assert "because you liked" not in stdout  # similar movies are because of the one movie
+    code, stdout, _ = run("similar", two_stage_artifact, "1", "-k", "4", "--scores")
+    assert code == 0 and "retrieval score" in stdout
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,8 @@ LAYERS: dict[str, int] = {
     "reelrank.artifacts": 4,
     "reelrank.evaluation": 4,
     "reelrank.served_lists": 4,
+    "reelrank.explanations": 4,
+    "reelrank.report": 2,  # tables and plots of metrics: reads only types, never torch
     "reelrank.recommender": 5,
     "reelrank.experiment": 5,
     "reelrank.served_evaluation": 5,
@@ -35,7 +37,13 @@ FORBIDDEN = {
     ("reelrank.service", "reelrank.experiment"),
     ("reelrank.service", "reelrank.served_evaluation"),
 }
-NO_TORCH = ("reelrank.types", "reelrank.config", "reelrank.data", "reelrank.metrics")
+NO_TORCH = (
+    "reelrank.types",
+    "reelrank.config",
+    "reelrank.data",
+    "reelrank.metrics",
+    "reelrank.report",
+)
 
 
 def _layer_key(module: str) -> str:

@@ -21,6 +21,17 @@ def test_recommend_excludes_seen_unless_asked(recommender: Recommender) -> None:
     assert seen <= {r.movie_title for r in with_seen}
 
 
+def test_a_ranking_model_alone_orders_by_predicted_rating_either_way(
+    recommender: Recommender,
+) -> None:
+    assert recommender.retrieval is None
+    by_rating = recommender.recommend("5", 10, order="predicted_rating")
+    assert by_rating == recommender.recommend("5", 10, order="relevance")
+    assert all(r.because_title is None for r in by_rating)  # no retrieval model to say why
+    with pytest.raises(ReelrankError, match="order must be 'relevance'"):
+        recommender.recommend("5", 10, order="rating")  # type: ignore[arg-type]
+
+
 def test_k_larger_than_catalogue_returns_every_unseen_movie(recommender: Recommender) -> None:
     n_unseen = len(recommender.catalog.movies) - len(recommender.rated_movies("5"))
     assert len(recommender.recommend("5", 10_000)) == n_unseen
@@ -74,8 +85,10 @@ def test_users_with_too_little_history_get_the_most_popular_movies(ratings: Rati
     user_id = mixed.catalog.users.term(int(users[np.flatnonzero(cold)[0]]))
     assert "too few for a personal list" in (mixed.popular_instead(user_id) or "")
     assert [r.retrieval_score for r in mixed.recommend(user_id, 3)] == [None] * 3
+    assert [r.because_title for r in mixed.recommend(user_id, 3)] == [None] * 3
     warm_id = mixed.catalog.users.term(int(users[np.flatnonzero(~cold)[0]]))
     assert mixed.popular_instead(warm_id) is None
+    assert all(r.because_title is not None for r in mixed.recommend(warm_id, 3))
 
 
 def test_pages_and_filters_narrow_the_same_ranking(ratings: Ratings) -> None:

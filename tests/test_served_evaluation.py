@@ -10,9 +10,14 @@ import pytest
 from reelrank.config import TrainingConfig, preset
 from reelrank.data.encoding import EncodedRatings, UserRatings
 from reelrank.data.splits import split_ratings
-from reelrank.experiment import train_recommender
+from reelrank.experiment import evaluate_recommender, train_recommender
 from reelrank.recommender import Recommender
-from reelrank.served_evaluation import _popularity_percentile, evaluate_served
+from reelrank.served_evaluation import (
+    _popularity_percentile,
+    evaluate_liked_counts,
+    evaluate_served,
+    scorable_test,
+)
 from reelrank.types import Ratings
 
 FAST = TrainingConfig(batch_size=256, epochs=3)
@@ -79,3 +84,72 @@ def test_popularity_percentile_hand_worked() -> None:
         rating=np.ones(5, dtype=np.float32),
     )
     assert _popularity_percentile(seen, 5).tolist() == [0.0, 87.5, 50.0, 50.0, 12.5]
+
+
+@pytest.fixture(scope="module")
+def own_test(two_stage: Recommender, ratings: Ratings) -> EncodedRatings:
+    test, dropped = scorable_test(two_stage, ratings)
+    assert dropped == 0  # a split's own test rows were never trained on
+    return test
+
+
+def test_liked_counts_are_opt_in(two_stage: Recommender, own_test: EncodedRatings) -> None:
+    assert not any(key.startswith("liked@") for key in two_stage.metrics)
+    figures = evaluate_served(two_stage, own_test, liked_counts=(1, 3, 10))
+    for count in (1, 3, 10):
+        assert figures[f"liked@{count}/users"] > 0
+        for name in ("recall", "ndcg", "hit_rate"):
+            assert 0.0 <= figures[f"liked@{count}/{name}@10"] <= 1.0
+        assert f"liked@{count}/coverage@10" in figures
+    # The other paths' figures are those `train` saved (on the same test rows).
+    others = {k: v for k, v in figures.items() if not k.startswith("liked@")}
+    assert others == pytest.approx({k: two_stage.metrics[k] for k in others})
+    assert evaluate_liked_counts(two_stage, own_test, (1, 3, 10)) == pytest.approx(
+        {k: v for k, v in figures.items() if k.startswith("liked@")}
+    )
+
+
+def test_liked_at_n_scores_the_latest_n_liked_movies(
+    two_stage: Recommender, ratings: Ratings, own_test: EncodedRatings
+) -> None:
+    """Recall@10 given the latest 3 liked movies, worked out from `recommend_for_liked` called
+    as a person would, with the titles of each test user's 3 latest training movies rated 4+."""
+    config = two_stage.config
+    train, test = split_ratings(ratings, config.split, seed=config.training.seed)
+    recalls, too_few = [], 0
+    for user in np.unique(test.user_id):
+        mine = np.flatnonzero((train.user_id == user) & (train.user_rating >= 4))
+        if not len(mine):
+            continue  # not a fan at all: on no liked path
+        if len(mine) < 3:
+            too_few += 1
+            continue
+        latest = mine[np.argsort(train.timestamp[mine], kind="stable")][-3:]
+        wanted = set(test.movie_title[test.user_id == user])
+        served = {
+            r.movie_title
+            for r in two_stage.recommend_for_liked(list(train.movie_title[latest]), 10)
+        }
+        recalls.append(len(served & wanted) / len(wanted))
+    figures = evaluate_liked_counts(two_stage, own_test, (3,))
+    assert figures["liked@3/users"] == len(recalls)
+    assert figures["liked@3/users"] + too_few == two_stage.metrics["liked/users"]
+    assert figures["liked@3/recall@10"] == pytest.approx(np.mean(recalls))
+
+
+def test_a_count_nobody_reaches_scores_no_one(
+    two_stage: Recommender, own_test: EncodedRatings
+) -> None:
+    figures = evaluate_liked_counts(two_stage, own_test, (100_000,))
+    assert figures == {"liked@100000/users": 0}
+    with pytest.raises(ValueError, match="at least 1"):
+        evaluate_liked_counts(two_stage, own_test, (0,))
+
+
+def test_scorable_test_is_what_evaluate_recommender_scores(
+    two_stage: Recommender, ratings: Ratings
+) -> None:
+    test, dropped = scorable_test(two_stage, ratings, "fold:2")
+    figures = evaluate_recommender(two_stage, ratings, "fold:2")
+    assert dropped == figures["test_ratings_dropped_as_trained_on"] > 0
+    assert len(test) == figures["test_ratings"]

@@ -14,6 +14,7 @@ from reelrank.data.splits import split_ratings
 from reelrank.data.titles import AmbiguousTitleError
 from reelrank.experiment import evaluate_recommender, train_recommender
 from reelrank.recommender import Recommender
+from reelrank.served_lists import LIST_ORDERS
 from reelrank.types import Ratings, ReelrankError, UnknownIdError
 
 FAST = TrainingConfig(batch_size=256, epochs=3)
@@ -83,21 +84,78 @@ def test_learned_models_beat_popularity_on_structured_data(ratings: Ratings, nam
         assert learned[key] > popularity[key] * 1.1, (key, learned[key], popularity[key])
 
 
-def test_two_stage_ranks_the_retrieved_candidates(two_stage: Recommender) -> None:
+def test_both_orders_serve_retrievals_candidates(two_stage: Recommender) -> None:
     user = "7"
     seen = {t for _, t, _ in two_stage.rated_movies(user)}
-    recs = two_stage.recommend(user, 10)
-    assert len(recs) == 10 and not seen & {r.movie_title for r in recs}
-    assert all(r.retrieval_score is not None for r in recs)
-    ratings = [r.predicted_rating for r in recs]
-    assert ratings == sorted(ratings, reverse=True)
-    # Every recommendation is among retrieval's 20 candidates for this user.
+    # Retrieval's 20 candidates for this user, best first.
     assert two_stage.retrieval is not None and two_stage.index is not None
     query = two_stage.retrieval.user_embedding(torch.tensor([two_stage.catalog.user_index(user)]))
     exclude = [two_stage.seen.movies_of(two_stage.catalog.user_index(user))]
     _, rows = two_stage.index.search(query, 20, exclude=exclude)
-    candidates = {two_stage.catalog.movie_title(int(r)) for r in rows[0]}
-    assert {r.movie_title for r in recs} <= candidates
+    candidates = [two_stage.catalog.movie_title(int(r)) for r in rows[0]]
+
+    # The default, relevance: retrieval's own order, its top 10, predicted ratings alongside.
+    relevance = two_stage.recommend(user, 10)
+    assert relevance == two_stage.recommend(user, 10, order="relevance")
+    assert len(relevance) == 10 and not seen & {r.movie_title for r in relevance}
+    assert [r.movie_title for r in relevance] == candidates[:10]
+    scores = [r.retrieval_score for r in relevance]
+    assert scores == sorted(scores, reverse=True)  # type: ignore[type-var]
+    assert all(r.predicted_rating is not None for r in relevance)
+
+    # predicted_rating: the same candidates, the 10 with the highest predicted ratings first.
+    by_rating = two_stage.recommend(user, 10, order="predicted_rating")
+    assert len(by_rating) == 10 and {r.movie_title for r in by_rating} <= set(candidates)
+    ratings = [r.predicted_rating for r in by_rating]
+    assert ratings == sorted(ratings, reverse=True)  # type: ignore[type-var]
+    every = {t: r for t, r in zip(candidates, two_stage.score(user, candidates), strict=True)}
+    best = sorted(every.values(), key=lambda r: -(r.predicted_rating or 0))[:10]
+    assert [r.predicted_rating for r in by_rating] == pytest.approx(
+        [r.predicted_rating for r in best]
+    )
+    # A movie carries the same numbers in either order.
+    for r in by_rating:
+        assert r.predicted_rating == pytest.approx(every[r.movie_title].predicted_rating)
+    assert [r.movie_title for r in by_rating] != [r.movie_title for r in relevance]
+
+
+def test_recommend_many_serves_the_same_lists_in_either_order(two_stage: Recommender) -> None:
+    users = np.arange(1, 8)
+    for order in LIST_ORDERS:
+        lists = two_stage.recommend_many(users, 5, order=order)
+        for row, user in enumerate(users):
+            user_id = two_stage.catalog.users.term(int(user))
+            served = [r.movie_id for r in two_stage.recommend(user_id, 5, order=order)]
+            assert [two_stage.catalog.movie_id(int(m)) for m in lists.movies[row]] == served
+        ranked_by = lists.retrieval_score if order == "relevance" else lists.predicted_rating
+        assert ranked_by is not None and np.array_equal(lists.order_score, ranked_by)
+
+
+def test_liked_movies_order_by_a_typical_users_rating_on_request(two_stage: Recommender) -> None:
+    liked = ["1", "2"]
+    relevance = two_stage.recommend_for_liked(liked, 10)
+    scores = [r.retrieval_score for r in relevance]
+    assert scores == sorted(scores, reverse=True)  # type: ignore[type-var]
+    by_rating = two_stage.recommend_for_liked(liked, 10, order="predicted_rating")
+    ratings = [r.predicted_rating for r in by_rating]
+    assert ratings == sorted(ratings, reverse=True)  # type: ignore[type-var]
+    candidates = {r.movie_id for r in two_stage.recommend_for_liked(liked, 20)}
+    assert {r.movie_id for r in by_rating} <= candidates  # config.candidates is 20 here
+
+
+def test_orders_say_what_is_wrong(ratings: Ratings, two_stage: Recommender) -> None:
+    with pytest.raises(ReelrankError, match=r"order must be 'relevance' .* got 'best'"):
+        two_stage.recommend("7", 5, order="best")  # type: ignore[arg-type]
+    with pytest.raises(ReelrankError, match="order must be"):
+        two_stage.recommend_for_liked(["1"], 5, order="rating")  # type: ignore[arg-type]
+    ease = train_recommender(ratings, fast("ease"))
+    with pytest.raises(ReelrankError, match="no ranking model, so it cannot order by predicted"):
+        ease.recommend("7", 5, order="predicted_rating")
+    with pytest.raises(ReelrankError, match="no ranking model"):
+        ease.recommend_for_liked(["1"], 5, order="predicted_rating")
+    # Retrieval alone: relevance is its own score.
+    scores = [r.retrieval_score for r in ease.recommend("7", 10)]
+    assert scores == sorted(scores, reverse=True)  # type: ignore[type-var]
 
 
 def test_liked_movies_are_never_recommended_back(two_stage: Recommender) -> None:

@@ -6,14 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 
 from reelrank.config import ExperimentConfig
 from reelrank.data import features
 from reelrank.data.catalog import Catalog
 from reelrank.data.encoding import EncodedRatings, MovieTable, Vocabularies
-from reelrank.data.splits import split_ratings, split_rows
+from reelrank.data.splits import split_ratings
 from reelrank.evaluation import evaluate_ranking, evaluate_retrieval
 from reelrank.index import Index, build_index
 from reelrank.models.blend import Blend, FoldIn
@@ -23,7 +22,7 @@ from reelrank.models.ranking import RankingModel
 from reelrank.models.retrieval import RetrievalModel
 from reelrank.models.two_tower import TwoTower
 from reelrank.recommender import Recommender
-from reelrank.served_evaluation import evaluate_served
+from reelrank.served_evaluation import evaluate_served, scorable_test
 from reelrank.training import ProgressCallback, fit, fit_ranking
 from reelrank.types import Ratings, ReelrankError
 
@@ -184,29 +183,10 @@ def evaluate_recommender(
     many. Ratings of users or titles the model does not know are left out of the retrieval and
     served figures (and counted); the rating metrics give them the unknown slot, as the seed does.
     """
-    config = recommender.config
-    trained_on_data = recommender.data_info.get("ratings_sha256")
-    if trained_on_data is not None and trained_on_data != ratings.fingerprint():
-        raise ReelrankError(
-            "this model was trained on other ratings than the ones given (their fingerprints "
-            "differ), so its training rows cannot be told apart from test rows; evaluate it on "
-            "the data it was trained on"
-        )
-    seed = config.training.seed
-    train_rows, _ = split_rows(ratings, config.split, seed=seed)
-    _, test_rows = split_rows(ratings, split or config.split, seed=seed)
-    trained_on = np.isin(test_rows, train_rows)
-    test = ratings.take(test_rows[~trained_on])
-    encoded = EncodedRatings.encode(test, recommender.catalog.vocabs)
-    if len(encoded) == 0:
-        raise ReelrankError(
-            f"every test rating of split {split or config.split!r} was in this model's training "
-            f"data (it was trained on split {config.split!r}, seed {seed}); evaluate on its "
-            "own split or retrain on the one you want to test"
-        )
+    encoded, dropped = scorable_test(recommender, ratings, split)
     metrics = evaluate_on(recommender, encoded)
     metrics["test_ratings"] = len(encoded)
-    metrics["test_ratings_dropped_as_trained_on"] = int(trained_on.sum())
+    metrics["test_ratings_dropped_as_trained_on"] = dropped
     return metrics
 
 

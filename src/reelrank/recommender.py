@@ -20,20 +20,26 @@ from reelrank.artifacts import RecommenderParts
 from reelrank.config import ExperimentConfig
 from reelrank.data.catalog import Catalog, ListFilter
 from reelrank.data.encoding import UserRatings
+from reelrank.explanations import Explainer, liked_movies
 from reelrank.index import BruteForceIndex, Index
+from reelrank.models.popularity import Popularity
 from reelrank.models.ranking import RankingModel
 from reelrank.models.retrieval import RetrievalModel
 from reelrank.served_lists import (
+    ListOrder,
     Recommendation,
     ServedLists,
     check_k,
     check_offset,
-    number_or_none,
+    check_order,
+    most_popular,
+    recommendations,
     top_by_score,
 )
 from reelrank.types import ReelrankError
 
-# Largest users x movies score table a Recommender keeps in memory (float32: 100 MB).
+# Largest users x movies score table a Recommender keeps in memory (float32: 100 MB); the same
+# cap holds for each table behind "because you liked" (see `Explainer`).
 MAX_CACHED = 25_000_000
 # (user, movie) pairs the ranking model rates at once.
 PREDICT_BATCH = 65_536
@@ -84,6 +90,12 @@ class Recommender:
             # A "typical user" for people not in the data: the mean of the known users' vectors.
             with torch.no_grad():
                 self._typical_user = ranking.user_embedding.weight[1:].mean(dim=0)
+        # Popularity ranks the same movies for everyone: no liked movie explains its lists.
+        self._explainer = (
+            None
+            if retrieval is None or isinstance(retrieval, Popularity)
+            else Explainer(retrieval, max_cached=MAX_CACHED)
+        )
 
     @property
     def two_stage(self) -> bool:
@@ -134,7 +146,7 @@ class Recommender:
             raise ReelrankError("no movies to score: give at least one title")
         user = self.catalog.user_index(user_id)
         movie_idx = np.array([self.catalog.resolve_movie(t) for t in titles], dtype=np.int64)
-        return self._recommendations(movie_idx, self.predict(user, movie_idx))
+        return recommendations(self.catalog, movie_idx, self.predict(user, movie_idx))
 
     def recommend(
         self,
@@ -144,18 +156,28 @@ class Recommender:
         include_seen: bool = False,
         offset: int = 0,
         only: ListFilter | None = None,
+        order: ListOrder = "relevance",
     ) -> list[Recommendation]:
         """The top `k` movies for a known user, already-rated ones left out unless `include_seen`;
         `offset` skips the first places (the next page), `only` narrows the list (genres, years).
 
-        Two-stage: retrieval finds `config.candidates` movies, ranking orders them by predicted
-        rating. With one model only, that model scores every movie.
+        Two-stage, `order` (`ListOrder`) "relevance": retrieval's best matches in its order, each
+        with its predicted rating; "predicted_rating": retrieval's `config.candidates` best
+        re-ordered by predicted rating. One model alone orders by its own score. Each movie names
+        the liked movie that did most to bring it (`reelrank.explanations`). A user with too
+        little history gets the most popular movies, in that order and unexplained.
         """
         user = self.catalog.user_index(user_id)
         lists = self.recommend_many(
-            np.array([user]), check_offset(offset) + k, include_seen=include_seen, only=only
+            np.array([user]),
+            check_offset(offset) + k,
+            include_seen=include_seen,
+            only=only,
+            order=order,
         )
-        return self._as_recommendations(lists, 0)[offset:]
+        personal = not self._too_little_history(np.array([user]))[0]
+        liked = liked_movies(self.seen, user) if personal else None
+        return self._as_recommendations(lists, 0, skip=offset, liked=liked)
 
     @torch.no_grad()
     def recommend_many(
@@ -165,10 +187,13 @@ class Recommender:
         *,
         include_seen: bool = False,
         only: ListFilter | None = None,
+        order: ListOrder = "relevance",
     ) -> ServedLists:
         """`recommend` for many known users at once, by model index (`[q]` ints > 0): the same
-        lists, as arrays. Evaluation scores these, so it measures what people are served."""
+        lists, as arrays, without explanations. Evaluation scores these, so it measures what
+        people are served."""
         check_k(k)
+        order = check_order(order, ranking=self.ranking is not None)
         users = np.asarray(user_idx, dtype=np.int64).reshape(-1)
         if users.size and (users.min() < 1 or users.max() >= self.catalog.users.size):
             raise ReelrankError(f"user indices must lie in 1..{self.catalog.users.size - 1}")
@@ -179,12 +204,12 @@ class Recommender:
         ]
         cold = self._too_little_history(users)
         if not cold.any():
-            return self._personal_lists(users, exclude, k)
+            return self._personal_lists(users, exclude, k, order)
         popular = self._popular_lists([e for e, c in zip(exclude, cold, strict=True) if c], k)
         if cold.all():
             return popular
         warm = [e for e, c in zip(exclude, cold, strict=True) if not c]
-        return ServedLists.merge(cold, popular, self._personal_lists(users[~cold], warm, k))
+        return ServedLists.merge(cold, popular, self._personal_lists(users[~cold], warm, k, order))
 
     def _blocked(self, only: ListFilter | None) -> np.ndarray:
         """The movie indices a filter leaves out (none without one)."""
@@ -212,18 +237,14 @@ class Recommender:
     def _popular_lists(self, exclude: list[np.ndarray], k: int) -> ServedLists:
         """The most-rated movies in training, one list per entry of `exclude` (the movies to
         leave out of it), with a typical user's predicted ratings."""
-        scores = np.tile(self._log_popularity, (len(exclude), 1))
-        scores[:, 0] = float("-inf")  # the unknown movie
-        for row, movies in enumerate(exclude):
-            scores[row, movies] = float("-inf")
-        order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-        top = np.take_along_axis(scores, order, axis=1)
-        movies = np.where(np.isfinite(top), order, -1)
+        movies, top = most_popular(self._log_popularity, exclude, k)
         ratings = None if self.ranking is None else self._predict(np.zeros_like(movies), movies)
         return ServedLists(movies, top, ratings, None).padded(k)
 
     @torch.no_grad()
-    def _personal_lists(self, users: np.ndarray, exclude: list[np.ndarray], k: int) -> ServedLists:
+    def _personal_lists(
+        self, users: np.ndarray, exclude: list[np.ndarray], k: int, order: ListOrder
+    ) -> ServedLists:
         """The lists of `[q]` users with a training history, each without its `exclude`d movies
         (see `recommend_many`)."""
         if self.retrieval is None:
@@ -233,7 +254,8 @@ class Recommender:
                 ratings[row, movies - 1] = float("-inf")
             lists = top_by_score(np.broadcast_to(every, ratings.shape), ratings, None, k)
             return lists.padded(k)
-        n = max(k, self.config.candidates)
+        # In retrieval's order the list is its top k; re-ordered, its top `candidates`.
+        n = k if order == "relevance" else max(k, self.config.candidates)
         if self._user_scores is not None:
             scores = self._user_scores[torch.from_numpy(users)].clone()
             for row, movies in enumerate(exclude):
@@ -244,7 +266,7 @@ class Recommender:
             assert self.index is not None
             queries = self.retrieval.user_embedding(torch.from_numpy(users))
             top, rows = self.index.search(queries, n, exclude=exclude)
-        return self._stage_two(users, rows.numpy(), top.numpy(), k, order_by_rating=True).padded(k)
+        return self._stage_two(users, rows.numpy(), top.numpy(), k, order).padded(k)
 
     def recommend_for_liked(
         self,
@@ -253,27 +275,39 @@ class Recommender:
         *,
         offset: int = 0,
         only: ListFilter | None = None,
+        order: ListOrder = "relevance",
     ) -> list[Recommendation]:
         """Recommendations for someone who is not in the data, from movies they liked (titles or
         MovieLens ids): the liked movies are folded into a user vector, no retraining.
 
-        Candidates are ordered by that vector's retrieval score; the predicted rating shown is a
-        typical user's, as the ranking model has no row for a new person.
+        `order="relevance"` (the default): by that vector's retrieval score.
+        `order="predicted_rating"`: retrieval's `config.candidates` best matches re-ordered by a
+        typical user's predicted rating (the ranking model has no row for a new person), as for
+        known users. The predicted rating shown is that typical user's. Each movie names the
+        liked movie that did most to bring it (`because_title`).
         """
         if not liked:
             raise ReelrankError("no liked movies given: name at least one movie you liked")
         history = np.array(
             list(dict.fromkeys(self.catalog.resolve_movie(m) for m in liked)), np.int64
         )
-        lists = self.recommend_for_history(history, check_offset(offset) + k, only=only)
-        return self._as_recommendations(lists, 0)[offset:]
+        lists = self.recommend_for_history(
+            history, check_offset(offset) + k, only=only, order=order
+        )
+        return self._as_recommendations(lists, 0, skip=offset, liked=history)
 
     @torch.no_grad()
     def recommend_for_history(
-        self, history_idx: np.ndarray, k: int = 10, *, only: ListFilter | None = None
+        self,
+        history_idx: np.ndarray,
+        k: int = 10,
+        *,
+        only: ListFilter | None = None,
+        order: ListOrder = "relevance",
     ) -> ServedLists:
         """`recommend_for_liked` by movie index (`[h]` ints > 0): one list, as arrays."""
         check_k(k)
+        order = check_order(order, ranking=self.ranking is not None)
         if self.retrieval is None or self.index is None:
             raise ReelrankError(
                 "this artifact has no retrieval model; train one with --preset two-stage"
@@ -281,12 +315,9 @@ class Recommender:
         history = np.asarray(history_idx, dtype=np.int64)
         query = self.retrieval.fold_in(torch.from_numpy(history))
         exclude = np.union1d(history, self._blocked(only))
-        top, rows = self.index.search(
-            query[None, :], max(k, self.config.candidates), exclude=[exclude]
-        )
-        return self._stage_two(
-            np.zeros(1, np.int64), rows.numpy(), top.numpy(), k, order_by_rating=False
-        )
+        n = k if order == "relevance" else max(k, self.config.candidates)
+        top, rows = self.index.search(query[None, :], n, exclude=[exclude])
+        return self._stage_two(np.zeros(1, np.int64), rows.numpy(), top.numpy(), k, order)
 
     def similar(self, title_or_id: str | int, k: int = 10) -> list[Recommendation]:
         """The movies most like one movie: those the retrieval model recommends to someone who
@@ -311,53 +342,47 @@ class Recommender:
         candidates: np.ndarray,
         retrieval_scores: np.ndarray,
         k: int,
-        *,
-        order_by_rating: bool,
+        order: ListOrder,
     ) -> ServedLists:
-        """Retrieval's `[q, n]` candidates (`-1`: none) ranked for `[q]` users (0: a typical
-        user): by predicted rating, or kept in retrieval order with the ratings alongside."""
+        """Retrieval's `[q, n]` candidates (`-1`: none), best first, for `[q]` users (0: a
+        typical user): the first k in retrieval order with their predicted ratings alongside, or
+        the k with the highest predicted ratings (`order`)."""
         if self.ranking is None:
             return ServedLists(
                 candidates[:, :k], retrieval_scores[:, :k], None, retrieval_scores[:, :k]
             )
+        if order == "relevance":
+            kept, scores = candidates[:, :k], retrieval_scores[:, :k]
+            return ServedLists(kept, scores, self._predict(users[:, None], kept), scores)
         ratings = self._predict(users[:, None], candidates)
-        if not order_by_rating:
-            kept = slice(0, k)
-            return ServedLists(
-                candidates[:, kept],
-                retrieval_scores[:, kept],
-                ratings[:, kept],
-                retrieval_scores[:, kept],
-            )
         return top_by_score(candidates, ratings, retrieval_scores, k)
 
-    def _as_recommendations(self, lists: ServedLists, row: int) -> list[Recommendation]:
-        found = lists.movies[row] >= 0
-        ratings, scores = lists.predicted_rating, lists.retrieval_score
-        return self._recommendations(
-            lists.movies[row][found],
-            None if ratings is None else ratings[row][found],
-            None if scores is None else scores[row][found],
-        )
+    def prepare_explanations(self) -> None:
+        """Do now the one-off work behind "because you liked" (every movie folded in alone, when
+        the catalogue is small enough to keep them), so no request pays for it; a server calls
+        this at start-up. Without it the work is done as lists need it (see `Explainer`)."""
+        if self._explainer is not None:
+            self._explainer.prepare()
 
-    def _recommendations(
-        self,
-        movie_idx: np.ndarray,
-        ratings: np.ndarray | None = None,
-        retrieval_scores: np.ndarray | None = None,
+    def _as_recommendations(
+        self, lists: ServedLists, row: int, *, skip: int = 0, liked: np.ndarray | None = None
     ) -> list[Recommendation]:
-        infos = [self.catalog.info(int(m)) for m in movie_idx]
-        return [
-            Recommendation(
-                movie_id=info.movie_id,
-                movie_title=info.movie_title,
-                year=info.year,
-                genres=info.genres,
-                predicted_rating=number_or_none(ratings, i),
-                retrieval_score=number_or_none(retrieval_scores, i),
-            )
-            for i, info in enumerate(infos)
-        ]
+        """Row `row` of `lists` from place `skip` on, as people see it; each movie explained by
+        one of the `liked` movie indices (oldest first) where given."""
+        places = slice(skip, None)
+        movies = lists.movies[row, places]
+        found = movies >= 0
+        ratings, scores = lists.predicted_rating, lists.retrieval_score
+        because = None
+        if liked is not None and self._explainer is not None:
+            because = self._explainer.because(liked, movies[found])
+        return recommendations(
+            self.catalog,
+            movies[found],
+            None if ratings is None else ratings[row, places][found],
+            None if scores is None else scores[row, places][found],
+            because,
+        )
 
     # -- artifacts ------------------------------------------------------------------------------
 

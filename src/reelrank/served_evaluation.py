@@ -15,57 +15,159 @@ held-out movies rated 4 or more relevant; `{path}/coverage@10`, the share of the
 appears in anyone's top 10; `{path}/popularity_percentile@10`, the mean popularity percentile (0:
 least rated in training, 100: most) of the movies in the top 10s; `{path}/users`, how many lists
 were scored. Ties in a list's order are scored pessimistically (`metrics.pessimistic_hits`).
+
+Quality against how many liked movies someone names (opt-in: `liked_counts=LIKED_COUNTS`, or
+`evaluate_liked_counts`): `liked@{n}/...`, the same figures as `liked/...` for the list served
+from only the user's latest `n` training movies rated 4 or more (by rating time; the latest 1 are
+among the latest 3, those among the latest 10). `liked/...` is the "all of them" point. Users with
+fewer than `n` liked movies are left out of `liked@{n}`; `liked@{n}/users` says how many are
+scored, so each `n` is averaged over its own users. As on the `liked` path, only held-out movies
+are relevant: a training movie the list shows that was not given counts as a miss.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from reelrank import metrics
 from reelrank.data.encoding import EncodedRatings, UserRatings
+from reelrank.data.splits import split_rows
 from reelrank.recommender import Recommender
 from reelrank.served_lists import ServedLists
+from reelrank.types import Ratings, ReelrankError
 
 SERVED_KS = (10, 20, 50, 100)
 LIKED_RATING = 4.0  # "liked": rated 4 or 5 stars
 BEYOND_K = 10  # coverage and popularity are read off the first 10 places, the ones people see
+LIKED_COUNTS = (1, 3, 10)  # how many liked movies `liked@{n}` gives; `liked` gives all
 
 
 def evaluate_served(
-    recommender: Recommender, test: EncodedRatings, *, ks: tuple[int, ...] = SERVED_KS
+    recommender: Recommender,
+    test: EncodedRatings,
+    *,
+    ks: tuple[int, ...] = SERVED_KS,
+    liked_counts: Sequence[int] = (),
 ) -> dict[str, float]:
     """Every path's figures (see the module docstring) on `test`, encoded with the recommender's
-    vocabularies. Test ratings of unknown users or movies (index 0) are left out."""
-    test = test.take((test.user_idx > 0) & (test.movie_idx > 0))
-    if len(test) == 0:
-        raise ValueError("no test rating of a known user and movie to score the served lists on")
-    seen = recommender.seen
-    held_out = test.by_user(seen.n_users)
-    users = np.unique(test.user_idx)
-    width = max(ks)
-    popularity = _popularity_percentile(seen, recommender.catalog.movies.size)
-    out: dict[str, float] = {}
-
-    def report(path: str, users: np.ndarray, lists: ServedLists) -> None:
-        out.update(_path_metrics(path, users, lists, held_out, ks, popularity))
-
-    report("known_user", users, recommender.recommend_many(users, width))
-    if recommender.retrieval is None:
-        return out  # liked movies and similar movies need a retrieval model
-    liked = {int(u): _liked(seen, int(u)) for u in users}
-    fans = np.array([u for u in users if len(liked[int(u)])], dtype=np.int64)
-    if len(fans) == 0:
-        return out
-    report(
-        "liked", fans, _stack(fans, lambda u: recommender.recommend_for_history(liked[u], width))
-    )
+    vocabularies, and `liked@{n}/...` for each n of `liked_counts`. Test ratings of unknown users
+    or movies (index 0) are left out."""
+    run = _Scoring.of(recommender, test, ks)
+    out = run.score("known_user", run.users, recommender.recommend_many(run.users, run.width))
+    if recommender.retrieval is None or len(run.fans) == 0:
+        return out  # liked movies and similar movies need a retrieval model, and someone's likes
+    out |= run.score("liked", run.fans, run.liked_lists(run.fans, None))
     # The latest liked movie: `seen` lists each user's training ratings oldest first.
-    report(
-        "similar", fans, _stack(fans, lambda u: recommender.similar_to(int(liked[u][-1]), width))
-    )
-    return out
+    similar = _stack(run.fans, lambda u: recommender.similar_to(int(run.liked[u][-1]), run.width))
+    out |= run.score("similar", run.fans, similar)
+    return out | run.liked_counts(liked_counts)
+
+
+def evaluate_liked_counts(
+    recommender: Recommender,
+    test: EncodedRatings,
+    counts: Sequence[int] = LIKED_COUNTS,
+    *,
+    ks: tuple[int, ...] = SERVED_KS,
+) -> dict[str, float]:
+    """Only the `liked@{n}/...` figures of `evaluate_served`, for each n of `counts`: to add them
+    to an evaluation made without them. Empty for a recommender without a retrieval model."""
+    if recommender.retrieval is None:
+        return {}
+    return _Scoring.of(recommender, test, ks).liked_counts(counts)
+
+
+def scorable_test(
+    recommender: Recommender, ratings: Ratings, split: str | None = None
+) -> tuple[EncodedRatings, int]:
+    """The test part of `split` (default: the recommender's own) that `evaluate_recommender`
+    scores, encoded, and how many of its rows were dropped as trained on (another split of the
+    same data overlaps the training rows). `ratings` must be the data the recommender was trained
+    on (a model that recorded their fingerprint is checked)."""
+    config = recommender.config
+    trained_on_data = recommender.data_info.get("ratings_sha256")
+    if trained_on_data is not None and trained_on_data != ratings.fingerprint():
+        raise ReelrankError(
+            "this model was trained on other ratings than the ones given (their fingerprints "
+            "differ), so its training rows cannot be told apart from test rows; evaluate it on "
+            "the data it was trained on"
+        )
+    seed = config.training.seed
+    train_rows, _ = split_rows(ratings, config.split, seed=seed)
+    _, test_rows = split_rows(ratings, split or config.split, seed=seed)
+    trained_on = np.isin(test_rows, train_rows)
+    test = EncodedRatings.encode(ratings.take(test_rows[~trained_on]), recommender.catalog.vocabs)
+    if len(test) == 0:
+        raise ReelrankError(
+            f"every test rating of split {split or config.split!r} was in this model's training "
+            f"data (it was trained on split {config.split!r}, seed {seed}); evaluate on its "
+            "own split or retrain on the one you want to test"
+        )
+    return test, int(trained_on.sum())
+
+
+@dataclass(frozen=True, eq=False)
+class _Scoring:
+    """What every path's scoring shares: the test users, their held-out and liked movies."""
+
+    recommender: Recommender
+    held_out: UserRatings
+    users: np.ndarray  # [u] the test users' indices
+    liked: dict[int, np.ndarray]  # each test user's training movies rated 4+, oldest first
+    fans: np.ndarray  # [f] the test users with at least one liked movie
+    popularity: np.ndarray
+    ks: tuple[int, ...]
+
+    @property
+    def width(self) -> int:
+        return max(self.ks)
+
+    @classmethod
+    def of(cls, recommender: Recommender, test: EncodedRatings, ks: tuple[int, ...]) -> _Scoring:
+        test = test.take((test.user_idx > 0) & (test.movie_idx > 0))
+        if len(test) == 0:
+            raise ValueError(
+                "no test rating of a known user and movie to score the served lists on"
+            )
+        seen = recommender.seen
+        users = np.unique(test.user_idx)
+        liked = {int(u): _liked(seen, int(u)) for u in users}
+        return cls(
+            recommender=recommender,
+            held_out=test.by_user(seen.n_users),
+            users=users,
+            liked=liked,
+            fans=np.array([u for u in users if len(liked[int(u)])], dtype=np.int64),
+            popularity=_popularity_percentile(seen, recommender.catalog.movies.size),
+            ks=ks,
+        )
+
+    def score(self, path: str, users: np.ndarray, lists: ServedLists) -> dict[str, float]:
+        return _path_metrics(path, users, lists, self.held_out, self.ks, self.popularity)
+
+    def liked_lists(self, users: np.ndarray, count: int | None) -> ServedLists:
+        """The liked path's list for each of `users`, from their latest `count` liked movies (all
+        of them when None)."""
+        first = 0 if count is None else -count
+        return _stack(
+            users,
+            lambda u: self.recommender.recommend_for_history(self.liked[u][first:], self.width),
+        )
+
+    def liked_counts(self, counts: Sequence[int]) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for count in counts:
+            if count < 1:
+                raise ValueError(f"a liked-movie count must be at least 1, got {count}")
+            users = np.array([u for u in self.fans if len(self.liked[int(u)]) >= count], np.int64)
+            path = f"liked@{count}"
+            out[f"{path}/users"] = 0
+            if len(users):
+                out |= self.score(path, users, self.liked_lists(users, count))
+        return out
 
 
 def _liked(seen: UserRatings, user: int) -> np.ndarray:

@@ -9,13 +9,15 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from reelrank.config import preset
 from reelrank.data.catalog import ListFilter
 from reelrank.data.titles import AmbiguousTitleError
+from reelrank.experiment import train_recommender
 from reelrank.recommender import Recommender
 from reelrank.service import create_app
 from reelrank.service.app import ARTIFACT_ENV, app_from_env
 from reelrank.service.schemas import MAX_BODY_BYTES, MAX_K, MAX_LIST, MAX_SEARCH
-from reelrank.types import GENRES
+from reelrank.types import GENRES, Ratings
 
 # Synthetic data: users "1".."60"; movie id N is titled "<Word> <Word> N (<year>)".
 
@@ -127,6 +129,7 @@ def test_similar_movies(client: TestClient, two_stage: Recommender) -> None:
     scores = [s["retrieval_score"] for s in similar]
     assert scores == sorted(scores, reverse=True)
     assert all(s["predicted_rating"] is None for s in similar)  # similarity is not a rating
+    assert all(s["because_title"] is None for s in similar)  # it is because of movie 11
     assert_error(client.get("/movies/99999/similar"), 404, "unknown movie id")
     for k in (0, MAX_K + 1, -1, "ten"):
         assert_error(client.get("/movies/11/similar", params={"k": k}), 422, "query parameter k")
@@ -172,6 +175,55 @@ def test_user_recommendations(client: TestClient, two_stage: Recommender) -> Non
     default = client.get("/users/1/recommendations").json()
     assert len(default["recommendations"]) == 10
     assert body["basis"] == "personal" and body["note"] is None
+    assert body["order"] == "relevance"
+    # Each names the liked training movie that brought it.
+    assert [(r["because_movie_id"], r["because_title"]) for r in recs] == [
+        (e.because_movie_id, e.because_title) for e in expected
+    ]
+    rated = two_stage.rated_movies("1")
+    liked = {m for m, _, r in rated if r >= min(4, rated[0][2])}
+    assert all(r["because_movie_id"] in liked for r in recs)
+
+
+def test_user_recommendations_order(client: TestClient, two_stage: Recommender) -> None:
+    best_match = client.get("/users/1/recommendations", params={"k": 8}).json()
+    scores = [r["retrieval_score"] for r in best_match["recommendations"]]
+    assert scores == sorted(scores, reverse=True)
+    body = client.get(
+        "/users/1/recommendations", params={"k": 8, "order": "predicted_rating"}
+    ).json()
+    assert body["order"] == "predicted_rating"
+    recs = body["recommendations"]
+    ratings = [r["predicted_rating"] for r in recs]
+    assert ratings == sorted(ratings, reverse=True)
+    expected = two_stage.recommend("1", 8, order="predicted_rating")
+    assert [r["movie_id"] for r in recs] == [e.movie_id for e in expected]
+    assert all(r["because_title"] for r in recs)
+    relevance = client.get("/users/1/recommendations", params={"k": 8, "order": "relevance"})
+    assert relevance.json() == best_match
+    bad = client.get("/users/1/recommendations", params={"order": "best"})
+    body = assert_error(bad, 422, "query parameter order", "'relevance'", "'predicted_rating'")
+    assert body["errors"][0]["loc"] == ["query", "order"]
+    schema = client.get("/openapi.json").json()
+    parameters = schema["paths"]["/users/{user_id}/recommendations"]["get"]["parameters"]
+    order = next(p for p in parameters if p["name"] == "order")
+    assert "best match first" in order["description"]
+    assert order["schema"]["enum"] == ["relevance", "predicted_rating"]
+
+
+def test_ordering_by_rating_needs_a_ranking_model(ratings: Ratings) -> None:
+    retrieval_only = train_recommender(ratings, preset("ease"))
+    with TestClient(create_app(retrieval_only)) as ease:
+        response = ease.get("/users/1/recommendations", params={"order": "predicted_rating"})
+        assert_error(response, 422, "no ranking model", "order 'relevance'")
+        response = ease.post(
+            "/recommendations", json={"liked": ["11"], "order": "predicted_rating"}
+        )
+        assert_error(response, 422, "no ranking model")
+        body = ease.get("/users/1/recommendations", params={"k": 3}).json()
+        assert all(
+            r["predicted_rating"] is None and r["because_title"] for r in body["recommendations"]
+        )
 
 
 def test_a_user_without_enough_history_is_told_the_list_is_popular(
@@ -188,6 +240,7 @@ def test_a_user_without_enough_history_is_told_the_list_is_popular(
         "for a personal list: these are the most popular movies"
     )
     assert all(r["retrieval_score"] is None for r in body["recommendations"])
+    assert all(r["because_title"] is None for r in body["recommendations"])  # nobody's because
 
 
 def test_recommendations_page_and_narrow(client: TestClient, two_stage: Recommender) -> None:
@@ -254,6 +307,19 @@ def test_recommendations_from_liked_titles_and_ids(
     assert not {"11", "12", "13"} & {r["movie_id"] for r in body["recommendations"]}
     expected = two_stage.recommend_for_liked(["11", "12", "13"], 5)
     assert [r["movie_id"] for r in body["recommendations"]] == [e.movie_id for e in expected]
+    assert body["order"] == "relevance"
+    assert all(r["because_movie_id"] in {"11", "12", "13"} for r in body["recommendations"])
+    assert [r["because_title"] for r in body["recommendations"]] == [
+        e.because_title for e in expected
+    ]
+    by_rating = client.post(
+        "/recommendations", json={"liked": ["11", 12, "13"], "k": 5, "order": "predicted_rating"}
+    ).json()
+    assert by_rating["order"] == "predicted_rating"
+    ratings = [r["predicted_rating"] for r in by_rating["recommendations"]]
+    assert ratings == sorted(ratings, reverse=True)
+    expected = two_stage.recommend_for_liked(["11", "12", "13"], 5, order="predicted_rating")
+    assert [r["movie_id"] for r in by_rating["recommendations"]] == [e.movie_id for e in expected]
 
 
 def test_recommendations_default_k(client: TestClient) -> None:
@@ -273,6 +339,7 @@ def test_recommendations_default_k(client: TestClient) -> None:
         ({"liked": "11"}, "body field liked"),
         ({"liked": [None]}, "body field liked[0]"),
         ({}, "body field liked"),
+        ({"liked": ["11"], "order": "best"}, "body field order"),
     ],
 )
 def test_recommendations_reject_invalid_bodies(

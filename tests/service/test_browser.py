@@ -125,12 +125,35 @@ def test_like_a_searched_movie_and_get_recommendations(
     expect(page.locator("#liked-count")).to_have_text("(1)")
     recs = page.locator("#for-you > li")
     expect(recs).to_have_count(10)
-    expect(recs.first.locator(".scores")).to_contain_text("predicted rating")
-    expect(recs.first.locator(".scores")).to_contain_text("retrieval score")
     first_rec = two_stage.recommend_for_liked([first], 1)[0]
+    assert first_rec.predicted_rating is not None and first_rec.year is not None
+    # The predicted rating is shown, labelled; the retrieval score only with "Show scores".
+    expect(recs.first.locator(".scores .predicted")).to_have_text(
+        f"predicted rating {first_rec.predicted_rating:.1f} / 5"
+    )
+    expect(recs.first.locator(".retrieval-score")).to_be_hidden()
+    page.get_by_label("Show scores").check()
+    expect(recs.first.locator(".retrieval-score")).to_be_visible()
+    expect(recs.first.locator(".retrieval-score")).to_contain_text("retrieval score")
+    page.get_by_label("Show scores").uncheck()
+    expect(recs.first.locator(".retrieval-score")).to_be_hidden()
+    # Genres and year (part of the title, as MovieLens writes it) are shown.
     shown_genres = ", ".join(g for g in first_rec.genres if g != "unknown")
     expect(recs.first.locator(".genres")).to_have_text(shown_genres)
-    expect(page.locator("#for-you")).not_to_contain_text(first)  # liked movies are left out
+    expect(recs.first.locator(".title")).to_contain_text(f"({first_rec.year})")
+    # One liked movie: it is why every recommendation is there.
+    expect(recs.locator(".because")).to_have_text([f"because you liked {first}"] * 10)
+    shown = page.locator("#for-you > li > .title").all_text_contents()
+    assert len(shown) == 10 and first not in shown  # liked movies are left out
+
+    # The order control re-asks the server: highest predicted rating first, then best match.
+    relevance = [r.movie_title for r in two_stage.recommend_for_liked([first], 10)]
+    by_rating = two_stage.recommend_for_liked([first], 10, order="predicted_rating")
+    assert [r.movie_title for r in by_rating] != relevance
+    page.locator("#for-you-order").select_option(label="highest predicted rating")
+    expect(recs.locator(".title")).to_have_text([r.movie_title for r in by_rating])
+    page.locator("#for-you-order").select_option(label="best match")
+    expect(recs.locator(".title")).to_have_text(relevance)
 
     # "More" pages past the first 10; a genre filter narrows the list.
     page.get_by_role("button", name="More").click()
@@ -143,15 +166,29 @@ def test_like_a_searched_movie_and_get_recommendations(
     expect(recs.locator(".title")).to_have_text([r.movie_title for r in narrowed])
     page.get_by_label("Genre").select_option("")
     expect(recs).to_have_count(10)
+    # So does a year range (Enter in a year box asks again).
+    years = sorted(r.year for r in two_stage.recommend_for_liked([first], 10) if r.year)
+    since = years[len(years) // 2]
+    page.get_by_label("From").fill(str(since))
+    page.get_by_label("From").press("Enter")
+    later = two_stage.recommend_for_liked([first], 10, only=ListFilter(year_from=since))
+    assert later and all(r.year is not None and r.year >= since for r in later)
+    expect(page.locator("#for-you > li > .title")).to_have_text([r.movie_title for r in later])
+    page.get_by_label("From").fill("")
+    page.get_by_label("From").press("Enter")
+    expect(page.locator("#for-you > li > .title")).to_have_text(relevance)
 
     # A recommendation's similar movies open inline.
     toggle = recs.first.get_by_role("button", name="Movies similar to")
     toggle.click()
     expect(toggle).to_have_attribute("aria-expanded", "true")
     expect(recs.first.locator(".similar > li.item")).to_have_count(5)
-    similar_meta = recs.first.locator(".similar > li.item").first.locator(".scores")
-    expect(similar_meta).to_contain_text("retrieval score")
-    expect(similar_meta).not_to_contain_text("predicted rating")  # similarity is not a rating
+    similar_item = recs.first.locator(".similar > li.item").first
+    expect(similar_item.locator(".scores")).not_to_contain_text("predicted rating")  # not a rating
+    expect(similar_item.locator(".because")).to_have_count(0)  # it is because of this movie
+    page.get_by_label("Show scores").check()
+    expect(similar_item.locator(".retrieval-score")).to_be_visible()
+    page.get_by_label("Show scores").uncheck()
 
     # Keyboard only: type, Enter searches, Enter again likes the top match.
     search = page.get_by_label("Movie title")
@@ -165,7 +202,8 @@ def test_like_a_searched_movie_and_get_recommendations(
     expect(page.locator("#liked")).to_contain_text(second)
     # Let the list refresh for the new liked set before clicking into it.
     expect(page.locator("#for-you-region")).to_have_attribute("aria-busy", "false")
-    expect(page.locator("#for-you")).not_to_contain_text(second)
+    shown = page.locator("#for-you > li > .title").all_text_contents()
+    assert len(shown) == 10 and second not in shown
     recs.nth(1).get_by_role("button", name="Movies similar to").click()
     expect(recs.nth(1).locator(".similar > li.item")).to_have_count(5)
     page.screenshot(path=str(tmp_path / "liked.png"), full_page=True)
@@ -193,8 +231,24 @@ def test_existing_user_mode_shows_ratings_beside_recommendations(
     rated = two_stage.rated_movies("1")
     expect(page.locator("#rated > li")).to_have_count(len(rated))
     expect(page.locator("#rated > li").first).to_contain_text(rated[0][1])
-    expected = [r.movie_title for r in two_stage.recommend("1", 10)]
-    expect(page.locator("#user-recs > li .title")).to_have_text(expected)
+    best_match = two_stage.recommend("1", 10)
+    expect(page.locator("#user-recs > li .title")).to_have_text([r.movie_title for r in best_match])
+    # Each names the movie the user liked that brought it.
+    expect(page.locator("#user-recs > li .because")).to_have_text(
+        [f"because you liked {r.because_title}" for r in best_match]
+    )
+    expect(page.locator("#user-recs > li .predicted").first).to_contain_text("/ 5")
+
+    # The order control: highest predicted rating first, from the same server.
+    by_rating = two_stage.recommend("1", 10, order="predicted_rating")
+    assert [r.movie_title for r in by_rating] != [r.movie_title for r in best_match]
+    page.locator("#user-order").select_option("predicted_rating")
+    expect(page.locator("#user-recs > li .title")).to_have_text([r.movie_title for r in by_rating])
+    expect(page.locator("#user-recs > li .because")).to_have_text(
+        [f"because you liked {r.because_title}" for r in by_rating]
+    )
+    page.locator("#user-order").select_option("relevance")
+    expect(page.locator("#user-recs > li .title")).to_have_text([r.movie_title for r in best_match])
 
     # An unknown user gets the API's message, not a broken page.
     user_id.fill("nobody")

@@ -156,6 +156,53 @@ def evaluate(
 
 
 @app.command()
+def report(
+    artifact: ArtifactArg,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Directory to write the report to (made if missing).")
+    ],
+    split: Annotated[
+        str | None, typer.Option(help=f"Split to test on (default: the artifact's). {SPLIT_HELP}.")
+    ] = None,
+    data: DataOption = None,
+    cache_dir: CacheOption = None,
+) -> None:
+    """Evaluate an artifact as `evaluate` does, plus the liked path given 1, 3 and 10 liked
+    movies, and write metrics.json, report.md and plots (PNG) to --out."""
+    from reelrank.experiment import evaluate_recommender
+    from reelrank.report import pyplot, writable_dir, write_report
+    from reelrank.served_evaluation import evaluate_liked_counts, scorable_test
+
+    with user_errors():
+        if split is not None:
+            parse_split(split)
+        pyplot()  # before minutes of evaluation: without matplotlib, say so now
+        writable_dir(out_dir)
+        recommender = Recommender.load(artifact)
+        ratings = load_ratings(data, cache_dir)
+        metrics = evaluate_recommender(recommender, ratings, split)
+        test, _ = scorable_test(recommender, ratings, split)
+        metrics |= evaluate_liked_counts(recommender, test)
+        config = recommender.config
+        split_name = split or config.split
+        notes = [f"Artifact `{artifact}`, preset `{config.preset}`, seed {config.training.seed}."]
+        dropped = metrics.get("test_ratings_dropped_as_trained_on", 0)
+        if dropped:
+            notes.append(
+                f"{dropped:,} test ratings of {split_name} were in the model's training data "
+                f"(split {config.split}); they are left out of these figures."
+            )
+        written = write_report(
+            metrics,
+            out_dir,
+            title=f"{config.preset} on the test part of split {split_name}",
+            notes=notes,
+        )
+    for path in written:
+        console().print(str(path), soft_wrap=True)
+
+
+@app.command()
 def recommend(
     artifact: ArtifactArg,
     user: Annotated[
@@ -183,10 +230,38 @@ def recommend(
     ] = None,
     year_from: Annotated[int | None, typer.Option(help="Only movies from this year on.")] = None,
     year_to: Annotated[int | None, typer.Option(help="Only movies up to this year.")] = None,
+    order: Annotated[
+        str,
+        typer.Option(
+            help="relevance: the best match first (the retrieval model's order; the predicted "
+            "rating is shown beside each movie). predicted-rating: the highest predicted rating "
+            "first, among the retrieval model's candidates (the seed tutorial's order; it "
+            "surfaces less-known movies). A model with one stage orders by its own score.",
+        ),
+    ] = "relevance",
+    scores: Annotated[
+        bool,
+        typer.Option(
+            "--scores", help="Also show the retrieval score (an internal number, not a rating)."
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Recommend the top k movies for a user, or for someone from movies they liked."""
+    """Recommend the top k movies for a user, or for someone from movies they liked; each says
+    which liked movie brought it ("because you liked")."""
+    from reelrank.served_lists import ListOrder
+
+    orders: dict[str, ListOrder] = {
+        "relevance": "relevance",
+        "predicted-rating": "predicted_rating",
+        "predicted_rating": "predicted_rating",
+    }
     with user_errors():
+        if order not in orders:
+            raise ReelrankError(
+                "--order must be relevance (the best match first) or predicted-rating (the "
+                f"highest predicted rating first), got {order!r}"
+            )
         if user is None and not liked:
             raise ReelrankError(
                 "say who to recommend for: give --user ID (someone in the data) or one or more "
@@ -203,7 +278,7 @@ def recommend(
         recommender = Recommender.load(artifact)
         if user is not None:
             recs = recommender.recommend(
-                user, k, include_seen=include_seen, offset=offset, only=only
+                user, k, include_seen=include_seen, offset=offset, only=only, order=orders[order]
             )
             who = f"user {user}" + (" (already-rated movies included)" if include_seen else "")
             note = recommender.popular_instead(user)
@@ -215,18 +290,23 @@ def recommend(
             }
         else:
             matched = [recommender.catalog.movie_info(m) for m in dict.fromkeys(liked or [])]
-            recs = recommender.recommend_for_liked(liked or [], k, offset=offset, only=only)
+            recs = recommender.recommend_for_liked(
+                liked or [], k, offset=offset, only=only, order=orders[order]
+            )
             who = "someone who liked " + ", ".join(m.movie_title for m in matched)
             key = {"liked": [m.to_dict() for m in matched]}
     if as_json:
-        emit_json({**key, "recommendations": [r.to_dict() for r in recs]})
+        emit_json({**key, "order": orders[order], "recommendations": [r.to_dict() for r in recs]})
         return
     if key.get("note"):
         console().print(f"Note: {key['note']}.")
     if not recs and only.active:
         say("no movie passes this filter: widen the genres or years")
     places = f"Top {k} movies" if offset == 0 else f"Movies {offset + 1}-{offset + k}"
-    print_recommendations(f"{places}{_filter_words(only)} for {who}", recs, first=offset + 1)
+    by = ", highest predicted rating first" if orders[order] == "predicted_rating" else ""
+    print_recommendations(
+        f"{places}{_filter_words(only)} for {who}{by}", recs, first=offset + 1, scores=scores
+    )
 
 
 def _filter_words(only: ListFilter) -> str:
@@ -242,6 +322,12 @@ def similar(
     artifact: ArtifactArg,
     movie: Annotated[str, typer.Argument(help="A movie title (forgiving) or MovieLens id.")],
     k: Annotated[int, typer.Option("-k", "--k", help="How many movies to return.")] = 10,
+    scores: Annotated[
+        bool,
+        typer.Option(
+            "--scores", help="Also show the retrieval score (an internal number, not a rating)."
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """The movies most like one movie (people who liked it also liked these)."""
@@ -253,7 +339,7 @@ def similar(
     if as_json:
         emit_json({"movie": info.to_dict(), "similar": [r.to_dict() for r in recs]})
         return
-    print_recommendations(f"Movies like {info.movie_title}", recs)
+    print_recommendations(f"Movies like {info.movie_title}", recs, scores=scores)
 
 
 @app.command()

@@ -134,24 +134,32 @@ def print_metrics(metrics: dict[str, Any], *, title: str | None = None) -> None:
     console().print(lists)
 
 
-def print_recommendations(title: str, recs: Sequence[Recommendation], *, first: int = 1) -> None:
+def print_recommendations(
+    title: str, recs: Sequence[Recommendation], *, first: int = 1, scores: bool = False
+) -> None:
     """A table of movies numbered from `first`, with the numbers they carry, each column named for
-    what it is."""
+    what it is, and the liked movie that brought each where there is one. The retrieval score, an
+    internal number, only with `scores`."""
     table = Table(title=title, title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("movie_id", justify="right")
     table.add_column("movie_title")
     table.add_column("genres")
     with_rating = any(r.predicted_rating is not None for r in recs)
-    with_retrieval = any(r.retrieval_score is not None for r in recs)
+    with_because = any(r.because_title is not None for r in recs)
+    with_retrieval = scores and any(r.retrieval_score is not None for r in recs)
     if with_rating:
         table.add_column("predicted rating (1-5)", justify="right")
+    if with_because:
+        table.add_column("because you liked")
     if with_retrieval:
         table.add_column("retrieval score", justify="right")
     for i, r in enumerate(recs, start=first):
         row = [str(i), r.movie_id, r.movie_title, ", ".join(g for g in r.genres if g != "unknown")]
         if with_rating:
             row.append(_number(r.predicted_rating))
+        if with_because:
+            row.append(r.because_title or "")
         if with_retrieval:
             row.append(_number(r.retrieval_score))
         table.add_row(*row)

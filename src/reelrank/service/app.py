@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
@@ -60,6 +61,10 @@ def create_app(recommender: Recommender | None = None, *, artifact: Path | None 
                 log.error("cannot serve %s: %s", artifact, error)
                 raise
             log.info("loaded %s", artifact)
+        # The one-off work behind "because you liked", done before the first request.
+        start = time.perf_counter()
+        app.state.recommender.prepare_explanations()
+        log.info("explanations ready in %.1f s", time.perf_counter() - start)
         yield
 
     app = FastAPI(

@@ -15,6 +15,7 @@ from pydantic import StringConstraints
 
 from reelrank.data.catalog import ListFilter
 from reelrank.recommender import Recommender
+from reelrank.served_lists import ListOrder
 from reelrank.served_lists import Recommendation as RecommenderItem
 from reelrank.service import schemas
 from reelrank.service.schemas import (
@@ -28,6 +29,7 @@ from reelrank.service.schemas import (
     MAX_PAGE,
     MAX_QUERY,
     MAX_SEARCH,
+    ORDER_HELP,
 )
 from reelrank.types import GENRES, UnknownIdError
 
@@ -153,16 +155,21 @@ async def user_recommendations(
     year_to: Annotated[
         int | None, Query(ge=1800, le=2100, description="Only movies up to this year.")
     ] = None,
+    order: Annotated[ListOrder, Query(description=ORDER_HELP)] = "relevance",
 ) -> schemas.UserRecommendations:
-    """The top k movies for a user of the data; already-rated ones are left out by default."""
+    """The top k movies for a user of the data; already-rated ones are left out by default. Each
+    names the movie the user liked that did most to bring it (`because_title`)."""
     only = ListFilter(tuple(genre or ()), year_from, year_to)
-    recs = model.recommend(user_id, k, include_seen=include_seen, offset=offset, only=only)
+    recs = model.recommend(
+        user_id, k, include_seen=include_seen, offset=offset, only=only, order=order
+    )
     note = model.popular_instead(user_id)
     return schemas.UserRecommendations(
         user_id=user_id,
         k=k,
         offset=offset,
         include_seen=include_seen,
+        order=order,
         basis="personal" if note is None else "popular",
         note=note,
         recommendations=to_schema(recs),
@@ -173,13 +180,18 @@ async def user_recommendations(
 async def recommend_for_liked(
     model: Model, body: schemas.LikedRequest
 ) -> schemas.LikedRecommendations:
-    """Recommendations for someone not in the data, from titles or ids of movies they liked."""
+    """Recommendations for someone not in the data, from titles or ids of movies they liked. Each
+    names the liked movie that did most to bring it (`because_title`)."""
     liked = [str(ref) for ref in body.liked]
     resolved = [schemas.Movie(**model.catalog.movie_info(ref).to_dict()) for ref in liked]
     only = ListFilter(tuple(body.genres), body.year_from, body.year_to)
-    recs = model.recommend_for_liked(liked, body.k, offset=body.offset, only=only)
+    recs = model.recommend_for_liked(liked, body.k, offset=body.offset, only=only, order=body.order)
     return schemas.LikedRecommendations(
-        liked=resolved, k=body.k, offset=body.offset, recommendations=to_schema(recs)
+        liked=resolved,
+        k=body.k,
+        offset=body.offset,
+        order=body.order,
+        recommendations=to_schema(recs),
     )
 
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from reelrank.served_lists import ListOrder
 from reelrank.types import GENRES
 
 # Caps: a request can never ask for more work than these allow.
@@ -44,6 +45,13 @@ Offset = Annotated[
 GENRE_PATTERN = "^(" + "|".join(re.escape(g) for g in GENRES[1:]) + ")$"
 Genre = Annotated[str, StringConstraints(pattern=GENRE_PATTERN)]
 Year = Annotated[int, Field(ge=1800, le=2100)]
+ORDER_HELP = (
+    "How the list is ordered: 'relevance' (the default), the best match first, in the retrieval "
+    "model's order, with the predicted rating shown beside each movie; 'predicted_rating', the "
+    "highest predicted rating first among the retrieval model's candidates (the seed tutorial's "
+    "order; it surfaces less-known movies). A model with one stage orders by its own score either "
+    "way; one without a ranking model cannot order by predicted rating (422)."
+)
 
 
 class _Request(BaseModel):
@@ -67,6 +75,11 @@ class LikedRequest(_Request):
     )
     year_from: Year | None = Field(default=None, description="Only movies from this year on.")
     year_to: Year | None = Field(default=None, description="Only movies up to this year.")
+    order: ListOrder = Field(
+        default="relevance",
+        description=ORDER_HELP + " Here the predicted rating is a typical user's: the ranking "
+        "model has no row for someone not in the data.",
+    )
 
 
 class ScoreRequest(_Request):
@@ -119,6 +132,16 @@ class Recommendation(BaseModel):
         description="The retrieval stage's score: a dot product that orders this one list (higher "
         "is a better match), not a rating; null when the model has no retrieval stage."
     )
+    because_movie_id: str | None = Field(
+        description="The liked movie that did most to put this one on the list (for a user of "
+        "the data: among their training movies rated 4 or more; for liked movies: among those "
+        "given); null for the most popular movies, similar movies, scores, and models without a "
+        "retrieval stage.",
+    )
+    because_title: str | None = Field(
+        description="That movie's title, with its year: the page shows 'because you liked "
+        "Fargo (1996)'.",
+    )
 
 
 class UserRecommendations(BaseModel):
@@ -126,6 +149,7 @@ class UserRecommendations(BaseModel):
     k: int
     offset: int
     include_seen: bool
+    order: ListOrder = Field(description="How the list is ordered (see the `order` parameter).")
     basis: Literal["personal", "popular"] = Field(
         description="'personal': from the user's own ratings; 'popular': the most popular "
         "movies, for a user with too little training history (`note` says why)."
@@ -138,6 +162,7 @@ class LikedRecommendations(BaseModel):
     liked: list[Movie] = Field(description="The liked movies as resolved, in the order given.")
     k: int
     offset: int
+    order: ListOrder = Field(description="How the list is ordered (see the request's `order`).")
     recommendations: list[Recommendation]
 
 

@@ -74,19 +74,28 @@ function movieMeta(movie) {
   return genres ? el("span", { class: "meta genres" }, genres) : null;
 }
 
-// Every number shown says what it is: a predicted rating (1..5 stars) where the model has a
-// ranking stage, and the retrieval score (how strongly retrieval matched it: not a rating).
+const present = (value) => value !== null && value !== undefined;
+
+// Every number shown says what it is: the predicted rating (on the 1..5 scale) where the model
+// has a ranking stage; the retrieval score (how strongly retrieval matched it, not a rating) is
+// an internal number, shown only with "Show scores" on (the stylesheet hides .retrieval-score).
 function scoreMeta(rec) {
   const parts = [];
-  if (rec.predicted_rating !== null && rec.predicted_rating !== undefined) {
-    parts.push(el("span", { class: "rating" }, `${rec.predicted_rating.toFixed(2)} ★`),
-      " predicted rating");
+  if (present(rec.predicted_rating)) {
+    parts.push(el("span", { class: "predicted" }, "predicted rating ",
+      el("span", { class: "rating" }, rec.predicted_rating.toFixed(1)), " / 5"));
   }
-  if (rec.retrieval_score !== null && rec.retrieval_score !== undefined) {
-    if (parts.length) parts.push(" · ");
-    parts.push(`retrieval score ${rec.retrieval_score.toFixed(2)}`);
+  if (present(rec.retrieval_score)) {
+    parts.push(el("span", { class: "retrieval-score" }, `${parts.length ? " · " : ""}retrieval score ${rec.retrieval_score.toFixed(2)}`));
   }
   return el("span", { class: "meta scores" }, ...parts);
+}
+
+// Why the movie is on the list: the liked movie that did most to bring it.
+function becauseMeta(rec) {
+  return present(rec.because_title)
+    ? el("span", { class: "meta because" }, `because you liked ${rec.because_title}`)
+    : null;
 }
 
 let similarCount = 0;
@@ -95,7 +104,7 @@ let similarCount = 0;
 function recItem(rec, { kind = "rec", canLike = false } = {}) {
   const actions = el("div", { class: "actions" });
   const item = el("li", { class: "item" }, el("span", { class: "title" }, rec.movie_title),
-    movieMeta(rec), scoreMeta(rec), actions);
+    movieMeta(rec), becauseMeta(rec), scoreMeta(rec), actions);
   if (canLike) actions.append(likeButton(rec));
   if (kind !== "similar") {
     const panelId = `similar-${++similarCount}`;
@@ -221,6 +230,7 @@ function forYouFilter() {
   const from = $("year-from").value;
   const to = $("year-to").value;
   return {
+    order: $("for-you-order").value,
     genres: genre ? [genre] : [],
     ...(from ? { year_from: Number(from) } : {}),
     ...(to ? { year_to: Number(to) } : {}),
@@ -344,14 +354,16 @@ const userRequest = latest();
 async function showUser(userId) {
   userId = userId.trim();
   if (!userId) return;
-  const includeSeen = $("include-seen").checked;
+  const params = new URLSearchParams({
+    k: String(K), include_seen: String($("include-seen").checked), order: $("user-order").value,
+  });
   const region = $("user-recs-region");
   region.setAttribute("aria-busy", "true");
   try {
     const id = encodeURIComponent(userId);
     const [ratings, recs] = await Promise.all([
       api(`/users/${id}/ratings?limit=100`),
-      userRequest(`/users/${id}/recommendations?k=${K}&include_seen=${includeSeen}`),
+      userRequest(`/users/${id}/recommendations?${params}`),
     ]);
     $("rated-heading").textContent =
       `Rated by user ${ratings.user_id} (${ratings.total}${ratings.total > ratings.ratings.length ? `, best ${ratings.ratings.length} shown` : ""})`;
@@ -387,6 +399,7 @@ async function setUpUserMode() {
     showUser($("user-id").value);
   });
   $("include-seen").addEventListener("change", () => showUser($("user-id").value));
+  $("user-order").addEventListener("change", () => showUser($("user-id").value));
   try {
     const data = await api("/users?limit=1000");
     $("user-ids").replaceChildren(...data.user_ids.map((id) => el("option", { value: id })));
@@ -408,6 +421,11 @@ async function showModel() {
     const health = await api("/health");
     const kind = health.two_stage ? "two-stage model (retrieval + ranking)"
       : health.retrieval ? "retrieval model" : "ranking model";
+    if (health.retrieval && !health.two_stage) {
+      // No ranking model: nothing predicts a rating to order by.
+      document.querySelectorAll('select.order option[value="predicted_rating"]')
+        .forEach((option) => { option.disabled = true; });
+    }
     if (!health.retrieval) {
       // Liked-movie recommendations and similar movies need a retrieval model.
       $("for-you-empty").dataset.text = "This model has no retrieval stage, so it cannot " +
@@ -424,6 +442,10 @@ async function showModel() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  const showScores = $("show-scores");
+  const toggleScores = () => document.body.classList.toggle("show-scores", showScores.checked);
+  showScores.addEventListener("change", toggleScores);
+  toggleScores(); // a reload can restore the box checked
   const radios = document.querySelectorAll('input[name="mode"]');
   radios.forEach((radio) => radio.addEventListener("change", () => setMode(radio.value)));
   // A reload can restore the other radio button; show the mode that is checked.
