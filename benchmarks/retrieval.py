@@ -1,6 +1,7 @@
 """Retrieval quality and speed of every retrieval preset, in one table, on MovieLens 100k.
 
 Run: .venv/bin/python benchmarks/retrieval.py [--runs 3] [--data PATH] [--presets a,b,...]
+     .venv/bin/python benchmarks/retrieval.py --artifact artifacts/two-stage  (latency only)
 
 Protocol (as in the issues): random 80/20 split with seed 42, every rating a positive.
 - factorized top-k: TFRS' FactorizedTopK accuracy over every test rating, all movies ranked,
@@ -8,7 +9,9 @@ Protocol (as in the issues): random 80/20 split with seed 42, every rating a pos
 - recall/ndcg/hit_rate@k: per-user full ranking with the user's training movies excluded, users
   with at least one test rating, binary relevance.
 Also: training time (median of --runs), the time to recommend for one user with the two-stage
-model (median over many users), and the HNSW index's recall@100 against the exact index and its
+model (median over many users: a known user's list, and a list for 3 liked movies, each with its
+"because you liked" explanations, once the explanations are prepared as the server does at
+start-up), and the HNSW index's recall@100 against the exact index and its
 search speed, on MovieLens and on a larger random catalogue.
 """
 
@@ -61,20 +64,36 @@ def quality_table(ratings: object, presets: list[str], runs: int) -> dict[str, R
 
 
 def recommend_latency(recommender: Recommender, users: int = 300) -> None:
-    """Median time of `recommend(user, k=10)`: retrieve 100 of all movies, rank, filter."""
+    """Median time of `recommend(user, k=10)` (retrieve, rank, filter, explain) and of
+    `recommend_for_liked` with 3 liked movies, over `users` users."""
+    start = time.perf_counter()
+    recommender.prepare_explanations()
+    print(f"explanations prepared (server start-up) in {time.perf_counter() - start:.2f} s")
     ids = recommender.catalog.users.terms[:users].tolist()
-    for user in ids[:20]:  # warm up
-        recommender.recommend(user, 10)
-    times = []
-    for user in ids:
-        start = time.perf_counter()
-        recommender.recommend(user, 10)
-        times.append(time.perf_counter() - start)
-    print(
-        f"two-stage recommend, one user, k=10 over all {len(recommender.catalog.movies)} movies: "
-        f"median {1000 * statistics.median(times):.3f} ms, "
-        f"p95 {1000 * float(np.percentile(times, 95)):.3f} ms ({users} users)"
-    )
+    rng = np.random.default_rng(0)
+    liked = [
+        [int(m) for m in rng.choice(np.arange(1, recommender.catalog.movies.size), 3, False)]
+        for _ in ids
+    ]
+    calls = {
+        "recommend, one known user": lambda i: recommender.recommend(ids[i], 10),
+        "recommend_for_liked, 3 movies": lambda i: recommender.recommend_for_liked(
+            [recommender.catalog.movie_id(m) for m in liked[i]], 10
+        ),
+    }
+    for name, call in calls.items():
+        for i in range(20):  # warm up
+            call(i)
+        times = []
+        for i in range(len(ids)):
+            start = time.perf_counter()
+            call(i)
+            times.append(time.perf_counter() - start)
+        print(
+            f"two-stage {name}, k=10 over all {len(recommender.catalog.movies)} movies: "
+            f"median {1000 * statistics.median(times):.3f} ms, "
+            f"p95 {1000 * float(np.percentile(times, 95)):.3f} ms ({len(ids)} users)"
+        )
 
 
 def ann_report(recommender: Recommender, n_random: int = 50_000) -> None:
@@ -137,7 +156,11 @@ def main() -> None:
     parser.add_argument("--data", default=None, help="GroupLens ml-100k folder or zip")
     parser.add_argument("--presets", default=",".join(PRESETS))
     parser.add_argument("--no-ann", action="store_true", help="skip the HNSW report")
+    parser.add_argument("--artifact", default=None, help="only the latency of this artifact")
     args = parser.parse_args()
+    if args.artifact is not None:
+        recommend_latency(Recommender.load(args.artifact))
+        return
     ratings = load_movielens_100k(args.data)
     print(
         f"MovieLens 100k, random:0.8 split, seed 42; torch {torch.__version__}, "

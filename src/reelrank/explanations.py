@@ -35,7 +35,7 @@ class Explainer:
     `RetrievalModel`, whatever its fold-in does. The explanation of `i` is the liked movie with
     the largest contribution (ties: the most recent); a movie never explains itself.
 
-    Folding in one movie can cost milliseconds (a blend scales each query over the catalogue), so
+    Folding in movies costs a pass over the catalogue (a blend scales each query by its spread), so
     what is computed is kept, within `max_cached` cells per table: the singleton queries
     (`[n_movies + 1, dim]`) and movie vectors as they are needed, and once every movie is folded
     in, the contributions of every movie to every movie (`[n_movies + 1, n_movies + 1]`; a list
@@ -109,7 +109,7 @@ class Explainer:
 
     def _fold(self, movies: np.ndarray) -> torch.Tensor:
         """`[h, dim]` singleton fold-ins of `[h]` movies, computed now and kept if cacheable."""
-        rows = torch.stack([self.retrieval.fold_in(torch.tensor([int(m)])) for m in movies])
+        rows = self.retrieval.fold_in_each(torch.from_numpy(np.asarray(movies, dtype=np.int64)))
         n = self.retrieval.n_movies + 1
         if self._cacheable is None:
             self._cacheable = n * rows.shape[1] <= self.max_cached

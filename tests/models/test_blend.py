@@ -81,3 +81,16 @@ def test_blend_round_trips_strictly_through_safetensors(tmp_path: Path) -> None:
     )
     users = torch.arange(N_USERS + 1)
     torch.testing.assert_close(loaded.score_all(users), blend.score_all(users))
+
+
+def test_fold_in_reuses_the_tower_movie_vectors_until_a_weight_changes() -> None:
+    blend = _blend()
+    history = torch.tensor([2, 5])
+    before = blend.fold_in(history)
+    torch.testing.assert_close(blend.fold_in(history), before)
+    with torch.no_grad():
+        blend.two_tower.movie_tower.id_embedding.weight.mul_(2.0)  # as an optimiser step does
+    fresh = Blend(blend.item_item, blend.two_tower)
+    fresh.load_state_dict(blend.state_dict())
+    torch.testing.assert_close(blend.fold_in(history), fresh.fold_in(history))
+    assert not torch.equal(blend.fold_in(history), before)

@@ -183,6 +183,16 @@ def test_fold_in_of_known_movies_gives_one_finite_query(
     assert torch.isfinite(query).all() and not query.requires_grad
 
 
+@pytest.mark.parametrize("kind", RETRIEVAL_KINDS, indirect=True)
+def test_fold_in_each_is_fold_in_of_each_movie(kind: str, model: RetrievalModel) -> None:
+    movies = torch.tensor([3, 1, 3, 6])
+    expected = torch.stack([model.fold_in(m[None]) for m in movies])
+    torch.testing.assert_close(model.fold_in_each(movies), expected, rtol=1e-4, atol=1e-5)
+    assert model.fold_in_each(torch.zeros(0, dtype=torch.long)).shape[0] == 0
+    with pytest.raises(ValueError, match="known movies only"):
+        model.fold_in_each(torch.tensor([2, 0]))
+
+
 def test_safetensors_round_trip_gives_identical_scores(
     kind: str, model: nn.Module, data: _Data, tmp_path: Path
 ) -> None:

@@ -24,6 +24,7 @@ index, fold-in and artifact as any other retrieval model.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -32,7 +33,12 @@ from torch import Tensor
 
 from reelrank.config import RetrievalModelConfig
 from reelrank.models.item_based import EDLAE, ItemItemModel
-from reelrank.models.retrieval import RetrievalModel, UserHistories, known_history
+from reelrank.models.retrieval import (
+    RetrievalModel,
+    UserHistories,
+    known_history,
+    known_movies,
+)
 from reelrank.models.two_tower import TwoTower
 
 
@@ -91,6 +97,7 @@ class Blend(RetrievalModel):
         counts = torch.bincount(item_item.history_movies, minlength=self.n_movies + 1)
         counts[0] = 0
         self.register_buffer("log_popularity", torch.log1p(counts.float()), persistent=False)
+        self._tower_cache: tuple[tuple[tuple[int, int], ...], Tensor] | None = None
 
     @classmethod
     def compose(
@@ -160,9 +167,41 @@ class Blend(RetrievalModel):
         item = self.item_item.fold_in(history_movie_idx)
         tower = self.two_tower.fold_in(history_movie_idx)
         item = item * (n / (n + shrinkage)) / _spread(self.item_item.all_movie_embeddings(), item)
-        tower = tower * tower_weight / _spread(self.two_tower.all_movie_embeddings(), tower)
+        tower = tower * tower_weight / _spread(self._tower_movie_vectors(), tower)
         prior = popularity / (n + offset) / _spread(self.log_popularity[:, None], item.new_ones(1))
         return torch.cat([item, tower, item.new_full((1,), prior)])
+
+    @torch.no_grad()
+    def fold_in_each(self, movie_idx: Tensor) -> Tensor:
+        """`[m]` known movies -> `[m, dim]`: `fold_in([i])` for each movie, in one batch (N = 1
+        for every row)."""
+        movies = known_movies(movie_idx, self.n_movies).to(self.scales.device)
+        if not movies.numel():
+            return self.scales.new_zeros(0, self.all_movie_embeddings().shape[1])
+        tower_weight, shrinkage, popularity, offset = self.fold_in_weights.tolist()
+        item = self.item_item.fold_in_each(movies)
+        tower = self.two_tower.fold_in_each(movies)
+        # A one-hot item query scores the catalogue with one row of the item-item weights.
+        item_scores = self.item_item.item_weights[movies, 1:]
+        tower_scores = tower @ self._tower_movie_vectors()[1:].T
+        item = item * (1.0 / (1.0 + shrinkage)) / _spreads(item_scores)[:, None]
+        tower = tower * tower_weight / _spreads(tower_scores)[:, None]
+        prior = (
+            popularity / (1.0 + offset) / _spread(self.log_popularity[:, None], item.new_ones(1))
+        )
+        return torch.cat([item, tower, item.new_full((len(movies), 1), float(prior))], dim=1)
+
+    def _tower_movie_vectors(self) -> Tensor:
+        """The two-tower part's movie vectors, kept between fold-ins (running the movie tower
+        over the catalogue is most of a fold-in's cost) until a weight changes in place or is
+        replaced, as training or `load_state_dict` do."""
+        state = tuple(
+            (id(t), t._version)
+            for t in itertools.chain(self.two_tower.parameters(), self.two_tower.buffers())
+        )
+        if self._tower_cache is None or self._tower_cache[0] != state:
+            self._tower_cache = (state, self.two_tower.all_movie_embeddings())
+        return self._tower_cache[1]
 
     @classmethod
     def from_state_dict(
@@ -193,5 +232,11 @@ class Blend(RetrievalModel):
 def _spread(movie_vectors: Tensor, query: Tensor) -> Tensor:
     """The standard deviation of `query`'s scores over the known movies (rows 1..), or infinity
     where they are all equal: dividing by it then switches the part off instead of blowing up."""
-    spread = (movie_vectors[1:] @ query).std()
-    return spread if spread > 0 else torch.full_like(spread, float("inf"))
+    return _spreads((movie_vectors[1:] @ query)[None, :])[0]
+
+
+def _spreads(scores: Tensor) -> Tensor:
+    """`[q, movies]` scores -> `[q]` each row's standard deviation, infinity where it is 0 (or
+    undefined, with one movie)."""
+    spread = scores.std(dim=1)
+    return torch.where(spread > 0, spread, torch.full_like(spread, float("inf")))

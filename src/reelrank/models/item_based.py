@@ -45,6 +45,7 @@ from reelrank.models.retrieval import (
     UserHistories,
     index_vector,
     known_history,
+    known_movies,
     state_rows,
 )
 
@@ -207,6 +208,13 @@ class ItemItemModel(RetrievalModel):
         query = torch.zeros(self.n_movies + 1, device=self.item_weights.device)
         query[history] = 1.0
         return query
+
+    def fold_in_each(self, movie_idx: Tensor) -> Tensor:
+        """`[m]` known movies -> `[m, n_movies + 1]` one-hot queries, one per movie."""
+        movies = known_movies(movie_idx, self.n_movies).to(self.item_weights.device)
+        queries = torch.zeros(len(movies), self.n_movies + 1, device=self.item_weights.device)
+        queries[torch.arange(len(movies), device=queries.device), movies] = 1.0
+        return queries
 
     @classmethod
     def from_state_dict(

@@ -13,6 +13,8 @@ Every retrieval model is a `RetrievalModel` and factorises its scores as a dot p
 - `all_movie_embeddings() -> [n_movies + 1, d]`: the vectors to build an index from (row = index)
 - `fold_in(history_movie_idx [h]) -> [d]`: a query vector for someone not in the data; every model
   raises the same `ValueError` for a history with no known movie (see `known_history`)
+- `fold_in_each(movie_idx [m]) -> [m, d]`: `fold_in([i])` for each movie at once (what someone who
+  liked just that movie gets; explanations use it)
 - `forward(user_idx [b], movie_idx [b]) -> [b]` scores, and `score_all(user_idx [b]) ->
   [b, n_movies + 1]` / `score_history(history [h]) -> [n_movies + 1]` against the whole catalogue,
   column 0 (the unknown movie) set to `-inf`.
@@ -35,7 +37,14 @@ from torch import Tensor, nn
 
 from reelrank.config import RetrievalModelConfig
 
-__all__ = ["RetrievalModel", "UserHistories", "index_vector", "known_history", "state_rows"]
+__all__ = [
+    "RetrievalModel",
+    "UserHistories",
+    "index_vector",
+    "known_history",
+    "known_movies",
+    "state_rows",
+]
 
 # Each user's training movies as CSR: user u's are `movie_idx[indptr[u]:indptr[u + 1]]`, with
 # `indptr` int64 `[n_users + 2]` (one row per user index, 0 = unknown included) and `movie_idx`
@@ -69,6 +78,17 @@ class RetrievalModel(nn.Module, abc.ABC):
 
         Index 0 entries are dropped; a history with no known movie is a `ValueError`.
         """
+
+    def fold_in_each(self, movie_idx: Tensor) -> Tensor:
+        """`[m]` known movie indices (> 0) -> `[m, dim]`: row j is `fold_in(movie_idx[j:j+1])`.
+
+        Models override this with one batched computation; this default folds in one by one.
+        """
+        movies = known_movies(movie_idx, self.n_movies)
+        if not movies.numel():
+            return self.all_movie_embeddings().new_zeros(0, self.all_movie_embeddings().shape[1])
+        with torch.no_grad():
+            return torch.stack([self.fold_in(m[None]) for m in movies])
 
     @classmethod
     @abc.abstractmethod
@@ -130,6 +150,14 @@ def known_history(history_movie_idx: Tensor, n_movies: int) -> Tensor:
             "with no known history"
         )
     return history
+
+
+def known_movies(movie_idx: Tensor, n_movies: int) -> Tensor:
+    """`fold_in_each`'s input, checked: a 1-D tensor of known movie indices (1..n_movies)."""
+    movies = index_vector("movie_idx", movie_idx, n_movies)
+    if movies.numel() and int(movies.min()) < 1:
+        raise ValueError("fold_in_each takes known movies only (indices > 0)")
+    return movies
 
 
 def state_rows(state_dict: Mapping[str, Tensor], key: str) -> int:

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from reelrank.config import RetrievalModelConfig
 from reelrank.models.initialization import keras_init_
-from reelrank.models.retrieval import RetrievalModel, known_history, state_rows
+from reelrank.models.retrieval import RetrievalModel, known_history, known_movies, state_rows
 
 __all__ = ["FEATURE_KINDS", "MOVIE_FEATURES", "USER_FEATURES", "FeatureKind", "TwoTower"]
 
@@ -265,6 +265,21 @@ class TwoTower(RetrievalModel):
             features = {name: torch.zeros_like(unknown) for name in self.user_features}
             features["history"] = row
             return self.user_tower.encode(unknown, features)[0]
+
+    def fold_in_each(self, movie_idx: Tensor) -> Tensor:
+        """`[m]` known movies -> `[m, dim]`: `fold_in([i])` for each, in one tower pass."""
+        device = self.user_tower.id_embedding.weight.device
+        movies = known_movies(movie_idx, self.n_movies).to(device)
+        with torch.no_grad():
+            if "history" not in self.user_features:
+                return self.movie_tower(movies)
+            width = self.user_tower.table("history").shape[1]
+            rows = torch.zeros(len(movies), width, dtype=torch.long, device=device)
+            rows[:, 0] = movies
+            unknown = torch.zeros(len(movies), dtype=torch.long, device=device)
+            features = {name: torch.zeros_like(unknown) for name in self.user_features}
+            features["history"] = rows
+            return self.user_tower.encode(unknown, features)
 
     @classmethod
     def from_state_dict(
