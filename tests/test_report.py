@@ -143,7 +143,10 @@ def test_without_matplotlib_the_fix_is_named(
         report.pyplot()
     code, _, stderr = run("report", ease_artifact, "--out", tmp_path / "out")
     # (`fail` prints through rich markup, which drops the "[plots]"; the library error has it.)
-    assert code == 1 and "plots need matplotlib, which is not installed: pip install" in stderr
+    assert (
+        code == 1
+        and "plots need matplotlib, which is not installed: pip install 'reelrank[plots]'" in stderr
+    )
     assert not (tmp_path / "out").exists()  # it failed before writing anything
 
 

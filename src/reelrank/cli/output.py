@@ -16,6 +16,7 @@ from typing import Any, NoReturn, TextIO
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -46,7 +47,8 @@ def say(message: str) -> None:
 
 
 def fail(message: str) -> NoReturn:
-    stderr().print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    # Escaped: a message may hold brackets that are not markup, e.g. pip's 'reelrank[plots]'.
+    stderr().print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     raise typer.Exit(code=1)
 
 
