@@ -2,6 +2,7 @@
 
 Run: .venv/bin/python benchmarks/served_table.py [--presets a b ...] [--splits S ...]
         [--seed 42] [--data PATH] [--out benchmarks/results/served]
+     .venv/bin/python benchmarks/served_table.py --render OLD/table.json --out DIR  (redraw only)
      e.g. --splits random:0.8 fold:1 fold:2 fold:3 fold:4 fold:5 temporal:0.8
 
 Protocol. For each split (default random:0.8) and each preset (default: all of
@@ -101,8 +102,14 @@ def fold_mean(runs: Mapping[str, Mapping[str, dict[str, Any]]]) -> dict[str, dic
 
 def split_section(split: str, runs: Mapping[str, Mapping[str, Any]]) -> str:
     """The Markdown of one split: three tables and the number of users each figure averages."""
-    first = next(iter(runs.values()))
-    users = ", ".join(f"{label} {cell(first.get(key))}" for label, key in USER_COUNTS)
+    # The same users for every preset that has the path (the seed preset has no liked path).
+    counts = {
+        key: next((m[key] for m in runs.values() if key in m), None) for _, key in USER_COUNTS
+    }
+    users = ", ".join(
+        f"{label}: {'' if counts[key] is None else f'{round(float(counts[key])):,}'}"
+        for label, key in USER_COUNTS
+    )
     return "\n".join(
         [
             f"## {split}\n",
@@ -139,11 +146,12 @@ def write_outputs(
         written.append(
             plot_models_at_k(runs, out / f"{slug}_at_k.png", title=f"Quality against k, {split}")
         )
-        with_likes = {name: m for name, m in runs.items() if "liked/recall@10" in m}
-        if with_likes:
+        # Every run, so a preset has the same colour as in the plot above (those without a liked
+        # path draw no line).
+        if any("liked/recall@10" in m for m in runs.values()):
             written.append(
                 plot_liked_counts(
-                    with_likes,
+                    runs,
                     out / f"{slug}_liked_counts.png",
                     title=f"The liked path against the number of liked movies given, {split}",
                 )
@@ -171,7 +179,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=None, help="default: the presets' (42)")
     parser.add_argument("--data", default=None, help="GroupLens ml-100k folder or zip")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/served"))
+    parser.add_argument(
+        "--render", type=Path, default=None, help="only redraw the tables and plots of a table.json"
+    )
     args = parser.parse_args(argv)
+    if args.render is not None:
+        saved = json.loads(args.render.read_text(encoding="utf-8"))
+        for path in write_outputs(writable_dir(args.out), saved["splits"], saved["protocol"]):
+            print(f"wrote {path}")
+        return
     for split in args.splits:
         parse_split(split)  # a typo fails now, not after an hour of training
     pyplot()

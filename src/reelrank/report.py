@@ -155,11 +155,12 @@ def plot_models_at_k(runs: Mapping[str, Metrics], out: Path, *, title: str) -> P
     figure, axes = plt.subplots(
         2, len(paths), figsize=(3.6 * len(paths) + 2, 7), squeeze=False, constrained_layout=True
     )
+    colors = _model_colors(runs)
     for column, path in enumerate(paths):
         for row, (label, name) in enumerate((("Recall", "recall"), ("NDCG", "ndcg"))):
             axis = axes[row][column]
             for model, metrics in runs.items():
-                _line(axis, metrics, path, name, model)
+                _line(axis, metrics, path, name, model, color=colors[model])
             _k_axis(axis, f"{PATHS[path]}: {label}@k" if row == 0 else f"{label}@k", label)
     handles, labels = axes[0][0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="outside right center", fontsize="small", title="model")
@@ -173,11 +174,14 @@ def plot_liked_counts(runs: Mapping[str, Metrics], out: Path, *, title: str) -> 
     plt = pyplot()
     figure, axes = plt.subplots(1, 2, figsize=(11, 4.5), constrained_layout=True)
     ticks = [_liked_tick(runs, label, prefix) for label, prefix in LIKED_POINTS]
+    colors = _model_colors(runs)
     for axis, (label, name) in zip(axes, LIKED_METRICS, strict=True):
         for model, metrics in runs.items():
             values = [metrics.get(f"{prefix}/{name}") for _, prefix in LIKED_POINTS]
             if any(v is not None for v in values):
-                axis.plot(range(len(values)), _nan(values), marker="o", label=model)
+                axis.plot(
+                    range(len(values)), _nan(values), marker="o", label=model, color=colors[model]
+                )
         axis.set_xticks(range(len(ticks)), ticks)
         axis.set_xlabel("liked movies given (each user's latest)")
         axis.set_ylabel(label)
@@ -224,14 +228,22 @@ def writable_dir(path: Path) -> Path:
     return path
 
 
-def _line(axis: Any, metrics: Metrics, path: str, name: str, label: str) -> None:
+def _model_colors(runs: Mapping[str, Metrics]) -> dict[str, str]:
+    """One colour per model, fixed by its place in `runs`: a model keeps its colour in every
+    panel and plot, also where other models have no line."""
+    return {model: f"C{i % 10}" for i, model in enumerate(runs)}
+
+
+def _line(
+    axis: Any, metrics: Metrics, path: str, name: str, label: str, *, color: str | None = None
+) -> None:
     """One line of `path/name@k` against k; dotted when a k between its points is missing (the
     retrieval stage is scored at 10 and 100 only), so the join is not read as a measurement."""
     ks = [k for k in PLOT_KS if f"{path}/{name}@{k}" in metrics]
     if ks:
         gaps = len(ks) < PLOT_KS.index(ks[-1]) - PLOT_KS.index(ks[0]) + 1
         values = [metrics[f"{path}/{name}@{k}"] for k in ks]
-        axis.plot(ks, values, marker="o", linestyle=":" if gaps else "-", label=label)
+        axis.plot(ks, values, marker="o", linestyle=":" if gaps else "-", label=label, color=color)
 
 
 def _k_axis(axis: Any, title: str, ylabel: str) -> None:
@@ -247,7 +259,8 @@ def _k_axis(axis: Any, title: str, ylabel: str) -> None:
 def _liked_tick(runs: Mapping[str, Metrics], label: str, prefix: str) -> str:
     """`label`, with the number of users scored when every run scored the same number."""
     users = {m.get(f"{prefix}/users") for m in runs.values()} - {None}
-    return f"{label}\n({cell(users.pop())} users)" if len(users) == 1 else label
+    # A mean over folds is not a whole number of users: rounded, it still says how many.
+    return f"{label}\n({round(float(users.pop())):,} users)" if len(users) == 1 else label
 
 
 def _nan(values: Sequence[Any]) -> list[float]:
