@@ -258,9 +258,9 @@ def _k_axis(axis: Any, title: str, ylabel: str) -> None:
 
 def _liked_tick(runs: Mapping[str, Metrics], label: str, prefix: str) -> str:
     """`label`, with the number of users scored when every run scored the same number."""
-    users = {m.get(f"{prefix}/users") for m in runs.values()} - {None}
+    users = {float(m[f"{prefix}/users"]) for m in runs.values() if f"{prefix}/users" in m}
     # A mean over folds is not a whole number of users: rounded, it still says how many.
-    return f"{label}\n({round(float(users.pop())):,} users)" if len(users) == 1 else label
+    return f"{label}\n({round(users.pop()):,} users)" if len(users) == 1 else label
 
 
 def _nan(values: Sequence[Any]) -> list[float]:
