@@ -292,6 +292,18 @@ def test_recommend_order(two_stage_artifact: Path) -> None:
     assert len(stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("command", ["similar", "liked"])
+def test_a_huge_k_lists_the_catalogue_at_most(two_stage_artifact: Path, command: str) -> None:
+    """`-k 10000000000` once padded lists to k columns: 24 GB, or a RuntimeError traceback."""
+    args = ["1"] if command == "similar" else ["--liked", "1"]
+    verb = "similar" if command == "similar" else "recommend"
+    code, stdout, stderr = run(verb, two_stage_artifact, *args, "-k", "10000000000", "--json")
+    assert code == 0, stderr
+    payload = json.loads(stdout)
+    rows = payload["similar" if command == "similar" else "recommendations"]
+    assert 0 < len(rows) < 10_000
+
+
 def test_liked_and_similar(two_stage_artifact: Path) -> None:
     code, stdout, _ = run("similar", two_stage_artifact, "1", "-k", "4", "--json")
     payload = json.loads(stdout)

@@ -258,3 +258,22 @@ def test_evaluate_leaves_out_training_rows_and_refuses_other_data(ratings: Ratin
     assert later["test_ratings"] + later["test_ratings_dropped_as_trained_on"] == 300
     with pytest.raises(ReelrankError, match="trained on other ratings"):
         evaluate_recommender(recommender, ratings.take(np.arange(len(ratings) - 1)))
+
+
+@pytest.mark.parametrize("k", [10**6, 10**10, 10**18])
+def test_a_huge_k_is_clamped_to_the_catalogue_before_anything_is_allocated(
+    two_stage: Recommender, k: int
+) -> None:
+    """A list never has more places than there are movies: `-k 10000000000` once tried to pad
+    every list to k columns (tens of GB, or a RuntimeError)."""
+    n_movies = len(two_stage.catalog.movies)
+    liked = two_stage.catalog.movies.term(1)
+    for recs in (
+        two_stage.recommend("5", k),
+        two_stage.recommend("5", k, order="predicted_rating", offset=k),
+        two_stage.recommend_for_liked([liked], k),
+        two_stage.similar(liked, k),
+    ):
+        assert len(recs) < n_movies
+    lists = two_stage.recommend_many(np.array([1, 2]), k)
+    assert lists.movies.shape == (2, n_movies)

@@ -192,7 +192,7 @@ class Recommender:
         """`recommend` for many known users at once, by model index (`[q]` ints > 0): the same
         lists, as arrays, without explanations. Evaluation scores these, so it measures what
         people are served."""
-        check_k(k)
+        k = self._list_length(k)
         order = check_order(order, ranking=self.ranking is not None)
         users = np.asarray(user_idx, dtype=np.int64).reshape(-1)
         if users.size and (users.min() < 1 or users.max() >= self.catalog.users.size):
@@ -210,6 +210,11 @@ class Recommender:
             return popular
         warm = [e for e, c in zip(exclude, cold, strict=True) if not c]
         return ServedLists.merge(cold, popular, self._personal_lists(users[~cold], warm, k, order))
+
+    def _list_length(self, k: int) -> int:
+        """`k`, checked, and no longer than the catalogue: a list never holds more places than
+        there are movies, so a huge `k` costs no more than the whole catalogue."""
+        return min(check_k(k), self.catalog.movies.size - 1)
 
     def _blocked(self, only: ListFilter | None) -> np.ndarray:
         """The movie indices a filter leaves out (none without one)."""
@@ -306,7 +311,7 @@ class Recommender:
         order: ListOrder = "relevance",
     ) -> ServedLists:
         """`recommend_for_liked` by movie index (`[h]` ints > 0): one list, as arrays."""
-        check_k(k)
+        k = self._list_length(k)
         order = check_order(order, ranking=self.ranking is not None)
         if self.retrieval is None or self.index is None:
             raise ReelrankError(
@@ -329,7 +334,7 @@ class Recommender:
     @torch.no_grad()
     def similar_to(self, movie_idx: int, k: int = 10) -> ServedLists:
         """`similar` by movie index: one list, as arrays."""
-        check_k(k)
+        k = self._list_length(k)
         if self.retrieval is None or self.index is None:
             raise ReelrankError("this artifact has no retrieval model; train --preset two-stage")
         query = self.retrieval.fold_in(torch.tensor([movie_idx]))

@@ -146,6 +146,8 @@ class _Scoring:
         )
 
     def score(self, path: str, users: np.ndarray, lists: ServedLists) -> dict[str, float]:
+        # A catalogue smaller than the largest k serves shorter lists: empty places are misses.
+        lists = lists.padded(self.width)
         return _path_metrics(path, users, lists, self.held_out, self.ks, self.popularity)
 
     def liked_lists(self, users: np.ndarray, count: int | None) -> ServedLists:
