@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,53 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
     # Our error body, not FastAPI's default list-shaped one, is what 422 documents.
     invalid = schema["paths"]["/score"]["post"]["responses"]["422"]
     assert invalid["content"]["application/json"]["schema"]["$ref"].endswith("/Error")
-    assert client.get("/docs").status_code == 200
+
+
+def test_the_api_docs_load_nothing_from_elsewhere(client: TestClient) -> None:
+    """`/docs` once loaded Swagger UI from a CDN: a blank page offline."""
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and docs.headers["content-type"].startswith("text/html")
+    assert "http://" not in docs.text and "https://" not in docs.text
+    for asset in re.findall(r'(?:src|href)="([^"]+)"', docs.text):
+        assert asset.startswith("/docs/assets/"), asset
+        fetched = client.get(asset)
+        assert fetched.status_code == 200 and len(fetched.content) > 0, asset
+    assert "/openapi.json" in docs.text
+    assert client.get("/redoc").status_code == 404  # ReDoc has no local copy: not offered
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/health", "/movies?query=a", "/static/app.js", "/docs", "/users/5/ratings"]
+)
+def test_head_answers_where_get_does_without_a_body(client: TestClient, path: str) -> None:
+    get, head = client.get(path), client.head(path)
+    assert head.status_code == get.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-type"] == get.headers["content-type"]
+    if "content-length" in get.headers:
+        assert head.headers["content-length"] == get.headers["content-length"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/health", 200),
+        ("GET", "/users/nobody/ratings", 404),
+        ("GET", "/movies?limit=0", 422),
+        ("POST", "/recommendations", 422),
+        ("DELETE", "/health", 405),
+        ("GET", "/static/app.js", 200),
+    ],
+)
+def test_every_response_carries_the_security_headers(
+    client: TestClient, method: str, path: str, status: int
+) -> None:
+    response = client.request(method, path)
+    assert response.status_code == status
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
 
 
 def test_page_and_its_assets_are_served_same_origin(client: TestClient) -> None:

@@ -1,4 +1,8 @@
-"""The FastAPI app: factory, lifespan (loads the artifact once), error handlers, limits, web page.
+"""The FastAPI app: factory, lifespan (loads the artifact once), error handlers, limits, web page,
+and the API docs (Swagger UI from the package's own copy, so they work offline).
+
+Every response carries the security headers below, and HEAD is answered wherever GET is (load
+balancers and uptime checks send it).
 
 `create_app(recommender)` serves a recommender already in memory (tests, `serve` with one worker);
 `create_app(artifact=path)` loads the artifact when the app starts, once per worker process.
@@ -16,11 +20,14 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import swagger_ui_bundle
 import torch
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reelrank.recommender import Recommender
@@ -44,6 +51,25 @@ PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+# Swagger UI starts itself with an inline script; everything else it loads is ours.
+DOCS_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' "
+        "'unsafe-inline'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+        "frame-ancestors 'none'"
+    )
+}
+# On every response that did not set its own: no sniffing, framing or referrers, and for anything
+# but a page of ours a policy that lets a browser run nothing from it.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+}
+DOCS_ASSETS = Path(swagger_ui_bundle.swagger_ui_path)
 
 
 def create_app(recommender: Recommender | None = None, *, artifact: Path | None = None) -> FastAPI:
@@ -72,6 +98,8 @@ def create_app(recommender: Recommender | None = None, *, artifact: Path | None 
         version=package_version(),
         summary="Movie recommendations (retrieval + ranking) on MovieLens 100k.",
         lifespan=lifespan,
+        docs_url=None,  # served by `add_docs`, from the package rather than a CDN
+        redoc_url=None,
     )
     if recommender is not None:
         app.state.recommender = recommender  # usable at once, even by clients without lifespan
@@ -79,7 +107,9 @@ def create_app(recommender: Recommender | None = None, *, artifact: Path | None 
         app.include_router(router)
     add_error_handlers(app)
     add_page(app)
+    add_docs(app)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(HeadAndSecurityHeaders)  # outermost: errors of the others get them too
     return app
 
 
@@ -232,3 +262,54 @@ def add_page(app: FastAPI) -> None:
         return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+
+# -- the API docs ------------------------------------------------------------------------------
+
+
+def add_docs(app: FastAPI) -> None:
+    """Swagger UI at `/docs`, its scripts and styles from the `swagger-ui-bundle-v2` package under
+    `/docs/assets`: the docs work without the internet."""
+    app.mount("/docs/assets", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        page = get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} API",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon-32x32.png",
+        )
+        page.headers.update(DOCS_HEADERS)
+        return page
+
+
+# -- every response ---------------------------------------------------------------------------
+
+
+class HeadAndSecurityHeaders:
+    """HEAD answered as GET without the body (same status and headers, Content-Length included),
+    and `SECURITY_HEADERS` added to every response that does not set them itself."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        head = scope["method"] == "HEAD"
+        if head:
+            scope = {**scope, "method": "GET"}
+
+        async def send_hardened(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            elif head and message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app(scope, receive, send_hardened)
