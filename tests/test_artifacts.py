@@ -7,7 +7,8 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from reelrank.artifacts import SCHEMA_VERSION
+from reelrank import artifacts as artifacts_module
+from reelrank.artifacts import SCHEMA_VERSION, check_target
 from reelrank.recommender import Recommender
 from reelrank.types import ArtifactError
 
@@ -116,3 +117,20 @@ def test_save_replaces_an_artifact_but_never_a_foreign_directory(
     assert (foreign / "notes.txt").read_text() == "keep me"
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
     assert leftovers == []
+
+
+def test_check_target_names_the_target_not_a_temporary_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read-only place is found before training (root may write anywhere, so the refusal the
+    operating system would give is simulated)."""
+
+    def refuse(**_: object) -> str:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(artifacts_module.tempfile, "mkdtemp", refuse)
+    target = tmp_path / "deep" / "model"
+    with pytest.raises(ArtifactError, match="Permission denied") as error:
+        check_target(target)
+    assert str(target) in str(error.value) and ".probe" not in str(error.value)
+    assert not (tmp_path / "deep").exists()  # nothing was created on the way

@@ -346,3 +346,27 @@ def test_liked_and_similar(two_stage_artifact: Path) -> None:
 def test_two_stage_bad_input(two_stage_artifact: Path, args: list[str], message: str) -> None:
     code, stdout, stderr = run(*[a.format(art=two_stage_artifact) for a in args])
     assert code == 1 and message in stderr and "Traceback" not in stderr + stdout
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        ("file", "is a file, not a directory"),
+        ("file/sub", "is a file, not a directory"),
+        ("other", "exists and is not a reelrank artifact"),
+    ],
+)
+def test_train_checks_out_before_loading_data_or_training(
+    tmp_path: Path, make: str, message: str
+) -> None:
+    """`--out EXISTING_FILE` once trained for 18 s, then refused and threw the model away. The
+    data path given does not exist: the --out error must come first."""
+    (tmp_path / "file").write_text("not an artifact")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    out = tmp_path / make
+    code, _, stderr = run("train", "--out", str(out), "--data", str(tmp_path / "missing"))
+    assert code == 1 and message in stderr and str(out) in stderr
+    assert ".probe" not in stderr and ".tmp" not in stderr
+    assert (tmp_path / "file").read_text() == "not an artifact"
+    assert (tmp_path / "other" / "notes.txt").read_text() == "mine"

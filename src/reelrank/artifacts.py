@@ -66,18 +66,41 @@ class ArtifactContents:
     metrics: dict[str, Any]
 
 
+def check_target(path: str | Path) -> Path:
+    """That an artifact can be written at `path`, checked before any work is spent on one: not a
+    file, not a directory holding something else, under a directory that can be written (a
+    directory is created and removed there to be sure). Returns the path; an `ArtifactError`
+    naming the problem and the fix otherwise."""
+    target = Path(path)
+    if target.is_file() or (target.exists() and not target.is_dir()):
+        raise ArtifactError(f"{target} is a file, not a directory; choose another --out directory")
+    if target.exists() and not _is_replaceable(target):
+        raise ArtifactError(
+            f"{target} exists and is not a reelrank artifact; choose another --out directory "
+            "or remove it yourself"
+        )
+    existing = target.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ArtifactError(
+            f"cannot write the artifact to {target}: {existing} is a file, not a directory; "
+            "choose another --out directory"
+        )
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".probe", dir=existing))
+    except OSError as error:
+        raise ArtifactError(_cannot_write(target, error)) from error
+    return target
+
+
 def save_artifact(path: str | Path, contents: ArtifactContents) -> Path:
     """Write `contents` to directory `path`, atomically; returns the path.
 
     An existing artifact at `path` is replaced only once the new one is complete; any other existing
     directory is left alone and reported, so no user data is ever deleted.
     """
-    target = Path(path)
-    if target.exists() and not _is_replaceable(target):
-        raise ArtifactError(
-            f"{target} exists and is not a reelrank artifact; choose another --out directory "
-            "or remove it yourself"
-        )
+    target = check_target(path)
     missing = set(JSON_FILES) - set(contents.documents)
     if missing:
         raise ValueError(f"artifact documents missing: {sorted(missing)}")

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from reelrank.artifacts import check_target
 from reelrank.cli.output import (
     console,
     emit_json,
@@ -88,6 +89,7 @@ def train(
 
     with user_errors():
         config = build_config(preset_name, epochs=epochs, split=split, seed=seed)
+        check_target(out_dir)  # before the data is loaded and the model trained, not after
         ratings = load_ratings(data, cache_dir)
         with progress_bar(not as_json) as on_progress:
             recommender = train_recommender(
