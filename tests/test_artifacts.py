@@ -1,4 +1,5 @@
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -20,9 +21,9 @@ def _copy(artifact: Path, tmp_path: Path) -> Path:
 def _refresh_checksum(path: Path, name: str) -> None:
     import hashlib
 
-    config = json.loads((path / "config.json").read_text())
-    config["files"][name] = hashlib.sha256((path / name).read_bytes()).hexdigest()
-    (path / "config.json").write_text(json.dumps(config))
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["files"][name] = hashlib.sha256((path / name).read_bytes()).hexdigest()
+    (path / "manifest.json").write_text(json.dumps(manifest))
 
 
 def test_round_trip_gives_identical_recommendations(
@@ -36,6 +37,7 @@ def test_round_trip_gives_identical_recommendations(
     assert np.array_equal(loaded.seen.movie_idx, recommender.seen.movie_idx)
     names = {p.name for p in artifact.iterdir()}
     assert names == {
+        "manifest.json",
         "config.json",
         "weights.safetensors",
         "vocab_users.json",
@@ -43,14 +45,14 @@ def test_round_trip_gives_identical_recommendations(
         "catalog.json",
         "metrics.json",
     }
-    assert json.loads((artifact / "config.json").read_text())["schema_version"] == SCHEMA_VERSION
+    assert json.loads((artifact / "manifest.json").read_text())["schema_version"] == SCHEMA_VERSION
 
 
 def test_missing_artifact_is_clear(tmp_path: Path) -> None:
     with pytest.raises(ArtifactError, match="no artifact at"):
         Recommender.load(tmp_path / "nope")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ArtifactError, match=r"config\.json is missing"):
+    with pytest.raises(ArtifactError, match=r"manifest\.json is missing"):
         Recommender.load(tmp_path / "empty")
 
 
@@ -95,11 +97,74 @@ def test_strict_tensor_loading(artifact: Path, tmp_path: Path, change: str) -> N
 
 def test_unknown_schema_version(artifact: Path, tmp_path: Path) -> None:
     copy = _copy(artifact, tmp_path)
-    config = json.loads((copy / "config.json").read_text())
-    config["schema_version"] = 999
-    (copy / "config.json").write_text(json.dumps(config))
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["schema_version"] = 999
+    (copy / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ArtifactError, match="schema version 999"):
         Recommender.load(copy)
+    (copy / "manifest.json").unlink()  # as an artifact of schema 3 and before
+    with pytest.raises(ArtifactError, match=r"schema version 4 and no manifest\.json"):
+        Recommender.load(copy)
+
+
+def test_an_edited_config_is_caught_by_the_manifest(artifact: Path, tmp_path: Path) -> None:
+    copy = _copy(artifact, tmp_path)
+    config = json.loads((copy / "config.json").read_text())
+    config["experiment"]["candidates"] = 7
+    (copy / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ArtifactError, match=r"config\.json is corrupt"):
+        Recommender.load(copy)
+
+
+@pytest.mark.parametrize(
+    "files",
+    [{}, "partial", "traversal", "extra", ["config.json"]],
+    ids=["empty", "partial", "traversal", "extra", "not-a-mapping"],
+)
+def test_an_emptied_partial_or_escaping_manifest_is_refused(
+    artifact: Path, tmp_path: Path, files: object
+) -> None:
+    """Emptying the manifest once switched the checks off, and a name like ../../etc/passwd made
+    the loader hash a file outside the artifact."""
+    copy = _copy(artifact, tmp_path)
+    data = bytearray((copy / "weights.safetensors").read_bytes())
+    data[-10] ^= 0xFF  # a corruption the manifest must still catch
+    (copy / "weights.safetensors").write_bytes(bytes(data))
+    manifest = json.loads((copy / "manifest.json").read_text())
+    if files == "partial":
+        files = {k: v for k, v in manifest["files"].items() if k != "weights.safetensors"}
+    elif files == "traversal":
+        files = {**manifest["files"], "../../../../etc/passwd": "0" * 64}
+        del files["weights.safetensors"]
+    elif files == "extra":
+        files = {**manifest["files"], "notes.txt": "0" * 64}
+    manifest["files"] = files
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match="must list the checksums of exactly"):
+        Recommender.load(copy)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "symlink", "directory"])
+def test_only_regular_files_are_read(artifact: Path, tmp_path: Path, kind: str) -> None:
+    """A FIFO in place of config.json once hung the loader for ever."""
+    copy = _copy(artifact, tmp_path)
+    for name in ("config.json", "manifest.json"):
+        target = copy / name
+        original = tmp_path / f"outside-{name}"
+        shutil.move(target, original)
+        if kind == "fifo":
+            os.mkfifo(target)
+        elif kind == "symlink":
+            target.symlink_to(original)
+        else:
+            target.mkdir()
+        with pytest.raises(ArtifactError, match=r"not a regular file"):
+            Recommender.load(copy)
+        if target.is_dir() and not target.is_symlink():
+            target.rmdir()
+        else:
+            target.unlink()
+        shutil.move(original, target)
 
 
 def test_save_replaces_an_artifact_but_never_a_foreign_directory(

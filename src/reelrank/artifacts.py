@@ -2,7 +2,8 @@
 
 ```
 ARTIFACT/
-  config.json          schema_version, experiment config, sizes, index config, sha256 of the files
+  manifest.json        schema_version and the sha256 of every other file (written last)
+  config.json          schema_version, experiment config, sizes, index config
   weights.safetensors  every tensor, once: model weights, the index's own structures (an HNSW
                        graph; never a copy of the model's vectors), the users' training ratings
                        (CSR), the movies' genres and years
@@ -12,8 +13,10 @@ ARTIFACT/
   metrics.json         evaluation of the trained models
 ```
 
-Never pickle: tensors go through safetensors, everything else is JSON. A half-written artifact never
-appears under its final name: files are written into a temporary sibling directory first.
+Never pickle: tensors go through safetensors, everything else is JSON. Loading reads only regular
+files, and only after each matches the manifest, which must name exactly the files above. A
+half-written artifact never appears under its final name: files are written into a temporary
+sibling directory first.
 
 Two levels: `save_artifact` / `load_artifact` write and verify the directory as plain data
 (`ArtifactContents`); `save_parts` / `load_parts` map a recommender's parts (`RecommenderParts`:
@@ -26,6 +29,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +53,9 @@ from reelrank.types import ArtifactError, ReelrankError
 
 # 2: tensors stored once (no index copy of the movie vectors, no dense EASE user matrix).
 # 3: a blend's movie vectors gain a popularity column, and its fold-in weights are stored.
-SCHEMA_VERSION = 3
+# 4: manifest.json holds the checksums of every other file, config.json included.
+SCHEMA_VERSION = 4
+MANIFEST_FILE = "manifest.json"
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
 METRICS_FILE = "metrics.json"
@@ -119,12 +125,13 @@ def save_artifact(path: str | Path, contents: ArtifactContents) -> Path:
         for name in JSON_FILES:
             _write_json(staging / name, contents.documents[name])
         _write_json(staging / METRICS_FILE, contents.metrics)
-        config = dict(contents.config)
-        config["schema_version"] = SCHEMA_VERSION
-        config["files"] = {
-            name: _sha256(staging / name) for name in (WEIGHTS_FILE, *JSON_FILES, METRICS_FILE)
+        _write_json(staging / CONFIG_FILE, {**contents.config, "schema_version": SCHEMA_VERSION})
+        # Last: it vouches for every other file, so it is written once they are complete.
+        manifest = {
+            "schema_version": SCHEMA_VERSION,
+            "files": {name: _sha256(staging / name) for name in sorted(_covered_files())},
         }
-        _write_json(staging / CONFIG_FILE, config)
+        _write_json(staging / MANIFEST_FILE, manifest)
         for file in staging.iterdir():
             _chmod_like_umask(file, 0o666)
         _swap_into_place(staging, target)
@@ -150,30 +157,65 @@ def load_artifact(path: str | Path) -> ArtifactContents:
         raise ArtifactError(
             f"no artifact at {root}: expected a directory made by `reelrank train --out {root}`"
         )
+    _verify_manifest(root)
     config = _read_json(root / CONFIG_FILE)
-    version = config.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise ArtifactError(
-            f"{root} has artifact schema version {version!r}; this reelrank reads version "
-            f"{SCHEMA_VERSION}. Retrain with this version of reelrank."
-        )
-    files = config.get("files")
-    if not isinstance(files, dict):
-        raise ArtifactError(f"{root / CONFIG_FILE} lacks the 'files' checksums; retrain the model")
-    for name, expected in files.items():
-        if not (root / name).is_file():
-            raise ArtifactError(f"{root} is incomplete: {name} is missing; retrain the model")
-        if _sha256(root / name) != expected:
-            raise ArtifactError(
-                f"{root / name} is corrupt (its checksum does not match config.json); "
-                "retrain or restore the artifact"
-            )
     try:
         tensors = load_file(root / WEIGHTS_FILE)
     except (SafetensorError, OSError) as error:
         raise ArtifactError(f"{root / WEIGHTS_FILE} cannot be read ({error}); retrain") from None
     documents = {name: _read_json(root / name) for name in JSON_FILES}
     return ArtifactContents(config, tensors, documents, _read_json(root / METRICS_FILE))
+
+
+def _verify_manifest(root: Path) -> None:
+    """Every file of the artifact is a regular file inside it whose checksum is the one
+    `manifest.json` records, and the manifest names exactly those files: an emptied, partial or
+    edited manifest is refused, as is anything it would lead outside the directory."""
+    if not os.path.lexists(root / MANIFEST_FILE) and _regular(root / CONFIG_FILE):
+        version = _read_json(root / CONFIG_FILE).get("schema_version")
+        raise ArtifactError(
+            f"{root} has artifact schema version {version!r} and no {MANIFEST_FILE}; this "
+            f"reelrank reads version {SCHEMA_VERSION}. Retrain with this version of reelrank."
+        )
+    manifest = _read_json(root / MANIFEST_FILE)
+    version = manifest.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ArtifactError(
+            f"{root} has artifact schema version {version!r}; this reelrank reads version "
+            f"{SCHEMA_VERSION}. Retrain with this version of reelrank."
+        )
+    files = manifest.get("files")
+    expected = _covered_files()
+    if not isinstance(files, dict) or set(files) != expected:
+        named = sorted(files) if isinstance(files, dict) else files
+        raise ArtifactError(
+            f"{root / MANIFEST_FILE} must list the checksums of exactly {sorted(expected)}, "
+            f"not {named!r}; the artifact was altered: retrain or restore it"
+        )
+    for name in sorted(expected):
+        path = root / name
+        if not _regular(path):
+            raise ArtifactError(
+                f"{root} is incomplete: {name} is missing or not a regular file; retrain the model"
+            )
+        if _sha256(path) != files[name]:
+            raise ArtifactError(
+                f"{path} is corrupt (its checksum does not match {MANIFEST_FILE}); "
+                "retrain or restore the artifact"
+            )
+
+
+def _regular(path: Path) -> bool:
+    """A regular file, not a link, FIFO, device or directory: only those are read."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _covered_files() -> set[str]:
+    """The files `manifest.json` vouches for."""
+    return {CONFIG_FILE, WEIGHTS_FILE, METRICS_FILE, *JSON_FILES}
 
 
 def _is_replaceable(target: Path) -> bool:
@@ -185,7 +227,7 @@ def _is_replaceable(target: Path) -> bool:
 
 
 def _artifact_files() -> set[str]:
-    return {CONFIG_FILE, WEIGHTS_FILE, METRICS_FILE, *JSON_FILES}
+    return {MANIFEST_FILE, *_covered_files()}
 
 
 def _swap_into_place(staging: Path, target: Path) -> None:
@@ -215,6 +257,8 @@ def _write_json(path: Path, data: Any) -> None:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
+    if os.path.lexists(path) and not _regular(path):  # a FIFO would block the read for ever
+        raise ArtifactError(f"{path} is not a regular file; the artifact is corrupt")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -231,7 +275,11 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 # -- a recommender's parts <-> artifact contents ---------------------------------------------------
