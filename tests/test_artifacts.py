@@ -1,11 +1,17 @@
+import contextlib
 import json
 import os
+import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from safetensors.torch import load_file, save_file
 
 from reelrank import artifacts as artifacts_module
@@ -199,3 +205,144 @@ def test_check_target_names_the_target_not_a_temporary_path(
         check_target(target)
     assert str(target) in str(error.value) and ".probe" not in str(error.value)
     assert not (tmp_path / "deep").exists()  # nothing was created on the way
+
+
+def _resign(path: Path) -> None:
+    """Recompute every checksum of the manifest: tampering that a careless or hostile editor
+    would re-sign, which the checks after the manifest must still catch."""
+    import hashlib
+
+    manifest = json.loads((path / "manifest.json").read_text())
+    for name in manifest["files"]:
+        manifest["files"][name] = hashlib.sha256((path / name).read_bytes()).hexdigest()
+    (path / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _edit_config(path: Path, edit: Callable[[dict[str, Any]], None]) -> None:
+    config = json.loads((path / "config.json").read_text())
+    edit(config)
+    (path / "config.json").write_text(json.dumps(config))
+    _resign(path)
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "message"),
+    [
+        (("ranking", "embedding_dim"), "32", "embedding_dim: expected an integer, got '32'"),
+        (("ranking", "embedding_dim"), -4, "embedding_dim: must lie in [1, 4096], got -4"),
+        (("ranking", "embedding_dim"), 10**9, "embedding_dim: must lie in [1, 4096]"),
+        (("ranking", "hidden_dims"), [10**7, 10**7], "hidden_dims: must lie in [1, 16384]"),
+        (("candidates",), "100", "candidates: expected an integer, got '100'"),
+        (("training", "learning_rate"), None, "learning_rate: expected a number, got None"),
+        (("index",), "annoy", "index: must be one of ['brute_force', 'hnsw']"),
+        (("split",), "random:7", "random:7"),
+        (("shared_embeddings",), "yes", "shared_embeddings: expected true or false"),
+    ],
+)
+def test_a_tampered_config_is_refused_at_load_naming_the_field(
+    artifact: Path, tmp_path: Path, where: tuple[str, ...], value: Any, message: str
+) -> None:
+    """Values that once gave tracebacks at load, 2.8 GB allocations, or a model that failed on
+    every request."""
+    copy = _copy(artifact, tmp_path)
+
+    def edit(config: dict[str, Any]) -> None:
+        section = config["experiment"]
+        for key in where[:-1]:
+            section = section[key]
+        section[where[-1]] = value
+
+    _edit_config(copy, edit)
+    with pytest.raises(ArtifactError, match=re.escape(message)):
+        Recommender.load(copy)
+
+
+@pytest.mark.parametrize("sizes", ["x", {"n_users": 1, "n_movies": 1}, None])
+def test_sizes_that_do_not_fit_are_refused(artifact: Path, tmp_path: Path, sizes: Any) -> None:
+    copy = _copy(artifact, tmp_path)
+    _edit_config(copy, lambda config: config.update(sizes=sizes))
+    with pytest.raises(ArtifactError, match="sizes"):
+        Recommender.load(copy)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("nan-weights", "holds NaN or infinite values"),
+        ("inf-rating", "holds NaN or infinite values"),
+        ("indptr-decreases", "row pointers"),
+        ("indptr-short", "row pointers do not span"),
+        ("movie-out-of-range", "movie index lies outside"),
+        ("movie-zero", "movie index lies outside"),
+    ],
+)
+def test_corrupt_tensors_are_refused_at_load(
+    artifact: Path, tmp_path: Path, change: str, message: str
+) -> None:
+    """Re-signed weights with NaN, a bad `seen.indptr` or an out-of-range `seen.movie_idx` once
+    gave silent NaN or wrong lists, a CLI traceback or a 500 per request."""
+    copy = _copy(artifact, tmp_path)
+    tensors = load_file(copy / "weights.safetensors")
+    if change == "nan-weights":
+        name = next(k for k in tensors if k.startswith("ranking.") and k.endswith("weight"))
+        tensors[name] = tensors[name].clone()
+        tensors[name].view(-1)[0] = float("nan")
+    elif change == "inf-rating":
+        tensors["seen.rating"] = tensors["seen.rating"].clone()
+        tensors["seen.rating"][0] = float("inf")
+    elif change == "indptr-decreases":
+        indptr = tensors["seen.indptr"].clone()
+        indptr[2], indptr[3] = indptr[3], indptr[2] - 1
+        tensors["seen.indptr"] = indptr
+    elif change == "indptr-short":
+        tensors["seen.indptr"] = tensors["seen.indptr"].clone()
+        tensors["seen.indptr"][-1] -= 1
+    elif change == "movie-out-of-range":
+        tensors["seen.movie_idx"] = tensors["seen.movie_idx"].clone()
+        tensors["seen.movie_idx"][5] = 10**6
+    else:
+        tensors["seen.movie_idx"] = tensors["seen.movie_idx"].clone()
+        tensors["seen.movie_idx"][5] = 0
+    save_file(tensors, copy / "weights.safetensors")
+    _resign(copy)
+    with pytest.raises(ArtifactError, match=message):
+        Recommender.load(copy)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=6,
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_any_config_value_loads_or_is_a_clear_artifact_error(
+    artifact: Path, tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+) -> None:
+    """Property: replace any one value of the experiment config (re-signed) with any JSON value;
+    loading either works or raises `ArtifactError`, never anything else."""
+    copy = Path(shutil.copytree(artifact, tmp_path_factory.mktemp("fuzz") / "copy"))
+    config = json.loads((copy / "config.json").read_text())
+    paths: list[tuple[str, ...]] = []
+
+    def walk(node: Any, path: tuple[str, ...]) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                paths.append((*path, key))
+                walk(value, (*path, key))
+
+    walk(config["experiment"], ())
+    where = data.draw(st.sampled_from(paths))
+    value = data.draw(_JSON)
+    section = config["experiment"]
+    for key in where[:-1]:
+        section = section[key]
+    section[where[-1]] = value
+    (copy / "config.json").write_text(json.dumps(config))
+    _resign(copy)
+    with contextlib.suppress(ArtifactError):  # either outcome is fine; any other error is not
+        Recommender.load(copy)

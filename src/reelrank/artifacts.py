@@ -43,6 +43,7 @@ from safetensors.torch import load_file, save_file
 from reelrank.config import ExperimentConfig
 from reelrank.data.catalog import Catalog
 from reelrank.data.encoding import MovieTable, UserRatings, Vocabularies
+from reelrank.data.splits import parse_split
 from reelrank.data.vocabulary import Vocabulary
 from reelrank.index import Index, index_from_state
 from reelrank.models.factory import retrieval_model_from_state_dict
@@ -340,14 +341,19 @@ def load_parts(path: str | Path) -> RecommenderParts:
     contents = load_artifact(path)
     where = Path(path)
     tensors = dict(contents.tensors)
+    for name, tensor in tensors.items():  # found now, not as NaN scores on every request
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ArtifactError(
+                f"{where}: tensor {name!r} holds NaN or infinite values; retrain or restore the "
+                "artifact"
+            )
     config, catalog = _config_and_catalog(contents, tensors, where)
     seen = UserRatings(
         indptr=_take(tensors, "seen.indptr", where).numpy(),
         movie_idx=_take(tensors, "seen.movie_idx", where).numpy(),
         rating=_take(tensors, "seen.rating", where).numpy(),
     )
-    if seen.n_users != catalog.users.size:
-        raise ArtifactError(f"{where}: the seen-ratings table does not match the user vocabulary")
+    _check_seen(seen, catalog, where)
     retrieval, index = None, None
     if config.retrieval is not None:
         histories = (torch.from_numpy(seen.indptr), torch.from_numpy(seen.movie_idx))
@@ -395,15 +401,24 @@ def _config_and_catalog(
     contents: ArtifactContents, tensors: dict[str, torch.Tensor], where: Path
 ) -> tuple[ExperimentConfig, Catalog]:
     try:
-        config = ExperimentConfig.from_dict(contents.config["experiment"])
+        config = ExperimentConfig.from_dict(
+            contents.config["experiment"], where=f"{CONFIG_FILE} experiment"
+        )
+        parse_split(config.split)
         sizes = contents.config["sizes"]
         users = Vocabulary.from_json(contents.documents["vocab_users.json"])
         movies = Vocabulary.from_json(contents.documents["vocab_movies.json"])
         catalog_doc = contents.documents["catalog.json"]
     except (KeyError, TypeError, ValueError, ReelrankError) as error:
         raise ArtifactError(f"{where} has an invalid config or vocabulary: {error}") from None
-    if (len(users), len(movies)) != (sizes.get("n_users"), sizes.get("n_movies")):
-        raise ArtifactError(f"{where}: vocabulary sizes do not match config.json sizes")
+    if not isinstance(sizes, dict) or (len(users), len(movies)) != (
+        sizes.get("n_users"),
+        sizes.get("n_movies"),
+    ):
+        raise ArtifactError(
+            f"{where}: {CONFIG_FILE} sizes {sizes!r} do not match the vocabularies "
+            f"({len(users)} users, {len(movies)} movies); the artifact is corrupt"
+        )
     table = MovieTable(
         movie_id=np.asarray(catalog_doc.get("movie_id", []), dtype=str),
         genres=_take(tensors, "catalog.genres", where).numpy().astype(bool),
@@ -416,6 +431,25 @@ def _config_and_catalog(
         raise ArtifactError(
             f"{where}: the catalogue does not match the vocabulary: {error}"
         ) from None
+
+
+def _check_seen(seen: UserRatings, catalog: Catalog, where: Path) -> None:
+    """The training ratings' CSR must index within itself and the vocabularies: a bad `indptr` or
+    an out-of-range movie index is refused at load, not met as wrong lists or a crash later."""
+    indptr, movies = seen.indptr, seen.movie_idx
+    problem = None
+    if seen.n_users != catalog.users.size:
+        problem = f"it has {seen.n_users} user rows, the vocabulary {catalog.users.size}"
+    elif not (len(movies) == len(seen.rating) and indptr[0] == 0 and indptr[-1] == len(movies)):
+        problem = "its row pointers do not span its ratings"
+    elif np.any(np.diff(indptr) < 0):
+        problem = "its row pointers decrease"
+    elif len(movies) and (movies.min() < 1 or movies.max() >= catalog.movies.size):
+        problem = f"a movie index lies outside 1..{catalog.movies.size - 1}"
+    elif not np.isfinite(seen.rating).all():
+        problem = "a rating is NaN or infinite"
+    if problem is not None:
+        raise ArtifactError(f"{where}: the training ratings table is corrupt ({problem}); retrain")
 
 
 def load_strict(
