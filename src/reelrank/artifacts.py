@@ -31,6 +31,7 @@ import os
 import shutil
 import stat
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,13 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from reelrank.config import ExperimentConfig
+from reelrank.data.cache import (
+    fsync_path,
+    fsync_tree,
+    stale_temporaries,
+    sweep_stale,
+    temporary_name,
+)
 from reelrank.data.catalog import Catalog
 from reelrank.data.encoding import MovieTable, UserRatings, Vocabularies
 from reelrank.data.splits import parse_split
@@ -107,22 +115,23 @@ def save_artifact(path: str | Path, contents: ArtifactContents) -> Path:
     An existing artifact at `path` is replaced only once the new one is complete; any other existing
     directory is left alone and reported, so no user data is ever deleted.
     """
-    target = check_target(path)
+    target = Path(path)
+    recover(target)
+    check_target(target)
     missing = set(JSON_FILES) - set(contents.documents)
     if missing:
         raise ValueError(f"artifact documents missing: {sorted(missing)}")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(
-            tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        )
+        staging = temporary_name(target, "tmp")
+        staging.mkdir()
     except OSError as error:
         raise ArtifactError(_cannot_write(target, error)) from error
     try:
-        _chmod_like_umask(staging, 0o777)  # mkdtemp makes it owner-only
         # Cloned: safetensors refuses tensors that share memory (tied multitask embeddings).
         tensors = {name: t.detach().cpu().clone() for name, t in contents.tensors.items()}
         save_file(tensors, staging / WEIGHTS_FILE)
+        _fault("writing")
         for name in JSON_FILES:
             _write_json(staging / name, contents.documents[name])
         _write_json(staging / METRICS_FILE, contents.metrics)
@@ -135,6 +144,8 @@ def save_artifact(path: str | Path, contents: ArtifactContents) -> Path:
         _write_json(staging / MANIFEST_FILE, manifest)
         for file in staging.iterdir():
             _chmod_like_umask(file, 0o666)
+        fsync_tree(staging)
+        _fault("staged")
         _swap_into_place(staging, target)
     except BaseException as error:
         shutil.rmtree(staging, ignore_errors=True)
@@ -154,6 +165,7 @@ def _cannot_write(target: Path, error: OSError) -> str:
 def load_artifact(path: str | Path) -> ArtifactContents:
     """Read and verify an artifact; any problem is an `ArtifactError` saying what and how to fix."""
     root = Path(path)
+    recover(root)
     if not root.is_dir():
         raise ArtifactError(
             f"no artifact at {root}: expected a directory made by `reelrank train --out {root}`"
@@ -232,18 +244,55 @@ def _artifact_files() -> set[str]:
 
 
 def _swap_into_place(staging: Path, target: Path) -> None:
-    """Rename `staging` to `target`; an old artifact is moved aside first and removed last."""
+    """Rename the complete `staging` to `target`; an old artifact is moved aside first and removed
+    last. A crash between the two renames leaves no artifact at `target`, but a complete one
+    beside it either way: `recover` finishes the swap (or rolls it back) on the next load or
+    save."""
     if not target.exists():
         os.replace(staging, target)
+        fsync_path(target.parent)
         return
-    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    old = temporary_name(target, "old")
     os.replace(target, old)
+    fsync_path(target.parent)
+    _fault("moved-aside")
     try:
         os.replace(staging, target)
     except BaseException:
         os.replace(old, target)  # put the previous artifact back
         raise
+    fsync_path(target.parent)
+    _fault("swapped")
     shutil.rmtree(old, ignore_errors=True)
+
+
+def recover(target: Path) -> None:
+    """Put right what a writer killed at `target` left (see `_swap_into_place`): with no artifact
+    at `target`, the newest complete new one (its manifest is written last) is moved in, else the
+    old one back; then the temporaries of writers that are gone are removed. Nothing of a live
+    writer is touched; a place that cannot be written is left as it is."""
+    try:
+        if not os.path.lexists(target):
+            stale = stale_temporaries(target, ("tmp", "old"))
+            complete = [p for p in stale if ".tmp-" in p.name and _regular(p / MANIFEST_FILE)]
+            previous = [p for p in stale if ".old-" in p.name]
+            restore = complete[0] if complete else previous[0] if previous else None
+            if restore is not None:
+                os.replace(restore, target)
+                fsync_path(target.parent)
+        sweep_stale(target, ("tmp", "old"))
+    except OSError:
+        pass  # read-only or vanished: loading goes on and reports what it finds
+
+
+# A test sets this to stop a writer at a named step ("writing", "staged", "moved-aside",
+# "swapped"), as a crash would (tests/test_crash_safety.py); it does nothing otherwise.
+FAULT_HOOK: Callable[[str], None] | None = None
+
+
+def _fault(step: str) -> None:
+    if FAULT_HOOK is not None:
+        FAULT_HOOK(step)
 
 
 def _chmod_like_umask(path: Path, mode: int) -> None:

@@ -1,13 +1,16 @@
 """Where reelrank keeps downloaded data, and how it writes there without leaving half-written files.
 
-Every write goes to a temporary name in the destination's own directory and is then renamed with
-`os.replace`, which is atomic on one file system: a reader sees the old file or the new one, never
-a partial one, and an interrupted write leaves at most a hidden `*.tmp` file behind.
+Every write goes to a temporary name in the destination's own directory, is flushed to disk
+(fsync) and is then renamed with `os.replace`, which is atomic on one file system: a reader sees
+the old file or the new one, never a partial one. A writer killed mid-way leaves a hidden
+temporary named after its process id (`.NAME.tmp-PID-…`); the next write to that name sweeps
+those of processes that are gone.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -36,25 +39,92 @@ def resolve_cache_dir(cache_dir: str | Path | None = None) -> Path:
 
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a fresh temporary path beside `path`; on success rename it onto `path`.
+    """Yield a fresh temporary path beside `path`; on success flush it to disk and rename it onto
+    `path`.
 
     The body may write a file or create a directory at the yielded path. If the body raises, the
     temporary file or directory is removed and `path` is left as it was. (`os.replace` cannot put
     a directory over an existing non-empty directory: remove or rename that first.)
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
-    # Only the unique name is wanted: the body creates a file (with normal, not 0600, permissions)
-    # or a directory there.
-    tmp.unlink()
+    sweep_stale(path)
+    tmp = temporary_name(path, "tmp")
     try:
         yield tmp
+        fsync_tree(tmp)
         os.replace(tmp, path)
+        fsync_path(path.parent)  # the rename itself survives a power cut
     except BaseException:
         remove_path(tmp)
         raise
+
+
+def temporary_name(path: Path, kind: str) -> Path:
+    """An unused hidden name beside `path` that says which process made it and what it is for:
+    `.NAME.KIND-PID-RANDOM`."""
+    return path.with_name(f".{path.name}.{kind}-{os.getpid()}-{secrets.token_hex(4)}")
+
+
+def sweep_stale(path: Path, kinds: tuple[str, ...] = ("tmp",)) -> list[Path]:
+    """Remove the hidden temporaries beside `path` (see `temporary_name`) whose process is gone:
+    what a killed writer left. Returns what was removed."""
+    removed = []
+    for leftover in stale_temporaries(path, kinds):
+        remove_path(leftover)
+        removed.append(leftover)
+    return removed
+
+
+def stale_temporaries(path: Path, kinds: tuple[str, ...]) -> list[Path]:
+    """The temporaries beside `path` of the given kinds whose writing process is gone, newest
+    first."""
+    if not path.parent.is_dir():
+        return []
+    found = []
+    for entry in path.parent.iterdir():
+        for kind in kinds:
+            prefix = f".{path.name}.{kind}-"
+            if entry.name.startswith(prefix):
+                pid = entry.name[len(prefix) :].split("-", 1)[0]
+                if pid.isdigit() and not _alive(int(pid)):
+                    found.append(entry)
+    return sorted(found, key=lambda p: p.lstat().st_mtime, reverse=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def fsync_path(path: Path) -> None:
+    """Flush a file's or a directory's entry to disk (where the system allows it)."""
+    flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if path.is_dir() else 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return  # e.g. directories cannot be opened on some systems: nothing more to do
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(path: Path) -> None:
+    """`fsync_path` on a file, or on a directory's files and the directory itself."""
+    if path.is_dir() and not path.is_symlink():
+        for child in path.iterdir():
+            fsync_tree(child)
+    if path.exists():
+        fsync_path(path)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
