@@ -12,6 +12,12 @@ from pathlib import Path
 
 from reelrank.types import DataError
 
+# The most one file may hold once unpacked. MovieLens 100k's largest file is 2 MB; this bound
+# keeps a zip bomb (a small archive that unpacks to gigabytes) from being swallowed: it is read
+# in blocks and refused as soon as it passes the bound.
+MAX_FILE_BYTES = 256 * 1024 * 1024
+BLOCK = 1 << 20
+
 
 def file_error(file: str, line: int | None, problem: str, expected: str) -> DataError:
     """`DataError("<file>, line <line>: <problem>; expected <expected>.")`; no line if None."""
@@ -54,6 +60,8 @@ class Archive:
         if self.zip is None:
             file = self.path / name
             try:
+                if file.stat().st_size > MAX_FILE_BYTES:
+                    raise too_large(str(file))
                 raw = file.read_bytes()
             except OSError as e:
                 raise DataError(
@@ -67,14 +75,36 @@ class Archive:
                 f"{self.path}: has no {self.prefixes[0]}{name}; expected {self.expected}."
             )
         display = f"{self.path}:{member}"
+        if self.zip.getinfo(member).file_size > MAX_FILE_BYTES:
+            raise too_large(display)
         try:
-            raw = self.zip.read(member)
+            raw = self._read_bounded(member, display)
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
             raise DataError(
                 f"{display}: cannot be unpacked ({e}); the zip is corrupt or truncated. "
                 "Download it again."
             ) from e
         return decode(raw, display, encoding)
+
+
+    def _read_bounded(self, member: str, display: str) -> bytes:
+        """A member's bytes, unpacked in blocks: the size a zip declares can be a lie."""
+        assert self.zip is not None
+        blocks, size = [], 0
+        with self.zip.open(member) as stream:
+            while block := stream.read(BLOCK):
+                size += len(block)
+                if size > MAX_FILE_BYTES:
+                    raise too_large(display)
+                blocks.append(block)
+        return b"".join(blocks)
+
+
+def too_large(file: str) -> DataError:
+    return DataError(
+        f"{file}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB unpacked, refused (a damaged "
+        "or malicious archive?); expected MovieLens files of a few MB."
+    )
 
 
 def decode(raw: bytes, file: str, encoding: str) -> tuple[str, str]:
