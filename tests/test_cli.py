@@ -370,3 +370,15 @@ def test_train_checks_out_before_loading_data_or_training(
     assert ".probe" not in stderr and ".tmp" not in stderr
     assert (tmp_path / "file").read_text() == "not an artifact"
     assert (tmp_path / "other" / "notes.txt").read_text() == "mine"
+
+
+def test_train_refuses_too_few_ratings_before_training(tmp_path: Path, ratings: Ratings) -> None:
+    """A ratings folder with 1 rating once trained and saved a model with 0 test ratings."""
+    from reelrank.testing import write_grouplens
+
+    folder = write_grouplens(ratings.take(np.array([0])), tmp_path / "one")
+    out = tmp_path / "model"
+    code, _, stderr = run("train", "--data", str(folder), "--out", str(out))
+    assert code == 1
+    assert "split random:0.8 of 1 rating leaves 1 to train on and 0 to test on" in stderr
+    assert not out.exists()

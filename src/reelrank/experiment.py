@@ -12,7 +12,7 @@ from reelrank.config import ExperimentConfig
 from reelrank.data import features
 from reelrank.data.catalog import Catalog
 from reelrank.data.encoding import EncodedRatings, MovieTable, Vocabularies
-from reelrank.data.splits import split_ratings
+from reelrank.data.splits import split_ratings, split_rows
 from reelrank.evaluation import evaluate_ranking, evaluate_retrieval
 from reelrank.index import Index, build_index
 from reelrank.models.blend import Blend, FoldIn
@@ -55,6 +55,20 @@ def prepare(ratings: Ratings, config: ExperimentConfig) -> SplitData:
         train=EncodedRatings.encode(train, vocabs),
         test=EncodedRatings.encode(test, vocabs),
     )
+
+
+def check_split(ratings: Ratings, config: ExperimentConfig) -> tuple[int, int]:
+    """(training rows, test rows) of `config.split` on `ratings`, or a `ReelrankError` when
+    either part would be empty: a model trained on nothing, or one no test rating can judge, is
+    refused before any training (`reelrank train` calls this first)."""
+    train_rows, test_rows = split_rows(ratings, config.split, seed=config.training.seed)
+    if len(train_rows) == 0 or len(test_rows) == 0:
+        raise ReelrankError(
+            f"split {config.split} of {len(ratings):,} rating{'s' * (len(ratings) != 1)} leaves "
+            f"{len(train_rows):,} to train on and {len(test_rows):,} to test on: too few; give "
+            "more ratings (every user needs a few) or another --split"
+        )
+    return len(train_rows), len(test_rows)
 
 
 def new_ranking_model(config: ExperimentConfig, vocabs: Vocabularies) -> RankingModel:

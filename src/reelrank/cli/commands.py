@@ -85,12 +85,13 @@ def train(
     as_json: JsonOption = False,
 ) -> None:
     """Train a model on MovieLens 100k, evaluate it on the held-out split, save an artifact."""
-    from reelrank.experiment import train_recommender
+    from reelrank.experiment import check_split, train_recommender
 
     with user_errors():
         config = build_config(preset_name, epochs=epochs, split=split, seed=seed)
         check_target(out_dir)  # before the data is loaded and the model trained, not after
         ratings = load_ratings(data, cache_dir)
+        check_split(ratings, config)
         with progress_bar(not as_json) as on_progress:
             recommender = train_recommender(
                 ratings, config, on_progress=on_progress, data_info={"dataset": "movielens/100k"}
