@@ -14,7 +14,7 @@ import urllib.error
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import pytest
@@ -83,9 +83,9 @@ def count_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     for name in ("read_grouplens", "read_recbole_wheel"):
         parse = getattr(movielens, name)
 
-        def counted(path: Path, parse: Callable[[Path], Ratings] = parse) -> Ratings:
+        def counted(path: Path, parse: Callable[..., Ratings] = parse, **options: Any) -> Ratings:
             calls.append(Path(path).name)
-            return parse(path)
+            return parse(path, **options)
 
         monkeypatch.setattr(movielens, name, counted)
     return calls

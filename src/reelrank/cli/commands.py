@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 from rich.table import Table
@@ -44,6 +44,16 @@ DataOption = Annotated[
         "--data", help="A GroupLens ml-100k folder or ml-100k.zip to use instead of downloading."
     ),
 ]
+BadRowsOption = Annotated[
+    str,
+    typer.Option(
+        "--on-bad-rows",
+        help=(
+            "Ratings that repeat a user and movie, or carry a time outside 1970-2100: refuse "
+            "the file (default), skip them, or keep-last (each user and movie's latest rating)."
+        ),
+    ),
+]
 CacheOption = Annotated[
     Path | None,
     typer.Option(
@@ -57,13 +67,19 @@ ArtifactArg = Annotated[
 ]
 
 
-def load_ratings(data: Path | None, cache_dir: Path | None) -> Any:
+def load_ratings(data: Path | None, cache_dir: Path | None, on_bad_rows: str = "refuse") -> Any:
     from reelrank.data.movielens import load_movielens_100k
+    from reelrank.data.movielens_tables import BAD_ROW_CHOICES, BadRows
 
+    if on_bad_rows not in BAD_ROW_CHOICES:
+        raise ReelrankError(
+            f"--on-bad-rows must be {', '.join(BAD_ROW_CHOICES)}; got {on_bad_rows!r}"
+        )
     return load_movielens_100k(
         data,
         cache_dir=cache_dir,
         notify=say,
+        on_bad_rows=cast(BadRows, on_bad_rows),  # checked just above
     )
 
 
@@ -81,6 +97,7 @@ def train(
         Path, typer.Option("--out", help="Directory to write the trained artifact to.")
     ] = Path("artifacts/model"),
     data: DataOption = None,
+    on_bad_rows: BadRowsOption = "refuse",
     cache_dir: CacheOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -90,7 +107,7 @@ def train(
     with user_errors():
         config = build_config(preset_name, epochs=epochs, split=split, seed=seed)
         check_target(out_dir)  # before the data is loaded and the model trained, not after
-        ratings = load_ratings(data, cache_dir)
+        ratings = load_ratings(data, cache_dir, on_bad_rows)
         check_split(ratings, config)
         with progress_bar(not as_json) as on_progress:
             recommender = train_recommender(
@@ -130,6 +147,7 @@ def evaluate(
         str | None, typer.Option(help=f"Split to test on (default: the artifact's). {SPLIT_HELP}.")
     ] = None,
     data: DataOption = None,
+    on_bad_rows: BadRowsOption = "refuse",
     cache_dir: CacheOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -140,7 +158,7 @@ def evaluate(
         if split is not None:
             parse_split(split)
         recommender = Recommender.load(artifact)
-        ratings = load_ratings(data, cache_dir)
+        ratings = load_ratings(data, cache_dir, on_bad_rows)
         metrics = evaluate_recommender(recommender, ratings, split)
     if as_json:
         emit_json(
@@ -168,6 +186,7 @@ def report(
         str | None, typer.Option(help=f"Split to test on (default: the artifact's). {SPLIT_HELP}.")
     ] = None,
     data: DataOption = None,
+    on_bad_rows: BadRowsOption = "refuse",
     cache_dir: CacheOption = None,
 ) -> None:
     """Evaluate an artifact as `evaluate` does, plus the liked path given 1, 3 and 10 liked
@@ -182,7 +201,7 @@ def report(
         pyplot()  # before minutes of evaluation: without matplotlib, say so now
         writable_dir(out_dir)
         recommender = Recommender.load(artifact)
-        ratings = load_ratings(data, cache_dir)
+        ratings = load_ratings(data, cache_dir, on_bad_rows)
         metrics = evaluate_recommender(recommender, ratings, split)
         test, _ = scorable_test(recommender, ratings, split)
         metrics |= evaluate_liked_counts(recommender, test)

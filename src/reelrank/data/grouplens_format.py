@@ -6,7 +6,10 @@ from), `u.item` and `u.user` (Latin-1 text with `|`-separated fields).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
 
 from reelrank.data import movielens_tables as tables
 from reelrank.data.archive import Archive, file_error, split_lines
@@ -21,9 +24,15 @@ MOVIE_FIELDS = (
 )
 
 
-def read_grouplens(path: Path) -> Ratings:
+def read_grouplens(
+    path: Path,
+    *,
+    on_bad_rows: tables.BadRows = "refuse",
+    notify: Callable[[str], None] | None = None,
+) -> Ratings:
     """MovieLens 100k from the GroupLens folder (`u.data`, `u.item`, `u.user`) or `ml-100k.zip`,
-    rows in `u.data` order."""
+    rows in `u.data` order; repeated or badly dated rows as `on_bad_rows` says
+    (`tables.check_rating_rows`)."""
     with Archive(Path(path), ("ml-100k/", ""), GROUPLENS_EXPECTED) as archive:
         users_file, users_text = archive.text("u.user", "latin-1")
         movies_file, movies_text = archive.text("u.item", "latin-1")
@@ -31,9 +40,13 @@ def read_grouplens(path: Path) -> Ratings:
     users = parse_users(users_text, users_file)
     movies = parse_movies(movies_text, movies_file)
     rating_rows = tables.parse_rating_rows(data_text, data_file, first_line=1)
-    return tables.join_ratings(
+    keep = tables.check_rating_rows(
+        rating_rows, data_file, first_line=1, on_bad_rows=on_bad_rows, notify=notify
+    )
+    ratings = tables.join_ratings(
         rating_rows, movies, users, data_file, first_line=1, names=("u.user", "u.item")
     )
+    return ratings if keep is None else ratings.take(np.flatnonzero(keep))
 
 
 def parse_users(text: str, file: str) -> tables.UserRows:

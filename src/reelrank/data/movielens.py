@@ -19,6 +19,7 @@ from pathlib import Path
 
 from reelrank.data.cache import atomic_write_text, resolve_cache_dir
 from reelrank.data.grouplens_format import read_grouplens
+from reelrank.data.movielens_tables import BadRows
 from reelrank.data.parquet_cache import (
     DATASET,
     PARQUET_NAME,
@@ -55,6 +56,7 @@ def load_movielens_100k(
     notify: Notify | None = None,
     sources: Sequence[Source] | None = None,
     digests: Digests | None = OFFICIAL_DIGESTS,
+    on_bad_rows: BadRows = "refuse",
 ) -> Ratings:
     """MovieLens 100k as `Ratings`, rows in `u.data` order.
 
@@ -63,10 +65,13 @@ def load_movielens_100k(
     None skips the check). `cache_dir`: overrides `REELRANK_CACHE_DIR` / the XDG default.
     `notify`: receives progress lines and the licence notice (default: stderr). `sources`: the
     network sources to try in order (default: GroupLens, then the RecBole wheel on PyPI).
+    `on_bad_rows`: what to do with rating rows that repeat a user and movie or carry an
+    implausible time ("refuse", "skip", "keep-last"; `movielens_tables.check_rating_rows`).
     """
     say = notify or _stderr
     if data is not None:
-        return read_fetched(UserPath(Path(data), digests=digests).fetch())
+        fetched = UserPath(Path(data), digests=digests).fetch()
+        return read_fetched(fetched, on_bad_rows=on_bad_rows, notify=say)
     cache = resolve_cache_dir(cache_dir)
     ratings = read_parsed_cache(cache, say)
     if ratings is not None:
@@ -74,7 +79,7 @@ def load_movielens_100k(
     fetched = fetch_raw(default_sources() if sources is None else sources, cache, say)
     if fetched.downloaded:
         _show_licence_once(cache, say)
-    ratings = read_fetched(fetched)
+    ratings = read_fetched(fetched, on_bad_rows=on_bad_rows, notify=say)
     try:
         write_parsed_cache(cache, ratings, fetched)
     except OSError as e:  # the data is good; only the speed-up is lost
@@ -141,11 +146,12 @@ def dataset_info(
     }
 
 
-def read_fetched(fetched: Fetched) -> Ratings:
+def read_fetched(
+    fetched: Fetched, *, on_bad_rows: BadRows = "refuse", notify: Notify | None = None
+) -> Ratings:
     """Parse a verified raw copy with the parser its format needs."""
-    if fetched.format == "recbole_wheel":
-        return read_recbole_wheel(fetched.path)
-    return read_grouplens(fetched.path)
+    read = read_recbole_wheel if fetched.format == "recbole_wheel" else read_grouplens
+    return read(fetched.path, on_bad_rows=on_bad_rows, notify=notify)
 
 
 def _show_licence_once(cache: Path, notify: Notify) -> None:

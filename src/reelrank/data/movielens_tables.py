@@ -7,7 +7,9 @@ checks here, so they report the same problems the same way; `join_ratings` then 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -39,6 +41,14 @@ class UserRows:
 
 
 UserRow = tuple[int, int, str, str, str]  # (user id, age, gender, occupation, zip code)
+
+# What to do with rating rows that repeat a (user, movie) pair or carry an implausible time:
+# refuse the file (the default), drop them ("skip": every row with a bad time, then every repeat
+# after a pair's first rating), or keep each pair's latest rating ("keep-last").
+BadRows = Literal["refuse", "skip", "keep-last"]
+BAD_ROW_CHOICES: tuple[str, ...] = ("refuse", "skip", "keep-last")
+# Plausible rating times, in seconds since 1970: from then up to the year 2100.
+TIMESTAMP_RANGE = (0, 4_102_444_800)
 
 
 def whole_number(value: str, file: str, line: int, what: str) -> int:
@@ -198,3 +208,70 @@ def join_ratings(
         user_occupation_text=users.occupations[user_row],
         user_zip_code=users.zips[user_row],
     )
+
+
+def check_rating_rows(
+    table: np.ndarray,
+    file: str,
+    *,
+    first_line: int,
+    on_bad_rows: BadRows = "refuse",
+    notify: Callable[[str], None] | None = None,
+) -> np.ndarray | None:
+    """Find the `[n, 4]` rating rows that repeat a (user, movie) pair or whose timestamp lies
+    outside `TIMESTAMP_RANGE`. None when there are none; else, by `on_bad_rows`, a `DataError`
+    naming the file, the first such line, the counts and the fix ("refuse"), or the `[n]` mask
+    of rows to keep (reported through `notify`): rows with a bad time are dropped, then each
+    (user, movie) pair keeps its first row ("skip") or its latest ("keep-last")."""
+    if on_bad_rows not in BAD_ROW_CHOICES:
+        raise ValueError(f"on_bad_rows must be one of {BAD_ROW_CHOICES}, got {on_bad_rows!r}")
+    n = len(table)
+    low, high = TIMESTAMP_RANGE
+    bad_time = (table[:, 3] < low) | (table[:, 3] > high)
+    _, first_of_pair, pair = np.unique(table[:, :2], axis=0, return_index=True, return_inverse=True)
+    pair = pair.reshape(-1)
+    repeat = np.ones(n, dtype=bool)
+    repeat[first_of_pair] = False  # rows whose (user, movie) pair came earlier
+    if not bad_time.any() and not repeat.any():
+        return None
+    problems = []
+    if repeat.any():
+        row = int(np.argmax(repeat))
+        earlier = int(first_of_pair[pair[row]])
+        problems.append(
+            f"{int(repeat.sum()):,} rating(s) repeat a user and movie already rated (first: line "
+            f"{first_line + row}, user {table[row, 0]} and movie {table[row, 1]} as on line "
+            f"{first_line + earlier})"
+        )
+    if bad_time.any():
+        row = int(np.argmax(bad_time))
+        problems.append(
+            f"{int(bad_time.sum()):,} timestamp(s) outside {low}..{high} (seconds since 1970 to "
+            f"2100; first: line {first_line + row}, {table[row, 3]})"
+        )
+    if on_bad_rows == "refuse":
+        raise file_error(
+            file,
+            None,
+            "; ".join(problems),
+            "one rating per user and movie, at a plausible time. Fix the file, or pass "
+            "--on-bad-rows skip (drop those rows) or --on-bad-rows keep-last (keep each user and "
+            "movie's latest rating)",
+        )
+    # Badly dated rows go first; of the rest, each pair keeps its first or its latest rating.
+    dated = np.flatnonzero(~bad_time)
+    keep = np.zeros(n, dtype=bool)
+    if on_bad_rows == "skip":
+        _, first = np.unique(table[dated, :2], axis=0, return_index=True)
+        keep[dated[first]] = True
+    else:  # the last of a pair's rows by time, then by line
+        order = dated[np.lexsort((dated, table[dated, 3], pair[dated]))]
+        last = np.ones(len(order), dtype=bool)
+        last[:-1] = pair[order[:-1]] != pair[order[1:]]
+        keep[order[last]] = True
+    if notify is not None:
+        notify(
+            f"reelrank: {file}: {'; '.join(problems)}; kept {int(keep.sum()):,} of {n:,} rows "
+            f"(--on-bad-rows {on_bad_rows})."
+        )
+    return keep

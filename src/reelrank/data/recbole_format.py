@@ -8,7 +8,10 @@ titles.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
 
 from reelrank.data import movielens_tables as tables
 from reelrank.data.archive import Archive, file_error, split_lines
@@ -24,9 +27,14 @@ RECBOLE_HEADERS = {
 _UNKNOWN = "unkonwn"  # sic: RecBole's title and year for movie 267, "unknown" in u.item
 
 
-def read_recbole_wheel(path: Path) -> Ratings:
+def read_recbole_wheel(
+    path: Path,
+    *,
+    on_bad_rows: tables.BadRows = "refuse",
+    notify: Callable[[str], None] | None = None,
+) -> Ratings:
     """MovieLens 100k from the `recbole` wheel's `dataset_example/ml-100k` atomic files, rows in
-    `u.data` order."""
+    `u.data` order; repeated or badly dated rows as `on_bad_rows` says."""
     with Archive(Path(path), (RECBOLE_DIR, ""), RECBOLE_EXPECTED) as archive:
         texts = {kind: archive.text(f"ml-100k.{kind}", "utf-8") for kind in RECBOLE_HEADERS}
     for kind, (file, text) in texts.items():
@@ -40,8 +48,12 @@ def read_recbole_wheel(path: Path) -> Ratings:
     movies = parse_movies(item_text, item_file)
     inter_file, inter_text = texts["inter"]
     rating_rows = tables.parse_rating_rows(inter_text.partition("\n")[2], inter_file, first_line=2)
+    keep = tables.check_rating_rows(
+        rating_rows, inter_file, first_line=2, on_bad_rows=on_bad_rows, notify=notify
+    )
     names = ("ml-100k.user", "ml-100k.item")
-    return tables.join_ratings(rating_rows, movies, users, inter_file, first_line=2, names=names)
+    ratings = tables.join_ratings(rating_rows, movies, users, inter_file, first_line=2, names=names)
+    return ratings if keep is None else ratings.take(np.flatnonzero(keep))
 
 
 def parse_users(text: str, file: str) -> tables.UserRows:
