@@ -262,6 +262,39 @@ def test_dataset_info(folder: Path, tmp_path: Path) -> None:
     assert from_path["ratings"] == len(RATINGS)
 
 
+def test_a_read_only_cache_with_a_corrupt_parquet_still_gives_its_info(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`train` coped, but `data info` once failed with "Permission denied ...tmp". Root may
+    write anywhere, so the read-only cache is simulated where the rewrite fails."""
+    cache = tmp_path / "cache"
+    load_movielens_100k(cache_dir=cache, notify=lambda _: None, sources=fake_chain())
+    (cache / "ml-100k.parquet").write_bytes(b"not parquet")
+
+    def read_only(*_: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(movielens, "write_parsed_cache", read_only)
+    info = dataset_info(cache_dir=cache, sources=fake_chain())
+    assert info["cached"] is True and info["ratings"] == len(RATINGS)
+    assert "unusable" in str(info["note"]) and "could not be rewritten" in str(info["note"])
+    assert info["raw_download"] == str(cache / RECBOLE_WHEEL)
+
+
+def test_a_cache_path_that_is_a_file_is_named_as_the_problem(tmp_path: Path) -> None:
+    """It once failed as if GroupLens and PyPI were unreachable."""
+    cache = tmp_path / "cache"
+    cache.write_text("a file")
+    for call in (
+        lambda: load_movielens_100k(cache_dir=cache, notify=lambda _: None, sources=fake_chain()),
+        lambda: dataset_info(cache_dir=cache),
+    ):
+        with pytest.raises(DataError, match=r"cache directory .* is a file, not a directory") as e:
+            call()
+        assert "GroupLens" not in str(e.value) and "PyPI" not in str(e.value)
+    assert cache.read_text() == "a file"
+
+
 # ---------------------------------------------------------------- the real data set
 
 

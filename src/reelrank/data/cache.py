@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from reelrank.types import DataError
+
 CACHE_DIR_ENV = "REELRANK_CACHE_DIR"
 
 
@@ -33,8 +35,16 @@ def default_cache_dir() -> Path:
 
 
 def resolve_cache_dir(cache_dir: str | Path | None = None) -> Path:
-    """An explicit `cache_dir` (the CLI's `--cache-dir`) if given, else `default_cache_dir()`."""
-    return Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    """An explicit `cache_dir` (the CLI's `--cache-dir`) if given, else `default_cache_dir()`;
+    a path that exists and is not a directory (nor a link to one) is a `DataError` saying so,
+    before anything is downloaded into it."""
+    cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    if cache.exists() and not cache.is_dir():
+        raise DataError(
+            f"the cache directory {cache} is a file, not a directory; remove it, or choose "
+            f"another with --cache-dir or {CACHE_DIR_ENV}"
+        )
+    return cache
 
 
 @contextmanager

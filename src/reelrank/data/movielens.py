@@ -113,13 +113,29 @@ def dataset_info(
         }
     notes: list[str] = []
     ratings = read_parsed_cache(cache, notes.append)
+    rebuilt = None
     if ratings is None:
         for source in default_sources() if sources is None else sources:
-            fetched_raw = source.cached(cache)
-            if fetched_raw is not None:
-                ratings = read_fetched(fetched_raw)
-                write_parsed_cache(cache, ratings, fetched_raw)
+            rebuilt = source.cached(cache)
+            if rebuilt is not None:
+                ratings = read_fetched(rebuilt)
+                try:
+                    write_parsed_cache(cache, ratings, rebuilt)
+                    rebuilt = None  # the parsed cache is whole again: report it as usual
+                except OSError as e:  # a read-only cache: the counts are right, the file absent
+                    notes.append(f"The parsed cache could not be rewritten ({e.strerror or e}).")
                 break
+    if ratings is not None and rebuilt is not None:
+        return {
+            **info,
+            "cached": True,
+            "source": rebuilt.source,
+            "path": None,
+            "raw_download": str(rebuilt.path),
+            "raw_sha256": rebuilt.sha256,
+            "note": " ".join(notes),
+            **ratings.summary(),
+        }
     if ratings is None:
         return {
             **info,
