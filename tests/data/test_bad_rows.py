@@ -106,3 +106,35 @@ def test_what_is_kept_is_clean_and_refuse_refuses_exactly_unclean_tables(
     assert ((kept[:, 3] >= 0) & (kept[:, 3] <= 4_102_444_800)).all()
     dated = {(u, m) for (u, m, _, _), ok in zip(table, plausible, strict=True) if ok}
     assert {(u, m) for u, m, _, _ in kept.tolist()} == dated
+
+
+_FIELD = st.one_of(
+    st.integers(-3, 12).map(str),
+    st.sampled_from(["", "x", "1.5", "4e2", " 3", "9" * 25, "-0", "\u00e9"]),
+)
+_LINE = st.lists(_FIELD, min_size=1, max_size=6).map("\t".join)
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(lines=st.lists(_LINE, min_size=0, max_size=12), good=st.integers(0, len(RATINGS)))
+def test_a_malformed_ratings_file_is_read_or_refused_with_a_data_error(
+    tmp_path_factory: pytest.TempPathFactory, lines: list[str], good: int
+) -> None:
+    """Property, over generated u.data files (good rows mixed with malformed ones: wrong field
+    counts, non-numbers, huge numbers, unknown ids, bad ratings, repeats): reading either gives
+    clean ratings or a `DataError` naming u.data, never another exception."""
+    valid = [f"{u}\t{m}\t{r}\t{t}" for u, m, r, t in RATINGS[:good]]
+    files = grouplens_files()
+    files["u.data"] = ("\n".join(valid + lines) + "\n").encode("latin-1", "replace")
+    folder = write_grouplens_folder(tmp_path_factory.mktemp("fuzz"), files)
+    try:
+        ratings = read_grouplens(folder)
+    except DataError as error:
+        assert "u.data" in str(error)
+        return
+    assert len(ratings) == len(set(zip(ratings.user_id, ratings.movie_id, strict=True)))
+    assert ((ratings.user_rating >= 1) & (ratings.user_rating <= 5)).all()
