@@ -86,7 +86,6 @@ class Archive:
             ) from e
         return decode(raw, display, encoding)
 
-
     def _read_bounded(self, member: str, display: str) -> bytes:
         """A member's bytes, unpacked in blocks: the size a zip declares can be a lie."""
         assert self.zip is not None
