@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors.torch import load_file, save_file
 
-from reelrank import artifacts as artifacts_module
-from reelrank.artifacts import SCHEMA_VERSION, check_target
+from reelrank import artifact_dir
+from reelrank.artifact_dir import SCHEMA_VERSION, check_target
 from reelrank.recommender import Recommender
 from reelrank.types import ArtifactError
 
@@ -199,7 +199,7 @@ def test_check_target_names_the_target_not_a_temporary_path(
     def refuse(**_: object) -> str:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(artifacts_module.tempfile, "mkdtemp", refuse)
+    monkeypatch.setattr(artifact_dir.tempfile, "mkdtemp", refuse)
     target = tmp_path / "deep" / "model"
     with pytest.raises(ArtifactError, match="Permission denied") as error:
         check_target(target)

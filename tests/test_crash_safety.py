@@ -1,7 +1,7 @@
 """A writer killed at any instant (SIGKILL, in a child process) leaves either the old or the new
 complete artifact at its path, never neither, and its temporaries are swept on the next run.
 
-The writer stops through `artifacts.FAULT_HOOK` at each named step of a save; the data cache's
+The writer stops through `artifact_dir.FAULT_HOOK` at each named step of a save; the data cache's
 writes are killed inside their body.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from reelrank.artifacts import JSON_FILES, ArtifactContents, load_artifact, save_artifact
+from reelrank.artifact_dir import JSON_FILES, ArtifactContents, load_artifact, save_artifact
 from reelrank.data.cache import atomic_write_bytes
 from reelrank.types import ArtifactError
 
@@ -23,8 +23,8 @@ WRITER = textwrap.dedent(
     """
     import os, signal, sys
     import torch
-    from reelrank import artifacts
-    from reelrank.artifacts import ArtifactContents, JSON_FILES, save_artifact
+    from reelrank import artifact_dir
+    from reelrank.artifact_dir import ArtifactContents, JSON_FILES, save_artifact
 
     target, version, step = sys.argv[1], sys.argv[2], sys.argv[3]
 
@@ -32,7 +32,7 @@ WRITER = textwrap.dedent(
         if name == step:
             os.kill(os.getpid(), signal.SIGKILL)
 
-    artifacts.FAULT_HOOK = crash
+    artifact_dir.FAULT_HOOK = crash
     contents = ArtifactContents(
         {"version": version},
         {"w": torch.full((4,), float(len(version)))},

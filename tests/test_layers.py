@@ -18,6 +18,7 @@ LAYERS: dict[str, int] = {
     "reelrank.models": 3,
     "reelrank.index": 3,
     "reelrank.training": 4,
+    "reelrank.artifact_dir": 4,
     "reelrank.artifacts": 4,
     "reelrank.evaluation": 4,
     "reelrank.served_lists": 4,

@@ -9,7 +9,7 @@ from typing import Annotated, Any, cast
 import typer
 from rich.table import Table
 
-from reelrank.artifacts import check_target
+from reelrank.artifact_dir import check_target
 from reelrank.cli.output import (
     console,
     emit_json,
