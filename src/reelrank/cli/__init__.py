@@ -5,6 +5,7 @@ ends with one clear line on stderr and exit status 1; an unexpected error says i
 its traceback went (exit status 70).
 """
 
-from reelrank.cli.commands import app, main
+from reelrank.cli import commands, lists  # noqa: F401  (registers the commands)
+from reelrank.cli.app import app, main
 
 __all__ = ["app", "main"]

@@ -1,8 +1,8 @@
-"""The commands of `reelrank`; see `reelrank.cli` for the conventions they share."""
+"""Commands that train, evaluate, report, serve and show the data; see `reelrank.cli` for the
+conventions every command shares."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Any, cast
 
@@ -10,61 +10,29 @@ import typer
 from rich.table import Table
 
 from reelrank.artifact_dir import check_target
+from reelrank.cli.app import (
+    ArtifactArg,
+    BadRowsOption,
+    CacheOption,
+    DataOption,
+    JsonOption,
+    app,
+    data_app,
+)
 from reelrank.cli.output import (
     console,
     emit_json,
     fail,
     print_metrics,
-    print_recommendations,
     progress_bar,
     say,
     stderr,
     user_errors,
 )
 from reelrank.config import ExperimentConfig, preset, with_overrides
-from reelrank.data.catalog import ListFilter
 from reelrank.data.splits import SPLIT_HELP, parse_split
 from reelrank.recommender import Recommender
-from reelrank.served_lists import check_k
 from reelrank.types import ReelrankError
-
-app = typer.Typer(
-    name="reelrank",
-    help="reelrank: a two-stage movie recommender (retrieval + ranking) on MovieLens.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-data_app = typer.Typer(help="Inspect the data set.", no_args_is_help=True)
-app.add_typer(data_app, name="data")
-
-DataOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--data", help="A GroupLens ml-100k folder or ml-100k.zip to use instead of downloading."
-    ),
-]
-BadRowsOption = Annotated[
-    str,
-    typer.Option(
-        "--on-bad-rows",
-        help=(
-            "Ratings that repeat a user and movie, or carry a time outside 1970-2100: refuse "
-            "the file (default), skip them, or keep-last (each user and movie's latest rating)."
-        ),
-    ),
-]
-CacheOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--cache-dir",
-        help="Where downloaded data is cached (default: $REELRANK_CACHE_DIR or ~/.cache/reelrank).",
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
-ArtifactArg = Annotated[
-    Path, typer.Argument(help="An artifact directory made by `reelrank train`.")
-]
 
 
 def load_ratings(data: Path | None, cache_dir: Path | None, on_bad_rows: str = "refuse") -> Any:
@@ -224,178 +192,6 @@ def report(
         console().print(str(path), soft_wrap=True)
 
 
-@app.command()
-def recommend(
-    artifact: ArtifactArg,
-    user: Annotated[
-        str | None, typer.Option("--user", "-u", help="The user id to recommend for.")
-    ] = None,
-    liked: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--liked",
-            "-l",
-            help="A movie you liked (title or MovieLens id), for someone not in the data; "
-            "repeat for several.",
-        ),
-    ] = None,
-    k: Annotated[int, typer.Option("-k", "--k", help="How many movies to return.")] = 10,
-    include_seen: Annotated[
-        bool, typer.Option("--include-seen", help="Also recommend movies the user already rated.")
-    ] = False,
-    offset: Annotated[
-        int, typer.Option(help="Places to skip: --offset 10 shows the second page of 10.")
-    ] = 0,
-    genre: Annotated[
-        list[str] | None,
-        typer.Option("--genre", "-g", help="Only movies of this genre; repeat for any of several."),
-    ] = None,
-    year_from: Annotated[int | None, typer.Option(help="Only movies from this year on.")] = None,
-    year_to: Annotated[int | None, typer.Option(help="Only movies up to this year.")] = None,
-    order: Annotated[
-        str,
-        typer.Option(
-            help="relevance: the best match first (the retrieval model's order; the predicted "
-            "rating is shown beside each movie). predicted-rating: the highest predicted rating "
-            "first, among the retrieval model's candidates (the seed tutorial's order; it "
-            "surfaces less-known movies). A model with one stage orders by its own score.",
-        ),
-    ] = "relevance",
-    scores: Annotated[
-        bool,
-        typer.Option(
-            "--scores", help="Also show the retrieval score (an internal number, not a rating)."
-        ),
-    ] = False,
-    as_json: JsonOption = False,
-) -> None:
-    """Recommend the top k movies for a user, or for someone from movies they liked; each says
-    which liked movie brought it ("because you liked")."""
-    from reelrank.served_lists import ListOrder
-
-    orders: dict[str, ListOrder] = {
-        "relevance": "relevance",
-        "predicted-rating": "predicted_rating",
-        "predicted_rating": "predicted_rating",
-    }
-    with user_errors():
-        if order not in orders:
-            raise ReelrankError(
-                "--order must be relevance (the best match first) or predicted-rating (the "
-                f"highest predicted rating first), got {order!r}"
-            )
-        if user is None and not liked:
-            raise ReelrankError(
-                "say who to recommend for: give --user ID (someone in the data) or one or more "
-                "--liked TITLE (movies someone liked)"
-            )
-        if user is not None and liked:
-            raise ReelrankError("give either --user ID or --liked TITLE, not both")
-        if liked and include_seen:
-            raise ReelrankError(
-                "--include-seen applies to --user only; liked movies are always left out"
-            )
-        check_k(k)
-        only = ListFilter(tuple(genre or ()), year_from, year_to)
-        recommender = Recommender.load(artifact)
-        if user is not None:
-            recs = recommender.recommend(
-                user, k, include_seen=include_seen, offset=offset, only=only, order=orders[order]
-            )
-            who = f"user {user}" + (" (already-rated movies included)" if include_seen else "")
-            note = recommender.popular_instead(user)
-            key: dict[str, Any] = {
-                "user_id": user,
-                "include_seen": include_seen,
-                "basis": "personal" if note is None else "popular",
-                "note": note,
-            }
-        else:
-            matched = [recommender.catalog.movie_info(m) for m in dict.fromkeys(liked or [])]
-            recs = recommender.recommend_for_liked(
-                liked or [], k, offset=offset, only=only, order=orders[order]
-            )
-            who = "someone who liked " + ", ".join(m.movie_title for m in matched)
-            key = {"liked": [m.to_dict() for m in matched]}
-    if as_json:
-        emit_json({**key, "order": orders[order], "recommendations": [r.to_dict() for r in recs]})
-        return
-    if key.get("note"):
-        console().print(f"Note: {key['note']}.")
-    if not recs and only.active:
-        say("no movie passes this filter: widen the genres or years")
-    places = f"Top {k} movies" if offset == 0 else f"Movies {offset + 1}-{offset + k}"
-    by = ", highest predicted rating first" if orders[order] == "predicted_rating" else ""
-    print_recommendations(
-        f"{places}{_filter_words(only)} for {who}{by}", recs, first=offset + 1, scores=scores
-    )
-
-
-def _filter_words(only: ListFilter) -> str:
-    """How a filter reads in a heading: " (Comedy or Drama, 1990-1999)"."""
-    parts = [" or ".join(only.genres)] if only.genres else []
-    if only.year_from is not None or only.year_to is not None:
-        parts.append(f"{only.year_from or '…'}-{only.year_to or '…'}")
-    return f" ({', '.join(parts)})" if parts else ""
-
-
-@app.command()
-def similar(
-    artifact: ArtifactArg,
-    movie: Annotated[str, typer.Argument(help="A movie title (forgiving) or MovieLens id.")],
-    k: Annotated[int, typer.Option("-k", "--k", help="How many movies to return.")] = 10,
-    scores: Annotated[
-        bool,
-        typer.Option(
-            "--scores", help="Also show the retrieval score (an internal number, not a rating)."
-        ),
-    ] = False,
-    as_json: JsonOption = False,
-) -> None:
-    """The movies most like one movie (people who liked it also liked these)."""
-    with user_errors():
-        check_k(k)
-        recommender = Recommender.load(artifact)
-        info = recommender.catalog.movie_info(movie)
-        recs = recommender.similar(movie, k)
-    if as_json:
-        emit_json({"movie": info.to_dict(), "similar": [r.to_dict() for r in recs]})
-        return
-    print_recommendations(f"Movies like {info.movie_title}", recs, scores=scores)
-
-
-@app.command()
-def score(
-    artifact: ArtifactArg,
-    user: Annotated[str, typer.Option("--user", "-u", help="The user id.")],
-    movie: Annotated[
-        list[str], typer.Option("--movie", "-m", help="A movie title; repeat for several.")
-    ],
-    untrained: Annotated[
-        bool,
-        typer.Option(
-            "--untrained", help="Score with a freshly initialised model, as the seed does."
-        ),
-    ] = False,
-    as_json: JsonOption = False,
-) -> None:
-    """Predict a user's rating of one or more movies."""
-    from reelrank.experiment import new_ranking_model
-
-    with user_errors():
-        recommender = Recommender.load(artifact)
-        if untrained:
-            recommender.ranking = new_ranking_model(
-                recommender.config, recommender.catalog.vocabs
-            ).eval()
-        recs = recommender.score(user, movie)
-    if as_json:
-        emit_json({"user_id": user, "untrained": untrained, "scores": [r.to_dict() for r in recs]})
-        return
-    what = "untrained model" if untrained else "trained model"
-    print_recommendations(f"Predicted ratings for user {user} ({what})", recs)
-
-
 @data_app.command("info")
 def data_info(
     data: DataOption = None, cache_dir: CacheOption = None, as_json: JsonOption = False
@@ -452,16 +248,3 @@ def serve(
         threads=threads,
         recommender=recommender if workers == 1 else None,
     )
-
-
-def main() -> None:
-    """Console-script entry point."""
-    try:
-        app()
-    except KeyboardInterrupt:
-        say("interrupted")
-        sys.exit(130)
-
-
-if __name__ == "__main__":
-    main()
