@@ -260,7 +260,10 @@ class Recommender:
         (see `recommend_many`)."""
         if self.retrieval is None:
             every = np.arange(1, self.catalog.movies.size)
-            ratings = self._predict(users[:, None], every[None, :])
+            assert self.ranking is not None
+            ratings = self.ranking.rate_grid(
+                self.ranking.user_embedding(torch.from_numpy(users)), torch.from_numpy(every)
+            ).numpy()
             for row, movies in enumerate(exclude):
                 ratings[row, movies - 1] = float("-inf")
             lists = top_by_score(np.broadcast_to(every, ratings.shape), ratings, None, k)

@@ -65,3 +65,20 @@ def test_predict_matches_forward_in_any_batch_size() -> None:
 def test_rejects_empty_vocabularies() -> None:
     with pytest.raises(ValueError, match="at least one user"):
         RankingModel(RankingModelConfig(), n_users=0, n_movies=3)
+
+
+@pytest.mark.parametrize("hidden_dims", [(256, 64), (8,), ()])
+@pytest.mark.parametrize("max_cells", [1, 50, 1 << 24])
+def test_rate_grid_is_rate_on_every_pair(hidden_dims: tuple[int, ...], max_cells: int) -> None:
+    config = RankingModelConfig(embedding_dim=4, hidden_dims=hidden_dims)
+    model = RankingModel(
+        config, n_users=6, n_movies=9, generator=torch.Generator().manual_seed(1)
+    ).eval()
+    users = torch.tensor([1, 4, 6])
+    movies = torch.tensor([0, 9, 2, 2, 5])
+    with torch.no_grad():
+        vectors = model.user_embedding(users)
+        expected = torch.stack([model.rate(v.expand(len(movies), -1), movies) for v in vectors])
+        grid = model.rate_grid(vectors, movies, max_cells=max_cells)
+    torch.testing.assert_close(grid, expected, rtol=1e-5, atol=1e-6)
+    assert model.rate_grid(vectors[:0], movies).shape == (0, len(movies))

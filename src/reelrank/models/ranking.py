@@ -55,6 +55,32 @@ class RankingModel(nn.Module):
         return self.ratings(features).squeeze(-1)
 
     @torch.no_grad()
+    def rate_grid(
+        self, user_vectors: torch.Tensor, movie_idx: torch.Tensor, *, max_cells: int = 1 << 24
+    ) -> torch.Tensor:
+        """Predicted ratings `[u, m]` of every user vector `[u, dim]` with every movie `[m]`.
+
+        The same numbers as `rate` on every pair, for about half the work: the first layer is
+        linear in the concatenation, so its user and movie halves are computed once per user and
+        once per movie and added, instead of once per pair. At most `max_cells` hidden values
+        are held at a time (users are taken in chunks).
+        """
+        if len(user_vectors) == 0:
+            return user_vectors.new_zeros(0, len(movie_idx))
+        first = self.ratings[0]  # a Linear over [user, movie]: the seed's Dense 256, or Dense 1
+        assert isinstance(first, nn.Linear)
+        dim = user_vectors.shape[1]
+        from_user = user_vectors @ first.weight[:, :dim].T + first.bias  # [u, h]
+        from_movie = self.movie_embedding(movie_idx) @ first.weight[:, dim:].T  # [m, h]
+        rest = self.ratings[1:]
+        chunk = max(1, max_cells // max(1, len(movie_idx) * first.out_features))
+        rows = []
+        for part in from_user.split(chunk):
+            hidden = part[:, None, :] + from_movie[None, :, :]  # [c, m, h]
+            rows.append(rest(hidden.reshape(-1, first.out_features)).reshape(len(part), -1))
+        return torch.cat(rows)
+
+    @torch.no_grad()
     def predict(
         self,
         user_idx: np.ndarray | torch.Tensor,
