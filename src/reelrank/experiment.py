@@ -3,6 +3,7 @@ them in a `Recommender`. The CLI's `train` and `evaluate` and the benchmarks cal
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,7 +189,11 @@ def train_recommender(
 
 
 def evaluate_recommender(
-    recommender: Recommender, ratings: Ratings, split: str | None = None
+    recommender: Recommender,
+    ratings: Ratings,
+    split: str | None = None,
+    *,
+    liked_counts: Sequence[int] = (),
 ) -> dict[str, Any]:
     """Evaluate a trained recommender on the test part of `split` (default: its own split).
 
@@ -196,17 +201,20 @@ def evaluate_recommender(
     rows) would flatter it: they are dropped, and `test_ratings_dropped_as_trained_on` says how
     many. Ratings of users or titles the model does not know are left out of the retrieval and
     served figures (and counted); the rating metrics give them the unknown slot, as the seed does.
+    `liked_counts` adds the liked path given that many liked movies (`liked@{n}/...`).
     """
     encoded, dropped = scorable_test(recommender, ratings, split)
-    metrics = evaluate_on(recommender, encoded)
+    metrics = evaluate_on(recommender, encoded, liked_counts=liked_counts)
     metrics["test_ratings"] = len(encoded)
     metrics["test_ratings_dropped_as_trained_on"] = dropped
     return metrics
 
 
-def evaluate_on(recommender: Recommender, test: EncodedRatings) -> dict[str, Any]:
+def evaluate_on(
+    recommender: Recommender, test: EncodedRatings, *, liked_counts: Sequence[int] = ()
+) -> dict[str, Any]:
     """Every figure of a recommender on encoded test ratings: the rating model's, the retrieval
-    stage's own, and those of the lists it serves."""
+    stage's own, and those of the lists it serves (`liked_counts`: see `evaluate_served`)."""
     batch = recommender.config.training.eval_batch_size
     metrics: dict[str, Any] = {}
     if recommender.ranking is not None:
@@ -215,7 +223,7 @@ def evaluate_on(recommender: Recommender, test: EncodedRatings) -> dict[str, Any
         metrics |= evaluate_retrieval(
             recommender.retrieval, recommender.seen, test, batch_size=batch
         )
-    return metrics | evaluate_served(recommender, test)
+    return metrics | evaluate_served(recommender, test, liked_counts=liked_counts)
 
 
 def _index_of(retrieval: RetrievalModel, kind: str) -> Index:

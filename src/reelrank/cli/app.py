@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from reelrank.cli.output import say
+from reelrank.data.splits import SPLIT_HELP
 
 app = typer.Typer(
     name="reelrank",
@@ -50,6 +51,10 @@ CacheOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 ArtifactArg = Annotated[
     Path, typer.Argument(help="An artifact directory made by `reelrank train`.")
+]
+TestSplitOption = Annotated[
+    str | None,
+    typer.Option("--split", help=f"Split to test on (default: the artifact's). {SPLIT_HELP}."),
 ]
 ScoresOption = Annotated[
     bool,

@@ -16,6 +16,7 @@ from reelrank.cli.app import (
     CacheOption,
     DataOption,
     JsonOption,
+    TestSplitOption,
     app,
     data_app,
 )
@@ -111,9 +112,7 @@ def build_config(
 @app.command()
 def evaluate(
     artifact: ArtifactArg,
-    split: Annotated[
-        str | None, typer.Option(help=f"Split to test on (default: the artifact's). {SPLIT_HELP}.")
-    ] = None,
+    split: TestSplitOption = None,
     data: DataOption = None,
     on_bad_rows: BadRowsOption = "refuse",
     cache_dir: CacheOption = None,
@@ -150,9 +149,7 @@ def report(
     out_dir: Annotated[
         Path, typer.Option("--out", help="Directory to write the report to (made if missing).")
     ],
-    split: Annotated[
-        str | None, typer.Option(help=f"Split to test on (default: the artifact's). {SPLIT_HELP}.")
-    ] = None,
+    split: TestSplitOption = None,
     data: DataOption = None,
     on_bad_rows: BadRowsOption = "refuse",
     cache_dir: CacheOption = None,
@@ -161,7 +158,7 @@ def report(
     movies, and write metrics.json, report.md and plots (PNG) to --out."""
     from reelrank.experiment import evaluate_recommender
     from reelrank.report import pyplot, writable_dir, write_report
-    from reelrank.served_evaluation import evaluate_liked_counts, scorable_test
+    from reelrank.served_evaluation import LIKED_COUNTS
 
     with user_errors():
         if split is not None:
@@ -170,9 +167,7 @@ def report(
         writable_dir(out_dir)
         recommender = Recommender.load(artifact)
         ratings = load_ratings(data, cache_dir, on_bad_rows)
-        metrics = evaluate_recommender(recommender, ratings, split)
-        test, _ = scorable_test(recommender, ratings, split)
-        metrics |= evaluate_liked_counts(recommender, test)
+        metrics = evaluate_recommender(recommender, ratings, split, liked_counts=LIKED_COUNTS)
         config = recommender.config
         split_name = split or config.split
         notes = [f"Artifact `{artifact}`, preset `{config.preset}`, seed {config.training.seed}."]
