@@ -15,6 +15,7 @@ LAYERS: dict[str, int] = {
     "reelrank.data": 2,
     "reelrank.metrics": 2,
     "reelrank.testing": 2,
+    "reelrank.testing_grouplens": 2,
     "reelrank.models": 3,
     "reelrank.index": 3,
     "reelrank.training": 4,

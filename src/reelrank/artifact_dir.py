@@ -52,7 +52,8 @@ from reelrank.types import ArtifactError
 # 2: tensors stored once (no index copy of the movie vectors, no dense EASE user matrix).
 # 3: a blend's movie vectors gain a popularity column, and its fold-in weights are stored.
 # 4: manifest.json holds the checksums of every other file, config.json included.
-SCHEMA_VERSION = 4
+# 5: data_info's ratings_sha256 is `Interactions.fingerprint` (ids once, then codes per row).
+SCHEMA_VERSION = 5
 MANIFEST_FILE = "manifest.json"
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"

@@ -13,6 +13,7 @@ from reelrank.config import ExperimentConfig
 from reelrank.data import features
 from reelrank.data.catalog import Catalog
 from reelrank.data.encoding import EncodedRatings, MovieTable, Vocabularies
+from reelrank.data.interactions import Interactions, as_interactions, check_explicit
 from reelrank.data.splits import split_ratings, split_rows
 from reelrank.evaluation import evaluate_ranking, evaluate_retrieval
 from reelrank.index import Index, build_index
@@ -45,20 +46,21 @@ class SplitData:
         return self.catalog.table
 
 
-def prepare(ratings: Ratings, config: ExperimentConfig) -> SplitData:
+def prepare(ratings: Ratings | Interactions, config: ExperimentConfig) -> SplitData:
     """Build vocabularies and catalogue from all ratings, split, and encode both parts."""
-    if len(ratings) == 0:
+    data = as_interactions(ratings)
+    if len(data) == 0:
         raise ReelrankError("the ratings table is empty: nothing to train on")
-    vocabs = Vocabularies.from_ratings(ratings)
-    train, test = split_ratings(ratings, config.split, seed=config.training.seed)
+    vocabs = Vocabularies.from_ratings(data)
+    train, test = split_ratings(data, config.split, seed=config.training.seed)
     return SplitData(
-        catalog=Catalog(vocabs, MovieTable.from_ratings(ratings, vocabs.movies)),
+        catalog=Catalog(vocabs, MovieTable.from_ratings(data, vocabs.movies)),
         train=EncodedRatings.encode(train, vocabs),
         test=EncodedRatings.encode(test, vocabs),
     )
 
 
-def check_split(ratings: Ratings, config: ExperimentConfig) -> tuple[int, int]:
+def check_split(ratings: Ratings | Interactions, config: ExperimentConfig) -> tuple[int, int]:
     """(training rows, test rows) of `config.split` on `ratings`, or a `ReelrankError` when
     either part would be empty: a model trained on nothing, or one no test rating can judge, is
     refused before any training (`reelrank train` calls this first)."""
@@ -85,7 +87,7 @@ def new_ranking_model(config: ExperimentConfig, vocabs: Vocabularies) -> Ranking
 
 
 def new_retrieval_model(
-    config: ExperimentConfig, ratings: Ratings, data: SplitData
+    config: ExperimentConfig, ratings: Ratings | Interactions, data: SplitData
 ) -> RetrievalModel:
     """The retrieval model of `config.retrieval.kind`: fitted if closed-form, else untrained."""
     if config.retrieval is None:
@@ -122,7 +124,7 @@ def new_retrieval_model(
 
 
 def train_recommender(
-    ratings: Ratings,
+    ratings: Ratings | Interactions,
     config: ExperimentConfig,
     *,
     on_progress: ProgressCallback | None = None,
@@ -132,6 +134,9 @@ def train_recommender(
     the `Recommender` (its `metrics` hold the evaluation)."""
     if config.ranking is None and config.retrieval is None:
         raise ReelrankError(f"preset {config.preset!r} names neither ranking nor retrieval")
+    ratings = as_interactions(ratings)  # encoded once; every step below reads the codes
+    if config.ranking is not None:
+        check_explicit(ratings, f"preset {config.preset!r} has a rating model, which")
     data = prepare(ratings, config)
     ranking = new_ranking_model(config, data.vocabs) if config.ranking is not None else None
     retrieval = new_retrieval_model(config, ratings, data) if config.retrieval else None
@@ -190,7 +195,7 @@ def train_recommender(
 
 def evaluate_recommender(
     recommender: Recommender,
-    ratings: Ratings,
+    ratings: Ratings | Interactions,
     split: str | None = None,
     *,
     liked_counts: Sequence[int] = (),

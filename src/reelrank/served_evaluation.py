@@ -34,6 +34,7 @@ import numpy as np
 
 from reelrank import metrics
 from reelrank.data.encoding import EncodedRatings, UserRatings
+from reelrank.data.interactions import Interactions, as_interactions
 from reelrank.data.splits import split_rows
 from reelrank.recommender import Recommender
 from reelrank.served_lists import ServedLists
@@ -81,13 +82,14 @@ def evaluate_liked_counts(
 
 
 def scorable_test(
-    recommender: Recommender, ratings: Ratings, split: str | None = None
+    recommender: Recommender, ratings: Ratings | Interactions, split: str | None = None
 ) -> tuple[EncodedRatings, int]:
     """The test part of `split` (default: the recommender's own) that `evaluate_recommender`
     scores, encoded, and how many of its rows were dropped as trained on (another split of the
     same data overlaps the training rows). `ratings` must be the data the recommender was trained
     on (a model that recorded their fingerprint is checked)."""
     config = recommender.config
+    ratings = as_interactions(ratings)
     trained_on_data = recommender.data_info.get("ratings_sha256")
     if trained_on_data is not None and trained_on_data != ratings.fingerprint():
         raise ReelrankError(

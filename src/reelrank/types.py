@@ -5,7 +5,6 @@ Standard library and numpy only (see DESIGN.md, layer 1).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -121,16 +120,6 @@ class Ratings:
     def take(self, rows: np.ndarray) -> Ratings:
         """The rows `rows` (an int index array or a bool mask), as a new table."""
         return Ratings(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
-
-    def fingerprint(self) -> str:
-        """A sha256 of the rows (user, movie, rating, timestamp, in order): the same table gives
-        the same fingerprint, so an artifact can tell whether it is evaluated on its own data."""
-        digest = hashlib.sha256()
-        for column in (self.user_id, self.movie_id):
-            digest.update("\x1f".join(column.astype(str).tolist()).encode())
-        digest.update(np.ascontiguousarray(self.user_rating, dtype=np.float32).tobytes())
-        digest.update(np.ascontiguousarray(self.timestamp, dtype=np.int64).tobytes())
-        return digest.hexdigest()
 
     def columns(self) -> dict[str, np.ndarray]:
         """The columns by TFDS feature name."""

@@ -12,6 +12,7 @@ import re
 import numpy as np
 
 from reelrank.data.encoding import EncodedRatings, MovieTable, Vocabularies
+from reelrank.data.interactions import Interactions, as_interactions
 from reelrank.data.titles import split_release_year
 from reelrank.types import AGE_BUCKETS, Ratings
 
@@ -19,22 +20,31 @@ _TOKEN = re.compile(r"[a-z0-9']+")
 
 
 def user_tables(
-    ratings: Ratings, vocabs: Vocabularies, train: EncodedRatings, *, max_history: int
+    ratings: Ratings | Interactions,
+    vocabs: Vocabularies,
+    train: EncodedRatings,
+    *,
+    max_history: int,
 ) -> dict[str, np.ndarray]:
     """`gender`, `age`, `occupation` `[n_users+1]` and `history` `[n_users+1, max_history]`.
 
     History holds each user's most recent training movies, oldest first, right-aligned with 0s
-    as padding on the left, so the last column is the latest movie.
+    as padding on the left, so the last column is the latest movie. Data without demographics
+    (MovieLens 10M and later, most people's own) gives 0, unknown, for every user.
     """
-    rows = vocabs.users.numbers(ratings.user_id)
+    data = as_interactions(ratings)
     size = vocabs.users.size
     gender = np.zeros(size, dtype=np.int64)
-    gender[rows] = np.where(ratings.user_gender == "F", 1, 2)
     age = np.zeros(size, dtype=np.int64)
-    age[rows] = np.searchsorted(AGE_BUCKETS, ratings.bucketized_user_age, side="right")
-    _, occupation_idx = np.unique(ratings.user_occupation_text, return_inverse=True)
     occupation = np.zeros(size, dtype=np.int64)
-    occupation[rows] = occupation_idx + 1
+    if data.users is not None:
+        rows = vocabs.users.numbers(data.user_ids)  # 0 for users the vocabulary lacks
+        users = data.users
+        gender[rows] = np.where(users.gender == "F", 1, 2)
+        age[rows] = np.searchsorted(AGE_BUCKETS, users.age, side="right")
+        _, occupation_idx = np.unique(users.occupation, return_inverse=True)
+        occupation[rows] = occupation_idx + 1
+        gender[0] = age[0] = occupation[0] = 0
     return {
         "gender": gender,
         "age": age,

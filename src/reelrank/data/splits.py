@@ -7,9 +7,11 @@ Split specs as the CLI writes them: `random:0.8`, `fold:1` .. `fold:5`, `tempora
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
+from reelrank.data.interactions import Interactions
 from reelrank.types import Ratings, ReelrankError
 
 SPLIT_HELP = "random:FRACTION (e.g. random:0.8), fold:1..5, temporal:FRACTION or leave-last:N"
@@ -88,14 +90,17 @@ def split_leave_last_n(
     return np.sort(order[~test_sorted]), np.sort(order[test_sorted])
 
 
-def split_ratings(ratings: Ratings, spec: str | SplitSpec, *, seed: int) -> tuple[Ratings, Ratings]:
+Table = TypeVar("Table", Ratings, Interactions)
+
+
+def split_ratings(ratings: Table, spec: str | SplitSpec, *, seed: int) -> tuple[Table, Table]:
     """Split a ratings table by a spec (see `SPLIT_HELP`)."""
     train, test = split_rows(ratings, spec, seed=seed)
     return ratings.take(train), ratings.take(test)
 
 
 def split_rows(
-    ratings: Ratings, spec: str | SplitSpec, *, seed: int
+    ratings: Ratings | Interactions, spec: str | SplitSpec, *, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """The `(train_rows, test_rows)` index arrays of a spec (see `SPLIT_HELP`)."""
     spec = parse_split(spec) if isinstance(spec, str) else spec
@@ -103,6 +108,12 @@ def split_rows(
         return split_random(len(ratings), train_fraction=spec.value, seed=seed)
     if spec.kind == "fold":
         return split_fold(len(ratings), fold=int(spec.value))
+    if isinstance(ratings, Interactions) and not ratings.timed:
+        raise ReelrankError(
+            f"split {spec} orders ratings by time, and these ratings have no timestamps; map a "
+            "timestamp column or choose random:FRACTION or fold:1..5"
+        )
     if spec.kind == "temporal":
         return split_temporal(ratings.timestamp, train_fraction=spec.value)
-    return split_leave_last_n(ratings.user_id, ratings.timestamp, n=int(spec.value))
+    users = ratings.user if isinstance(ratings, Interactions) else ratings.user_id
+    return split_leave_last_n(users, ratings.timestamp, n=int(spec.value))
