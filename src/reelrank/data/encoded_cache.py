@@ -121,9 +121,12 @@ def _load(folder: Path, verify: bool) -> Interactions:
         user_ids=arrays["user_ids"],
         movies=MovieRecords(**{name: arrays[f"movies.{name}"] for name in _MOVIE_ARRAYS}),
         users=users,
+        user=arrays["user"],
+        movie=arrays["movie"],
+        rating=arrays["rating"],
+        timestamp=arrays["timestamp"],
         explicit=bool(manifest["explicit"]),
         timed=bool(manifest["timed"]),
-        **{name: arrays[name] for name in _ROW_ARRAYS},
     )
     if len(data) != manifest["rows"]:
         raise ValueError(f"it has {len(data)} rows, its manifest says {manifest['rows']}")
