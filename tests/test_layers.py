@@ -19,6 +19,7 @@ LAYERS: dict[str, int] = {
     "reelrank.models": 3,
     "reelrank.index": 3,
     "reelrank.training": 4,
+    "reelrank.optimizers": 4,
     "reelrank.artifact_dir": 4,
     "reelrank.artifacts": 4,
     "reelrank.evaluation": 4,

@@ -4,6 +4,7 @@ import torch
 
 from reelrank.config import ExperimentConfig, TrainingConfig
 from reelrank.experiment import new_ranking_model, prepare
+from reelrank.optimizers import Adagrad
 from reelrank.training import Progress, batches, fit_ranking, make_optimizer
 from reelrank.types import Ratings
 
@@ -40,9 +41,8 @@ def test_progress_reports_every_step_with_rmse(ratings: Ratings) -> None:
 def test_adagrad_matches_keras_defaults() -> None:
     param = torch.nn.Parameter(torch.zeros(1))
     opt = make_optimizer(iter([param]), TrainingConfig())
-    group = opt.param_groups[0]
-    assert isinstance(opt, torch.optim.Adagrad)
-    assert group["initial_accumulator_value"] == 0.1 and group["eps"] == 1e-7
+    assert isinstance(opt, Adagrad)
+    assert opt.accumulators[0].item() == pytest.approx(0.1) and opt.eps == 1e-7
     with pytest.raises(ValueError, match="unknown optimizer"):
         make_optimizer(iter([param]), TrainingConfig(optimizer="sgdx"))
     with pytest.raises(ValueError, match="learning_rate"):

@@ -19,6 +19,7 @@ from reelrank.data.encoding import EncodedRatings
 from reelrank.models.losses import RetrievalLoss
 from reelrank.models.ranking import RankingModel
 from reelrank.models.two_tower import TwoTower
+from reelrank.optimizers import Adagrad, sparse_embeddings
 
 
 @dataclass(frozen=True)
@@ -37,16 +38,19 @@ class Progress:
 ProgressCallback = Callable[[Progress], None]
 
 
-def make_optimizer(params: Iterator[nn.Parameter], config: TrainingConfig) -> torch.optim.Optimizer:
+Optimizer = Adagrad | torch.optim.Optimizer
+
+
+def make_optimizer(params: Iterator[nn.Parameter], config: TrainingConfig) -> Optimizer:
     """The optimizer a config names, with Keras' defaults where the seed relies on them."""
     if config.learning_rate <= 0:
         raise ValueError(f"learning_rate must be > 0, got {config.learning_rate}")
     if config.optimizer == "adagrad":
         # Keras' Adagrad: accumulator starts at 0.1, epsilon 1e-7 (torch defaults are 0 and 1e-10).
-        return torch.optim.Adagrad(
+        return Adagrad(
             params,
             lr=config.learning_rate,
-            initial_accumulator_value=config.adagrad_initial_accumulator,
+            initial_accumulator=config.adagrad_initial_accumulator,
             eps=config.epsilon,
             weight_decay=config.weight_decay,
         )
@@ -124,32 +128,41 @@ def fit(
     trains_retrieval = softmax is not None and weights.retrieval > 0
     task = "multitask" if tracks_rating and trains_retrieval else "ranking"
     task = "retrieval" if trains_retrieval and not tracks_rating else task
-    history = []
+    history: list[float] = []
+    # Row-sparse embedding updates where they change nothing but the speed (see `optimizers`).
+    sparse_embeddings(modules, isinstance(optimizer, Adagrad) and not config.weight_decay)
     for module in modules:
         module.train()
-    for epoch in range(1, config.epochs + 1):
-        total, squared, seen = 0.0, 0.0, 0
-        for step, rows in enumerate(batches(len(train), config.batch_size, generator), start=1):
-            u, m = users[rows], movies[rows]
-            loss = torch.zeros(())
-            if tracks_rating and ranking is not None:
-                mse = nn.functional.mse_loss(ranking(u, m), ratings[rows])
-                loss = loss + weights.rating * mse
-                squared += mse.item() * len(rows)
-            if softmax is not None and retrieval is not None and weights.retrieval > 0:
-                query = retrieval.user_embedding(u, exclude_from_history=m)
-                loss = loss + weights.retrieval * softmax(query, retrieval.movie_embedding(m), m)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(rows)
-            seen += len(rows)
-            if on_progress is not None:
-                rmse = math.sqrt(squared / seen) if tracks_rating else None
-                on_progress(Progress(epoch, config.epochs, step, steps, total / seen, rmse, task))
-        history.append(total / seen)
-    for module in modules:
-        module.eval()
+    try:
+        for epoch in range(1, config.epochs + 1):
+            total, squared, seen = 0.0, 0.0, 0
+            for step, rows in enumerate(batches(len(train), config.batch_size, generator), 1):
+                u, m = users[rows], movies[rows]
+                loss = torch.zeros(())
+                if tracks_rating and ranking is not None:
+                    mse = nn.functional.mse_loss(ranking(u, m), ratings[rows])
+                    loss = loss + weights.rating * mse
+                    squared += mse.item() * len(rows)
+                if softmax is not None and retrieval is not None and weights.retrieval > 0:
+                    query = retrieval.user_embedding(u, exclude_from_history=m)
+                    loss = loss + weights.retrieval * softmax(
+                        query, retrieval.movie_embedding(m), m
+                    )
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total += loss.item() * len(rows)
+                seen += len(rows)
+                if on_progress is not None:
+                    rmse = math.sqrt(squared / seen) if tracks_rating else None
+                    on_progress(
+                        Progress(epoch, config.epochs, step, steps, total / seen, rmse, task)
+                    )
+            history.append(total / seen)
+    finally:
+        sparse_embeddings(modules, False)
+        for module in modules:
+            module.eval()
     return history
 
 

@@ -293,7 +293,11 @@ def test_a_user_without_enough_history_is_told_the_list_is_popular(
 def test_recommendations_page_and_narrow(client: TestClient, two_stage: Recommender) -> None:
     first = client.get("/users/1/recommendations", params={"k": 20}).json()["recommendations"]
     page = client.get("/users/1/recommendations", params={"k": 5, "offset": 5}).json()
-    assert page["offset"] == 5 and page["recommendations"] == first[5:10]
+    assert page["offset"] == 5
+    # The same movies in the same order; the predicted rating of a movie may differ in the last
+    # float digit, since a page of 5 is rated in another batch shape than a list of 20.
+    for got, want in zip(page["recommendations"], first[5:10], strict=True):
+        assert got == want | {"predicted_rating": pytest.approx(want["predicted_rating"])}
     genre = next(g for r in first for g in r["genres"] if g != "unknown")
     narrowed = client.get(
         "/users/1/recommendations", params={"k": 5, "genre": genre, "year_from": 1900}
