@@ -136,7 +136,9 @@ class _Scoring:
             )
         seen = recommender.seen
         users = np.unique(test.user_idx)
-        liked = {int(u): _liked(seen, int(u)) for u in users}
+        # A table without ratings (views: every rating 1) likes everything it holds.
+        threshold = min(LIKED_RATING, float(seen.rating.max())) if len(seen.rating) else 0.0
+        liked = {int(u): _liked(seen, int(u), threshold) for u in users}
         return cls(
             recommender=recommender,
             held_out=test.by_user(seen.n_users),
@@ -174,9 +176,9 @@ class _Scoring:
         return out
 
 
-def _liked(seen: UserRatings, user: int) -> np.ndarray:
-    """The user's training movies rated 4 or more, oldest first."""
-    return seen.movies_of(user)[seen.ratings_of(user) >= LIKED_RATING]
+def _liked(seen: UserRatings, user: int, threshold: float) -> np.ndarray:
+    """The user's training movies rated `threshold` or more, oldest first."""
+    return seen.movies_of(user)[seen.ratings_of(user) >= threshold]
 
 
 def _stack(users: np.ndarray, one: Callable[[int], ServedLists]) -> ServedLists:

@@ -25,19 +25,62 @@ app = typer.Typer(
 data_app = typer.Typer(help="Inspect the data set.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
+DatasetOption = Annotated[
+    str | None,
+    typer.Option(
+        "--dataset",
+        help=(
+            "The MovieLens data set: ml-100k (default), ml-1m, ml-10m, ml-20m, ml-25m, ml-32m or "
+            "ml-latest-small; downloaded from GroupLens and cached on first use. Evaluating an "
+            "artifact reads the data it was trained on unless another is named."
+        ),
+    ),
+]
 DataOption = Annotated[
     Path | None,
     typer.Option(
-        "--data", help="A GroupLens ml-100k folder or ml-100k.zip to use instead of downloading."
+        "--data",
+        help=(
+            "The data set's GroupLens zip or unzipped folder (or a folder written by `reelrank "
+            "data synth`) to read instead of downloading."
+        ),
+    ),
+]
+RatingsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--ratings",
+        help="Your own ratings (or views) as CSV, TSV or Parquet, instead of a MovieLens set.",
+    ),
+]
+ColumnsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--columns",
+        help=(
+            "Which --ratings columns hold what, e.g. user=userId,movie=movieId,rating=rating,"
+            "timestamp=ts (rating and timestamp optional; default: guessed from common names)."
+        ),
+    ),
+]
+MoviesOption = Annotated[
+    Path | None,
+    typer.Option("--movies", help="A movies file for --ratings: movie id, title, genres."),
+]
+MovieColumnsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--movie-columns", help="Which --movies columns hold what, e.g. movie=id,title=name."
     ),
 ]
 BadRowsOption = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--on-bad-rows",
         help=(
-            "Ratings that repeat a user and movie, or carry a time outside 1970-2100: refuse "
-            "the file (default), skip them, or keep-last (each user and movie's latest rating)."
+            "Bad rating rows (a repeated user and movie, a time outside 1970-2100, an "
+            "unreadable field): refuse the file (default), skip them, or keep-last (each user "
+            "and movie's latest rating)."
         ),
     ),
 ]

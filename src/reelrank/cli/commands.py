@@ -3,8 +3,9 @@ conventions every command shares."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -14,8 +15,13 @@ from reelrank.cli.app import (
     ArtifactArg,
     BadRowsOption,
     CacheOption,
+    ColumnsOption,
     DataOption,
+    DatasetOption,
     JsonOption,
+    MovieColumnsOption,
+    MoviesOption,
+    RatingsOption,
     TestSplitOption,
     app,
     data_app,
@@ -31,25 +37,47 @@ from reelrank.cli.output import (
     user_errors,
 )
 from reelrank.config import ExperimentConfig, preset, with_overrides
+from reelrank.data.datasets import ML_100K, DataChoice, load_data
 from reelrank.data.splits import SPLIT_HELP, parse_split
 from reelrank.recommender import Recommender
 from reelrank.types import ReelrankError
 
 
-def load_ratings(data: Path | None, cache_dir: Path | None, on_bad_rows: str = "refuse") -> Any:
-    from reelrank.data.movielens import load_movielens_100k
-    from reelrank.data.movielens_tables import BAD_ROW_CHOICES, BadRows
+def data_choice(
+    dataset: str | None = None,
+    data: Path | None = None,
+    ratings: Path | None = None,
+    columns: str | None = None,
+    movies: Path | None = None,
+    movie_columns: str | None = None,
+    on_bad_rows: str | None = None,
+    *,
+    recorded: Recommender | None = None,
+) -> DataChoice:
+    """The data the options name; with none named, the data `recorded` was trained on (else
+    MovieLens 100k). Paths are made absolute, so an artifact's record works from anywhere."""
 
-    if on_bad_rows not in BAD_ROW_CHOICES:
-        raise ReelrankError(
-            f"--on-bad-rows must be {', '.join(BAD_ROW_CHOICES)}; got {on_bad_rows!r}"
-        )
-    return load_movielens_100k(
-        data,
-        cache_dir=cache_dir,
-        notify=say,
-        on_bad_rows=cast(BadRows, on_bad_rows),  # checked just above
+    def absolute(path: Path | None) -> str | None:
+        return str(path.expanduser().resolve()) if path is not None else None
+
+    named = any(x is not None for x in (dataset, data, ratings, columns, movies, movie_columns))
+    source = recorded.data_info.get("source") if recorded is not None else None
+    if not named and isinstance(source, dict):
+        choice = DataChoice.from_json(source)
+        return replace(choice, on_bad_rows=on_bad_rows or choice.on_bad_rows)
+    return DataChoice(
+        dataset=dataset or ML_100K,
+        data=absolute(data),
+        ratings=absolute(ratings),
+        columns=columns,
+        movies=absolute(movies),
+        movie_columns=movie_columns,
+        on_bad_rows=on_bad_rows or "refuse",
     )
+
+
+def load_ratings(choice: DataChoice, cache_dir: Path | None) -> Any:
+    return load_data(choice, cache_dir=cache_dir, notify=say)
 
 
 @app.command()
@@ -65,22 +93,34 @@ def train(
     out_dir: Annotated[
         Path, typer.Option("--out", help="Directory to write the trained artifact to.")
     ] = Path("artifacts/model"),
+    dataset: DatasetOption = None,
     data: DataOption = None,
-    on_bad_rows: BadRowsOption = "refuse",
+    ratings_file: RatingsOption = None,
+    columns: ColumnsOption = None,
+    movies: MoviesOption = None,
+    movie_columns: MovieColumnsOption = None,
+    on_bad_rows: BadRowsOption = None,
     cache_dir: CacheOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Train a model on MovieLens 100k, evaluate it on the held-out split, save an artifact."""
+    """Train a model (on MovieLens 100k unless told otherwise), evaluate it on the held-out
+    split, save an artifact."""
     from reelrank.experiment import check_split, train_recommender
 
     with user_errors():
         config = build_config(preset_name, epochs=epochs, split=split, seed=seed)
         check_target(out_dir)  # before the data is loaded and the model trained, not after
-        ratings = load_ratings(data, cache_dir, on_bad_rows)
+        choice = data_choice(
+            dataset, data, ratings_file, columns, movies, movie_columns, on_bad_rows
+        )
+        ratings = load_ratings(choice, cache_dir)
         check_split(ratings, config)
         with progress_bar(not as_json) as on_progress:
             recommender = train_recommender(
-                ratings, config, on_progress=on_progress, data_info={"dataset": "movielens/100k"}
+                ratings,
+                config,
+                on_progress=on_progress,
+                data_info={"dataset": choice.name, "source": choice.to_json()},
             )
         path = recommender.save(out_dir)
     metrics = recommender.metrics
@@ -113,19 +153,35 @@ def build_config(
 def evaluate(
     artifact: ArtifactArg,
     split: TestSplitOption = None,
+    dataset: DatasetOption = None,
     data: DataOption = None,
-    on_bad_rows: BadRowsOption = "refuse",
+    ratings_file: RatingsOption = None,
+    columns: ColumnsOption = None,
+    movies: MoviesOption = None,
+    movie_columns: MovieColumnsOption = None,
+    on_bad_rows: BadRowsOption = None,
     cache_dir: CacheOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Evaluate a trained artifact on the test part of a split."""
+    """Evaluate a trained artifact on the test part of a split of the data it was trained on
+    (or of the data named)."""
     from reelrank.experiment import evaluate_recommender
 
     with user_errors():
         if split is not None:
             parse_split(split)
         recommender = Recommender.load(artifact)
-        ratings = load_ratings(data, cache_dir, on_bad_rows)
+        choice = data_choice(
+            dataset,
+            data,
+            ratings_file,
+            columns,
+            movies,
+            movie_columns,
+            on_bad_rows,
+            recorded=recommender,
+        )
+        ratings = load_ratings(choice, cache_dir)
         metrics = evaluate_recommender(recommender, ratings, split)
     if as_json:
         emit_json(
@@ -150,8 +206,13 @@ def report(
         Path, typer.Option("--out", help="Directory to write the report to (made if missing).")
     ],
     split: TestSplitOption = None,
+    dataset: DatasetOption = None,
     data: DataOption = None,
-    on_bad_rows: BadRowsOption = "refuse",
+    ratings_file: RatingsOption = None,
+    columns: ColumnsOption = None,
+    movies: MoviesOption = None,
+    movie_columns: MovieColumnsOption = None,
+    on_bad_rows: BadRowsOption = None,
     cache_dir: CacheOption = None,
 ) -> None:
     """Evaluate an artifact as `evaluate` does, plus the liked path given 1, 3 and 10 liked
@@ -166,7 +227,17 @@ def report(
         pyplot()  # before minutes of evaluation: without matplotlib, say so now
         writable_dir(out_dir)
         recommender = Recommender.load(artifact)
-        ratings = load_ratings(data, cache_dir, on_bad_rows)
+        choice = data_choice(
+            dataset,
+            data,
+            ratings_file,
+            columns,
+            movies,
+            movie_columns,
+            on_bad_rows,
+            recorded=recommender,
+        )
+        ratings = load_ratings(choice, cache_dir)
         metrics = evaluate_recommender(recommender, ratings, split, liked_counts=LIKED_COUNTS)
         config = recommender.config
         split_name = split or config.split
@@ -189,13 +260,25 @@ def report(
 
 @data_app.command("info")
 def data_info(
-    data: DataOption = None, cache_dir: CacheOption = None, as_json: JsonOption = False
+    dataset: DatasetOption = None,
+    data: DataOption = None,
+    ratings_file: RatingsOption = None,
+    columns: ColumnsOption = None,
+    movies: MoviesOption = None,
+    movie_columns: MovieColumnsOption = None,
+    on_bad_rows: BadRowsOption = None,
+    cache_dir: CacheOption = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """What data set is cached where, with counts of users, movies and ratings."""
-    from reelrank.data.movielens import dataset_info
+    """What data set is cached where, with counts of users, movies and ratings (never
+    downloads)."""
+    from reelrank.data.datasets import data_summary
 
     with user_errors():
-        info = dataset_info(data, cache_dir=cache_dir)
+        choice = data_choice(
+            dataset, data, ratings_file, columns, movies, movie_columns, on_bad_rows
+        )
+        info = data_summary(choice, cache_dir=cache_dir, notify=say)
     if as_json:
         emit_json(info)
         return
