@@ -102,3 +102,24 @@ def test_data_options_are_checked(tmp_path: Path, own_csv: Path) -> None:
     code, stdout, _ = run("data", "info", "--dataset", "ml-25m", "--cache-dir", tmp_path, "--json")
     assert code == 0 and json.loads(stdout)["cached"] is False
     assert "ml-25m.zip" in json.loads(stdout)["note"]
+
+
+def test_synth_writes_a_folder_the_ml25m_loader_reads(tmp_path: Path) -> None:
+    out = tmp_path / "synth"
+    code, stdout, stderr = run(
+        "data", "synth", "--out", out, "--ratings", 5000, "--users", 100, "--movies", 200,
+        "--json",
+    )  # fmt: skip
+    assert code == 0, stderr
+    assert json.loads(stdout)["ratings"] == 5000
+    code, stdout, stderr = run(
+        "data", "info", "--dataset", "ml-25m", "--data", out, "--cache-dir", tmp_path / "c",
+        "--json",
+    )  # fmt: skip
+    assert code == 0, stderr
+    info = json.loads(stdout)
+    assert (info["ratings"], info["users"]) == (5000, 100)
+    code, _, stderr = run("data", "synth", "--out", out, "--ratings", 5000, "--users", 100)
+    assert code != 0 and "--out" in stderr and "Traceback" not in stderr
+    code, _, stderr = run("data", "synth", "--out", tmp_path / "x", "--ratings", 5, "--users", 9)
+    assert code != 0 and "Traceback" not in stderr

@@ -153,3 +153,15 @@ def test_scorable_test_is_what_evaluate_recommender_scores(
     figures = evaluate_recommender(two_stage, ratings, "fold:2")
     assert dropped == figures["test_ratings_dropped_as_trained_on"] > 0
     assert len(test) == figures["test_ratings"]
+
+
+def test_served_lists_of_a_seeded_sample_of_users(two_stage: Recommender, ratings: Ratings) -> None:
+    config = two_stage.config
+    _, test = split_ratings(ratings, config.split, seed=config.training.seed)
+    encoded = EncodedRatings.encode(test, two_stage.catalog.vocabs)
+    everyone = evaluate_served(two_stage, encoded)
+    assert "served/sampled_users_of" not in everyone
+    sample = evaluate_served(two_stage, encoded, max_users=10)
+    again = evaluate_served(two_stage, encoded, max_users=10)
+    assert sample["known_user/users"] == 10 and sample == again
+    assert sample["served/sampled_users_of"] == everyone["known_user/users"]

@@ -228,7 +228,12 @@ def evaluate_on(
         metrics |= evaluate_retrieval(
             recommender.retrieval, recommender.seen, test, batch_size=batch
         )
-    return metrics | evaluate_served(recommender, test, liked_counts=liked_counts)
+    return metrics | evaluate_served(
+        recommender,
+        test,
+        liked_counts=liked_counts,
+        max_users=recommender.config.training.served_users,
+    )
 
 
 def _index_of(retrieval: RetrievalModel, kind: str) -> Index:

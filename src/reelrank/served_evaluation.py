@@ -52,12 +52,16 @@ def evaluate_served(
     *,
     ks: tuple[int, ...] = SERVED_KS,
     liked_counts: Sequence[int] = (),
+    max_users: int | None = None,
 ) -> dict[str, float]:
     """Every path's figures (see the module docstring) on `test`, encoded with the recommender's
     vocabularies, and `liked@{n}/...` for each n of `liked_counts`. Test ratings of unknown users
-    or movies (index 0) are left out."""
-    run = _Scoring.of(recommender, test, ks)
+    or movies (index 0) are left out. With more than `max_users` test users, a sample of that
+    many (fixed by the training seed) is scored; `served/sampled_users_of` then says of how many."""
+    run = _Scoring.of(recommender, test, ks, max_users)
     out = run.score("known_user", run.users, recommender.recommend_many(run.users, run.width))
+    if run.sampled_from:
+        out["served/sampled_users_of"] = run.sampled_from
     if recommender.retrieval is None or len(run.fans) == 0:
         return out  # liked movies and similar movies need a retrieval model, and someone's likes
     out |= run.score("liked", run.fans, run.liked_lists(run.fans, None))
@@ -122,13 +126,20 @@ class _Scoring:
     fans: np.ndarray  # [f] the test users with at least one liked movie
     popularity: np.ndarray
     ks: tuple[int, ...]
+    sampled_from: int = 0  # the test users the sample `users` was drawn from (0: no sample)
 
     @property
     def width(self) -> int:
         return max(self.ks)
 
     @classmethod
-    def of(cls, recommender: Recommender, test: EncodedRatings, ks: tuple[int, ...]) -> _Scoring:
+    def of(
+        cls,
+        recommender: Recommender,
+        test: EncodedRatings,
+        ks: tuple[int, ...],
+        max_users: int | None = None,
+    ) -> _Scoring:
         test = test.take((test.user_idx > 0) & (test.movie_idx > 0))
         if len(test) == 0:
             raise ValueError(
@@ -136,6 +147,12 @@ class _Scoring:
             )
         seen = recommender.seen
         users = np.unique(test.user_idx)
+        sampled_from = 0
+        if max_users is not None and len(users) > max_users:
+            sampled_from = len(users)
+            rng = np.random.default_rng(recommender.config.training.seed)
+            users = np.sort(rng.choice(users, size=max_users, replace=False))
+            test = test.take(np.isin(test.user_idx, users))
         # A table without ratings (views: every rating 1) likes everything it holds.
         threshold = min(LIKED_RATING, float(seen.rating.max())) if len(seen.rating) else 0.0
         liked = {int(u): _liked(seen, int(u), threshold) for u in users}
@@ -147,6 +164,7 @@ class _Scoring:
             fans=np.array([u for u in users if len(liked[int(u)])], dtype=np.int64),
             popularity=_popularity_percentile(seen, recommender.catalog.movies.size),
             ks=ks,
+            sampled_from=sampled_from,
         )
 
     def score(self, path: str, users: np.ndarray, lists: ServedLists) -> dict[str, float]:

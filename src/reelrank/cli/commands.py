@@ -326,3 +326,40 @@ def serve(
         threads=threads,
         recommender=recommender if workers == 1 else None,
     )
+
+
+@data_app.command("synth")
+def data_synth(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write (must not exist yet).")],
+    ratings: Annotated[int, typer.Option("--ratings", help="How many ratings.")] = 25_000_000,
+    users: Annotated[int, typer.Option("--users", help="How many users.")] = 162_541,
+    movies: Annotated[int, typer.Option("--movies", help="How many movies.")] = 62_423,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed, the same files.")] = 0,
+    as_json: JsonOption = False,
+) -> None:
+    """Write a synthetic MovieLens-style folder (ml-25m's layout and, by default, its shape);
+    read it with --dataset ml-25m --data FOLDER."""
+    from reelrank.data.synth import synthesize
+
+    with user_errors():
+        summary = synthesize(
+            out_dir, n_ratings=ratings, n_users=users, n_movies=movies, seed=seed, notify=say
+        )
+    if as_json:
+        emit_json(
+            {
+                "out": str(summary.out_dir),
+                "ratings": summary.n_ratings,
+                "users": summary.n_users,
+                "movies": summary.n_movies,
+                "rated_movies": summary.n_rated_movies,
+                "seconds": round(summary.seconds, 2),
+            }
+        )
+        return
+    console().print(
+        f"Wrote {summary.n_ratings:,} ratings of {summary.n_users:,} users and "
+        f"{summary.n_movies:,} movies to [bold]{summary.out_dir}[/] in {summary.seconds:.1f} s. "
+        f"Train on it: reelrank train --dataset ml-25m --data {summary.out_dir}",
+        soft_wrap=True,
+    )
