@@ -28,8 +28,8 @@ class Vocabularies:
         seed builds them (movies a movies file lists but nobody rated are left out)."""
         data = as_interactions(ratings)
         return cls(
-            users=Vocabulary(data.user_ids[np.unique(data.user)], name="user_id"),
-            movies=Vocabulary(data.movies.title[np.unique(data.movie)], name="movie_title"),
+            users=Vocabulary(data.user_ids[data.rated_users()], name="user_id"),
+            movies=Vocabulary(data.movies.title[data.rated_movies()], name="movie_title"),
         )
 
 
@@ -117,7 +117,7 @@ class MovieTable:
     def from_ratings(cls, ratings: Ratings | Interactions, movies: Vocabulary) -> MovieTable:
         """The table of the rated movies whose titles `movies` knows."""
         data = as_interactions(ratings)
-        rated = np.unique(data.movie)  # movie codes
+        rated = data.rated_movies()
         ids, titles = data.movies.movie_id[rated], data.movies.title[rated]
         rows = movies.numbers(titles)
         known = rows > 0

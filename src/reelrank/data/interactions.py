@@ -87,6 +87,15 @@ class Interactions:
     def n_movies(self) -> int:
         return len(self.movies)
 
+    def rated_users(self) -> np.ndarray:
+        """`[k]` sorted codes of the users with at least one row (a count, not a sort: 25M rows
+        take milliseconds)."""
+        return np.flatnonzero(np.bincount(self.user, minlength=self.n_users))
+
+    def rated_movies(self) -> np.ndarray:
+        """`[k]` sorted codes of the movies with at least one row."""
+        return np.flatnonzero(np.bincount(self.movie, minlength=self.n_movies))
+
     def take(self, rows: np.ndarray) -> Interactions:
         """The rows `rows` (an index array or a bool mask); the id tables stay whole."""
         return replace(
@@ -120,10 +129,10 @@ class Interactions:
 
         n = len(self)
         return {
-            "users": int(np.unique(self.user).size) if n else 0,
-            "movies": int(np.unique(self.movie).size) if n else 0,
+            "users": len(self.rated_users()),
+            "movies": len(self.rated_movies()),
             "ratings": n,
-            "titles": int(np.unique(self.movies.title[np.unique(self.movie)]).size) if n else 0,
+            "titles": int(np.unique(self.movies.title[self.rated_movies()]).size),
             "first_rating": day(self.timestamp.min()) if n else None,
             "last_rating": day(self.timestamp.max()) if n else None,
         }
