@@ -20,6 +20,7 @@ LAYERS: dict[str, int] = {
     "reelrank.index": 3,
     "reelrank.training": 4,
     "reelrank.optimizers": 4,
+    "reelrank.devices": 3,
     "reelrank.artifact_dir": 4,
     "reelrank.artifacts": 4,
     "reelrank.evaluation": 4,

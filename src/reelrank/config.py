@@ -87,6 +87,8 @@ class TrainingConfig:
     # all of MovieLens 100k's 943, a few percent of 25M's 162k, whose ranking-only lists would
     # otherwise cost 10^10 predictions. The rating metrics always use every test rating.
     served_users: int = 2000
+    # "bf16": dense layers multiply in bfloat16 (weights and optimizer state stay fp32).
+    precision: str = "fp32"
     seed: int = 42
 
 
@@ -164,6 +166,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
 }
 CHOICES: dict[str, tuple[str, ...]] = {
     "optimizer": ("adagrad", "adam"),
+    "precision": ("fp32", "bf16"),
     "reduction": ("mean", "sum"),
     "index": ("brute_force", "hnsw"),
 }

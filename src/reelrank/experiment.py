@@ -129,9 +129,11 @@ def train_recommender(
     *,
     on_progress: ProgressCallback | None = None,
     data_info: dict[str, Any] | None = None,
+    device: torch.device | None = None,
 ) -> Recommender:
-    """Train every model `config` names on its split, evaluate on the held-out part, and return
-    the `Recommender` (its `metrics` hold the evaluation)."""
+    """Train every model `config` names on its split (the trained ones on `device`, default the
+    CPU), evaluate on the held-out part, and return the `Recommender` (its `metrics` hold the
+    evaluation), its models on the CPU."""
     if config.ranking is None and config.retrieval is None:
         raise ReelrankError(f"preset {config.preset!r} names neither ranking nor retrieval")
     ratings = as_interactions(ratings)  # encoded once; every step below reads the codes
@@ -156,10 +158,13 @@ def train_recommender(
             retrieval_loss=config.retrieval_loss,
             weights=config.tasks,
             on_progress=on_progress,
+            device=device,
         )
     else:
         if ranking is not None:
-            fit_ranking(ranking, data.train, config.training, on_progress=on_progress)
+            fit_ranking(
+                ranking, data.train, config.training, on_progress=on_progress, device=device
+            )
         tower = retrieval.two_tower if isinstance(retrieval, Blend) else retrieval
         if isinstance(tower, TwoTower):
             fit(
@@ -168,12 +173,17 @@ def train_recommender(
                 retrieval=tower,
                 retrieval_loss=config.retrieval_loss,
                 on_progress=on_progress,
+                device=device,
             )
+            tower.cpu()  # the blend's calibration and everything after run on the CPU
         if isinstance(retrieval, Blend) and config.retrieval is not None:
             retrieval.calibrate(
                 weight=config.retrieval.blend_weight, fold_in=FoldIn.from_config(config.retrieval)
             )
 
+    for model in (ranking, retrieval):
+        if isinstance(model, torch.nn.Module):
+            model.cpu()  # evaluated, saved and served on the CPU
     recommender = Recommender(
         config=config,
         catalog=data.catalog,

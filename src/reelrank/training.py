@@ -16,6 +16,7 @@ from torch import nn
 
 from reelrank.config import RetrievalLossConfig, TaskWeights, TrainingConfig
 from reelrank.data.encoding import EncodedRatings
+from reelrank.devices import autocast
 from reelrank.models.losses import RetrievalLoss
 from reelrank.models.ranking import RankingModel
 from reelrank.models.two_tower import TwoTower
@@ -75,9 +76,10 @@ def fit_ranking(
     config: TrainingConfig,
     *,
     on_progress: ProgressCallback | None = None,
+    device: torch.device | None = None,
 ) -> list[float]:
     """Train a rating model on `train` with MSE; returns the mean loss of each epoch."""
-    return fit(train, config, ranking=model, on_progress=on_progress)
+    return fit(train, config, ranking=model, on_progress=on_progress, device=device)
 
 
 def fit(
@@ -89,13 +91,15 @@ def fit(
     retrieval_loss: RetrievalLossConfig | None = None,
     weights: TaskWeights | None = None,
     on_progress: ProgressCallback | None = None,
+    device: torch.device | None = None,
 ) -> list[float]:
     """Train a rating model, a two-tower retrieval model, or both at once (multitask).
 
     The loss is `weights.rating * MSE + weights.retrieval * in-batch softmax`; a model that is not
     given contributes nothing. Models may share embedding modules: each parameter is optimised
     once. Deterministic for a given `config.seed` (the shuffle has its own seeded generator).
-    Returns the mean total loss of each epoch.
+    The models and the training data move to `device` (default: the CPU) and stay there; the
+    dense layers multiply in `config.precision`. Returns the mean total loss of each epoch.
     """
     if len(train) == 0:
         raise ValueError("cannot train on an empty training set")
@@ -107,9 +111,11 @@ def fit(
         rating=1.0 if ranking is not None else 0.0,
         retrieval=1.0 if retrieval is not None else 0.0,
     )
-    users = torch.from_numpy(train.user_idx)
-    movies = torch.from_numpy(train.movie_idx)
-    ratings = torch.from_numpy(train.rating)
+    device = device or torch.device("cpu")
+    # The whole training set lives on the device: a batch is an index slice, never a copy over.
+    users = torch.from_numpy(train.user_idx).to(device)
+    movies = torch.from_numpy(train.movie_idx).to(device)
+    ratings = torch.from_numpy(train.rating).to(device)
     softmax = None
     if retrieval is not None:
         loss_config = retrieval_loss or RetrievalLossConfig()
@@ -120,6 +126,8 @@ def fit(
             reduction=_reduction(loss_config.reduction),
         )
     modules = [m for m in (ranking, retrieval) if m is not None]
+    for module in modules:
+        module.to(device)
     parameters = {id(p): p for m in modules for p in m.parameters()}  # shared ones once
     optimizer = make_optimizer(iter(parameters.values()), config)
     generator = torch.Generator().manual_seed(config.seed)
@@ -137,17 +145,21 @@ def fit(
         for epoch in range(1, config.epochs + 1):
             total, squared, seen = 0.0, 0.0, 0
             for step, rows in enumerate(batches(len(train), config.batch_size, generator), 1):
+                rows = rows.to(device, non_blocking=True)
                 u, m = users[rows], movies[rows]
-                loss = torch.zeros(())
+                loss = torch.zeros((), device=device)
                 if tracks_rating and ranking is not None:
-                    mse = nn.functional.mse_loss(ranking(u, m), ratings[rows])
+                    with autocast(config.precision, device):
+                        predicted = ranking(u, m)
+                    mse = nn.functional.mse_loss(predicted.float(), ratings[rows])
                     loss = loss + weights.rating * mse
                     squared += mse.item() * len(rows)
                 if softmax is not None and retrieval is not None and weights.retrieval > 0:
-                    query = retrieval.user_embedding(u, exclude_from_history=m)
-                    loss = loss + weights.retrieval * softmax(
-                        query, retrieval.movie_embedding(m), m
-                    )
+                    with autocast(config.precision, device):
+                        query = retrieval.user_embedding(u, exclude_from_history=m)
+                        candidates = retrieval.movie_embedding(m)
+                    in_batch = softmax(query.float(), candidates.float(), m)
+                    loss = loss + weights.retrieval * in_batch
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

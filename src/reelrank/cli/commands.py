@@ -39,6 +39,7 @@ from reelrank.cli.output import (
 from reelrank.config import ExperimentConfig, preset, with_overrides
 from reelrank.data.datasets import ML_100K, DataChoice, load_data
 from reelrank.data.splits import SPLIT_HELP, parse_split
+from reelrank.devices import DEVICE_HELP, PRECISIONS
 from reelrank.recommender import Recommender
 from reelrank.types import ReelrankError
 
@@ -101,14 +102,28 @@ def train(
     movie_columns: MovieColumnsOption = None,
     on_bad_rows: BadRowsOption = None,
     cache_dir: CacheOption = None,
+    device_name: Annotated[
+        str, typer.Option("--device", help=f"Train on: {DEVICE_HELP}.")
+    ] = "auto",
+    precision: Annotated[
+        str | None,
+        typer.Option(
+            help="fp32, or bf16 for the dense layers' products (fast on GPUs and AMX CPUs)."
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Train a model (on MovieLens 100k unless told otherwise), evaluate it on the held-out
     split, save an artifact."""
+    from reelrank.devices import check_precision, resolve_device
     from reelrank.experiment import check_split, train_recommender
 
     with user_errors():
-        config = build_config(preset_name, epochs=epochs, split=split, seed=seed)
+        config = build_config(
+            preset_name, epochs=epochs, split=split, seed=seed, precision=precision
+        )
+        device = resolve_device(device_name)
+        check_precision(config.training.precision, device, say)
         check_target(out_dir)  # before the data is loaded and the model trained, not after
         choice = data_choice(
             dataset, data, ratings_file, columns, movies, movie_columns, on_bad_rows
@@ -121,6 +136,7 @@ def train(
                 config,
                 on_progress=on_progress,
                 data_info={"dataset": choice.name, "source": choice.to_json()},
+                device=device,
             )
         path = recommender.save(out_dir)
     metrics = recommender.metrics
@@ -132,7 +148,12 @@ def train(
 
 
 def build_config(
-    preset_name: str, *, epochs: int | None, split: str | None, seed: int | None
+    preset_name: str,
+    *,
+    epochs: int | None,
+    split: str | None,
+    seed: int | None,
+    precision: str | None = None,
 ) -> ExperimentConfig:
     """A preset with command-line overrides applied and checked."""
     config = preset(preset_name)
@@ -140,10 +161,13 @@ def build_config(
         raise ReelrankError(f"--epochs must be at least 1, got {epochs}")
     if split is not None:
         parse_split(split)
-    training = with_overrides(config.training, epochs=epochs, seed=seed)
+    if precision is not None and precision not in PRECISIONS:
+        raise ReelrankError(f"--precision must be {' or '.join(PRECISIONS)}, got {precision!r}")
+    overrides = {"epochs": epochs, "seed": seed, "precision": precision}
+    training = with_overrides(config.training, **overrides)
     retrieval_training = config.retrieval_training
     if retrieval_training is not None:
-        retrieval_training = with_overrides(retrieval_training, epochs=epochs, seed=seed)
+        retrieval_training = with_overrides(retrieval_training, **overrides)
     return with_overrides(
         config, split=split, training=training, retrieval_training=retrieval_training
     )
