@@ -35,6 +35,7 @@ from reelrank.served_lists import (
     ListOrder,
     Recommendation,
     ServedLists,
+    best_rated,
     check_k,
     check_offset,
     check_order,
@@ -259,15 +260,8 @@ class Recommender:
         """The lists of `[q]` users with a training history, each without its `exclude`d movies
         (see `recommend_many`)."""
         if self.retrieval is None:
-            every = np.arange(1, self.catalog.movies.size)
             assert self.ranking is not None
-            ratings = self.ranking.rate_grid(
-                self.ranking.user_embedding(torch.from_numpy(users)), torch.from_numpy(every)
-            ).numpy()
-            for row, movies in enumerate(exclude):
-                ratings[row, movies - 1] = float("-inf")
-            lists = top_by_score(np.broadcast_to(every, ratings.shape), ratings, None, k)
-            return lists.padded(k)
+            return best_rated(self.ranking, users, exclude, self.catalog.movies.size, k)
         # In retrieval's order the list is its top k; re-ordered, its top `candidates`.
         n = k if order == "relevance" else max(k, self.config.candidates)
         if self._user_scores is not None:

@@ -14,8 +14,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, cast
 
 import numpy as np
+import torch
 
 from reelrank.data.catalog import Catalog
+from reelrank.models.ranking import RankingModel
 from reelrank.types import ReelrankError
 
 # How a personal list is ordered:
@@ -67,6 +69,20 @@ class ServedLists:
             rows(first.retrieval_score, second.retrieval_score, np.nan),
         )
 
+    @staticmethod
+    def stack(parts: list[ServedLists]) -> ServedLists:
+        """The lists of `parts` (each `[q_i, k]`, all alike) one after another, `[sum q_i, k]`."""
+
+        def rows(values: list[np.ndarray | None]) -> np.ndarray | None:
+            return None if values[0] is None else np.concatenate(values)  # type: ignore[arg-type]
+
+        return ServedLists(
+            np.concatenate([p.movies for p in parts]),
+            np.concatenate([p.order_score for p in parts]),
+            rows([p.predicted_rating for p in parts]),
+            rows([p.retrieval_score for p in parts]),
+        )
+
     def padded(self, k: int) -> ServedLists:
         """The lists with empty places appended up to `k` columns (a catalogue smaller than k)."""
         missing = k - self.movies.shape[1]
@@ -102,6 +118,26 @@ def top_by_score(
         None if retrieval_scores is None else np.take_along_axis(retrieval_scores, order, axis=1)
     )
     return ServedLists(movies, top_ratings, top_ratings, extra)
+
+
+def best_rated(
+    ranking: RankingModel, users: np.ndarray, exclude: list[np.ndarray], n_rows: int, k: int
+) -> ServedLists:
+    """A ranking-only model's lists: for each of `[q]` users, the `k` movies of `1..n_rows - 1`
+    with the highest predicted ratings, without its `exclude`d ones. Users go in chunks of about
+    2^22 predictions, so memory stays flat however many users and movies there are."""
+    every = np.arange(1, n_rows)
+    chunk = max(1, (1 << 22) // max(1, len(every)))
+    parts = []
+    for start in range(0, len(users) or 1, chunk):  # once at least: an empty [0, k] list
+        part = users[start : start + chunk]
+        with torch.no_grad():
+            vectors = ranking.user_embedding(torch.from_numpy(part))
+        ratings = ranking.rate_grid(vectors, torch.from_numpy(every)).numpy()
+        for row, movies in enumerate(exclude[start : start + chunk]):
+            ratings[row, movies - 1] = float("-inf")
+        parts.append(top_by_score(np.broadcast_to(every, ratings.shape), ratings, None, k))
+    return ServedLists.stack(parts).padded(k)
 
 
 def most_popular(
