@@ -16,7 +16,11 @@ PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 export INDEX_REACHABLE := import sys, urllib.request; urllib.request.urlopen(sys.argv[1].rstrip("/") + "/torch/", timeout=10)
 EXTRAS ?= serve,ann,dev,plots
 
-.PHONY: demo test lint typecheck pytest venv clean
+# TensorFlow Recommenders for `make bench-tfrs`, in a venv of its own (CPU TensorFlow).
+TFRS_VENV := .venv-tfrs
+TFRS_SPEC ?= tensorflow-cpu==2.21.0 tf-keras==2.21.0 tensorflow-recommenders==0.7.7
+
+.PHONY: demo test lint typecheck pytest venv clean bench-tfrs
 
 venv: $(VENV)/.installed
 
@@ -51,5 +55,14 @@ pytest: venv
 
 test: lint typecheck pytest
 
+$(TFRS_VENV)/.installed: Makefile
+	$(PYTHON) -m venv $(TFRS_VENV)
+	$(TFRS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check $(TFRS_SPEC)
+	touch $@
+
+# The seed's ranking model in TFRS and in reelrank on the same data, side by side (ratings/s, RMSE).
+bench-tfrs: venv $(TFRS_VENV)/.installed
+	$(BIN)/python benchmarks/tfrs_side_by_side.py --tfrs-python $(TFRS_VENV)/bin/python
+
 clean:
-	rm -rf $(VENV) artifacts .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TFRS_VENV) artifacts .pytest_cache .mypy_cache .ruff_cache

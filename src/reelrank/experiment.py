@@ -20,6 +20,7 @@ from reelrank.index import Index, build_index
 from reelrank.models.blend import Blend, FoldIn
 from reelrank.models.factory import CLOSED_FORM, fit_closed_form, new_two_tower
 from reelrank.models.item_based import ItemItemModel
+from reelrank.models.low_rank import LowRankItemModel
 from reelrank.models.ranking import RankingModel
 from reelrank.models.retrieval import RetrievalModel
 from reelrank.models.two_tower import TwoTower
@@ -119,7 +120,7 @@ def new_retrieval_model(
     if retrieval.kind != "blend":
         return tower
     item_item = fit_closed_form(retrieval, users, movies, **sizes)
-    assert isinstance(item_item, ItemItemModel)
+    assert isinstance(item_item, ItemItemModel | LowRankItemModel)
     return Blend(item_item, tower)  # calibrated once the tower is trained
 
 

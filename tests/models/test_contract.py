@@ -27,6 +27,7 @@ from reelrank.models.factory import (
     retrieval_model_from_state_dict,
 )
 from reelrank.models.item_based import ItemItemModel
+from reelrank.models.low_rank import LowRankItemModel
 from reelrank.models.ranking import RankingModel
 from reelrank.models.retrieval import RetrievalModel, UserHistories
 from reelrank.types import Ratings
@@ -47,11 +48,18 @@ CONFIGS: dict[str, RetrievalModelConfig] = {
     "edlae": RetrievalModelConfig(kind="edlae", ease_lambda=30.0, low_rank=4),
     "two_tower": _TOWER,
     "blend": dataclasses.replace(_TOWER, kind="blend", ease_lambda=30.0, low_rank=4),
+    # Where the dense solve would not fit (forced here with a 0 MB budget): the low-rank model.
+    "ease_low_rank": RetrievalModelConfig(
+        kind="ease", ease_lambda=5.0, dense_item_item_mb=0, approx_rank=6
+    ),
+    "blend_low_rank": dataclasses.replace(
+        _TOWER, kind="blend", ease_lambda=5.0, dense_item_item_mb=0, approx_rank=6
+    ),
 }
 RANKING = RankingModelConfig(embedding_dim=8, hidden_dims=(16,))
 RETRIEVAL_KINDS = tuple(CONFIGS)
 ALL_KINDS = (*RETRIEVAL_KINDS, "ranking")
-LEARNED_KINDS = ("two_tower", "blend", "ranking")  # those whose weights depend on the seed
+LEARNED_KINDS = ("two_tower", "blend", "blend_low_rank", "ranking")  # those whose weights depend on the seed
 
 
 @dataclass(frozen=True)
@@ -93,7 +101,7 @@ def _build(kind: str, data: _Data, *, seed: int = 0) -> nn.Module:
     if kind == "ranking":
         return RankingModel(RANKING, **sizes, generator=generator)
     config = CONFIGS[kind]
-    if kind in CLOSED_FORM:
+    if config.kind in CLOSED_FORM:
         return fit_closed_form(config, data.users, data.movies, **sizes)
     tower = new_two_tower(
         config,
@@ -102,10 +110,10 @@ def _build(kind: str, data: _Data, *, seed: int = 0) -> nn.Module:
         movie_tables=data.movie_tables,
         generator=generator,
     )
-    if kind == "two_tower":
+    if config.kind == "two_tower":
         return tower
     item_item = fit_closed_form(config, data.users, data.movies, **sizes)
-    assert isinstance(item_item, ItemItemModel)
+    assert isinstance(item_item, ItemItemModel | LowRankItemModel)
     return Blend.compose(item_item, tower, weight=config.blend_weight)
 
 

@@ -33,6 +33,7 @@ from torch import Tensor
 
 from reelrank.config import RetrievalModelConfig
 from reelrank.models.item_based import EDLAE, ItemItemModel
+from reelrank.models.low_rank import ItemModel, item_item_from_state_dict
 from reelrank.models.retrieval import (
     RetrievalModel,
     UserHistories,
@@ -78,7 +79,7 @@ class Blend(RetrievalModel):
     fold_in_weights: Tensor
     log_popularity: Tensor
 
-    def __init__(self, item_item: ItemItemModel, two_tower: TwoTower) -> None:
+    def __init__(self, item_item: ItemModel, two_tower: TwoTower) -> None:
         super().__init__()
         if (item_item.n_users, item_item.n_movies) != (two_tower.n_users, two_tower.n_movies):
             raise ValueError(
@@ -102,7 +103,7 @@ class Blend(RetrievalModel):
     @classmethod
     def compose(
         cls,
-        item_item: ItemItemModel,
+        item_item: ItemModel,
         two_tower: TwoTower,
         *,
         weight: float,
@@ -181,8 +182,11 @@ class Blend(RetrievalModel):
         tower_weight, shrinkage, popularity, offset = self.fold_in_weights.tolist()
         item = self.item_item.fold_in_each(movies)
         tower = self.two_tower.fold_in_each(movies)
-        # A one-hot item query scores the catalogue with one row of the item-item weights.
-        item_scores = self.item_item.item_weights[movies, 1:]
+        if isinstance(self.item_item, ItemItemModel):
+            # A one-hot item query scores the catalogue with one row of the item-item weights.
+            item_scores = self.item_item.item_weights[movies, 1:]
+        else:
+            item_scores = item @ self.item_item.all_movie_embeddings()[1:].T
         tower_scores = tower @ self._tower_movie_vectors()[1:].T
         item = item * (1.0 / (1.0 + shrinkage)) / _spreads(item_scores)[:, None]
         tower = tower * tower_weight / _spreads(tower_scores)[:, None]
@@ -222,7 +226,9 @@ class Blend(RetrievalModel):
                     part[name[len(prefix) :]] = tensor
         tower_config = dataclasses.replace(config, kind="two_tower")
         blend = cls(
-            EDLAE.from_state_dict(config, parts["item_item."], user_histories=user_histories),
+            item_item_from_state_dict(
+                EDLAE, config, parts["item_item."], user_histories=user_histories
+            ),
             TwoTower.from_state_dict(tower_config, parts["two_tower."]),
         )
         blend.load_state_dict(dict(state_dict), strict=True)  # the scales, and no extra keys

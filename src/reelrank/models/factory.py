@@ -15,7 +15,8 @@ from torch import Tensor
 
 from reelrank.config import RetrievalModelConfig
 from reelrank.models.blend import Blend
-from reelrank.models.item_based import EASE, EDLAE, ItemItemModel
+from reelrank.models.item_based import EASE, EDLAE, ItemItemModel, histories_from_pairs
+from reelrank.models.low_rank import LowRankItemModel, item_item_from_state_dict
 from reelrank.models.popularity import Popularity
 from reelrank.models.retrieval import RetrievalModel, UserHistories
 from reelrank.models.two_tower import TwoTower
@@ -68,9 +69,20 @@ def fit_closed_form(
     if config.kind == "popularity":
         return Popularity(n_movies=n_movies).fit(movie_idx)
     if config.kind in _ITEM_ITEM:
+        if dense_item_item_mb(n_users, n_movies) > config.dense_item_item_mb:
+            histories = histories_from_pairs(
+                user_idx, movie_idx, n_users=n_users, n_movies=n_movies
+            )
+            return LowRankItemModel.fit(config, histories, n_movies=n_movies)
         model = _ITEM_ITEM[config.kind]
         return model.fit(config, user_idx, movie_idx, n_users=n_users, n_movies=n_movies)
     raise ValueError(f"a {config.kind!r} model is trained, not fitted in closed form")
+
+
+def dense_item_item_mb(n_users: int, n_movies: int) -> float:
+    """Megabytes the dense item-item solve holds: X and three `[movies, movies]` float64s."""
+    cells = (n_users + 1) * (n_movies + 1) + 3 * (n_movies + 1) ** 2
+    return cells * 8 / 2**20
 
 
 def retrieval_model_from_state_dict(
@@ -87,7 +99,9 @@ def retrieval_model_from_state_dict(
     """
     _check_kind(config)
     kind = KINDS[config.kind]
-    if issubclass(kind, ItemItemModel | Blend):
+    if issubclass(kind, ItemItemModel):
+        return item_item_from_state_dict(kind, config, state_dict, user_histories=user_histories)
+    if issubclass(kind, Blend):
         return kind.from_state_dict(config, state_dict, user_histories=user_histories)
     return kind.from_state_dict(config, state_dict)
 
