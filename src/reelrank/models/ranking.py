@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from reelrank.config import RankingModelConfig
 from reelrank.models.initialization import keras_init_
@@ -72,13 +72,32 @@ class RankingModel(nn.Module):
         dim = user_vectors.shape[1]
         from_user = user_vectors @ first.weight[:, :dim].T + first.bias  # [u, h]
         from_movie = self.movie_embedding(movie_idx) @ first.weight[:, dim:].T  # [m, h]
-        rest = self.ratings[1:]
         chunk = max(1, max_cells // max(1, len(movie_idx) * first.out_features))
-        rows = []
-        for part in from_user.split(chunk):
-            hidden = part[:, None, :] + from_movie[None, :, :]  # [c, m, h]
-            rows.append(rest(hidden.reshape(-1, first.out_features)).reshape(len(part), -1))
-        return torch.cat(rows)
+        out = user_vectors.new_empty(len(user_vectors), len(movie_idx))
+        # Every layer writes into a buffer made once: allocating fresh [chunk·m, h] tensors for
+        # each chunk fragments the heap, and at 62k movies that cost a gigabyte of peak memory.
+        buffers: dict[int, Tensor] = {}
+        for start in range(0, len(user_vectors), chunk):
+            part = from_user[start : start + chunk]
+            size = len(part) * len(movie_idx)
+            hidden = _buffer(buffers, 0, size, first.out_features, from_user)
+            torch.add(
+                from_movie[None, :, :],
+                part[:, None, :],
+                out=hidden.view(len(part), -1, first.out_features),
+            )
+            layers: list[nn.Module] = list(self.ratings)[1:]
+            for position, layer in enumerate(layers, start=1):
+                if isinstance(layer, nn.ReLU):
+                    hidden.relu_()
+                elif isinstance(layer, nn.Linear):
+                    result = _buffer(buffers, position, size, layer.out_features, hidden)
+                    torch.addmm(layer.bias, hidden, layer.weight.T, out=result)
+                    hidden = result
+                else:
+                    hidden = layer(hidden)
+            out[start : start + len(part)] = hidden.view(len(part), -1)
+        return out
 
     @torch.no_grad()
     def predict(
@@ -117,3 +136,11 @@ class RankingModel(nn.Module):
                 )
         self.user_embedding = user
         self.movie_embedding = movie
+
+
+def _buffer(buffers: dict[int, Tensor], key: int, rows: int, width: int, like: Tensor) -> Tensor:
+    """A `[rows, width]` view of the buffer `key`, made (or grown) on first need."""
+    held = buffers.get(key)
+    if held is None or held.numel() < rows * width:
+        held = buffers[key] = like.new_empty(rows * width)
+    return held[: rows * width].view(rows, width)
