@@ -27,7 +27,7 @@ from reelrank.experiment import train_recommender
 from reelrank.recommender import Recommender
 
 RANKS = (64, 128, 256, 512)
-LAMBDAS = (10.0, 100.0, 1000.0)
+LAMBDAS = (100.0, 1000.0, 3000.0, 10000.0, 30000.0)
 KEYS = ("known_user/recall@10", "known_user/ndcg@10", "known_user/recall@100")
 
 
@@ -75,14 +75,14 @@ def main() -> None:
     grid = []
     for rank in RANKS:
         for lam in LAMBDAS:
-            config = _with(dense, dense_item_item_mb=0, approx_rank=rank, ease_lambda=lam)
+            config = _with(dense, dense_item_item_mb=0, approx_rank=rank, approx_lambda=lam)
             config = dataclasses.replace(config, split="random:0.875")
             result = _run(validation, config)
             grid.append({"rank": rank, "lambda": lam, **result})
             print(f"validation rank {rank} λ {lam}: {result}", flush=True)
     best = max(grid, key=lambda r: r["known_user/ndcg@10"])
     chosen = _with(
-        dense, dense_item_item_mb=0, approx_rank=best["rank"], ease_lambda=best["lambda"]
+        dense, dense_item_item_mb=0, approx_rank=best["rank"], approx_lambda=best["lambda"]
     )
     results = {
         "data": name,

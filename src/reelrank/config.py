@@ -55,9 +55,11 @@ class RetrievalModelConfig:
     low_rank_weight: float = 0.25
     # The dense item-item solve holds X and three [movies, movies] matrices in float64; past this
     # many megabytes (MovieLens 10M on) "ease", "edlae" and a blend's item-item part become
-    # `LowRankItemModel`: EASE's ridge filter on the top `approx_rank` singular directions.
+    # `LowRankItemModel`: a ridge filter (`approx_lambda`) on the top `approx_rank` singular
+    # directions of X.
     dense_item_item_mb: int = 2048
     approx_rank: int = 256
+    approx_lambda: float = 1000.0  # chosen on MovieLens 100k validation (benchmarks/low_rank.py)
     blend_weight: float = 0.5
     # Chosen on validation users (benchmarks/liked_path_research.py; docs/liked_path.md).
     fold_in_tower_weight: float = 0.25
@@ -150,6 +152,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "low_rank": (0, 4096),
     "dense_item_item_mb": (0, 1 << 30),
     "approx_rank": (1, 65536),
+    "approx_lambda": (0, 1e12),
     "low_rank_weight": (0, 1e6),
     "blend_weight": (0, 1e6),
     "fold_in_tower_weight": (0, 1e6),

@@ -50,16 +50,21 @@ CONFIGS: dict[str, RetrievalModelConfig] = {
     "blend": dataclasses.replace(_TOWER, kind="blend", ease_lambda=30.0, low_rank=4),
     # Where the dense solve would not fit (forced here with a 0 MB budget): the low-rank model.
     "ease_low_rank": RetrievalModelConfig(
-        kind="ease", ease_lambda=5.0, dense_item_item_mb=0, approx_rank=6
+        kind="ease", approx_lambda=5.0, dense_item_item_mb=0, approx_rank=6
     ),
     "blend_low_rank": dataclasses.replace(
-        _TOWER, kind="blend", ease_lambda=5.0, dense_item_item_mb=0, approx_rank=6
+        _TOWER, kind="blend", approx_lambda=5.0, dense_item_item_mb=0, approx_rank=6
     ),
 }
 RANKING = RankingModelConfig(embedding_dim=8, hidden_dims=(16,))
 RETRIEVAL_KINDS = tuple(CONFIGS)
 ALL_KINDS = (*RETRIEVAL_KINDS, "ranking")
-LEARNED_KINDS = ("two_tower", "blend", "blend_low_rank", "ranking")  # those whose weights depend on the seed
+LEARNED_KINDS = (
+    "two_tower",
+    "blend",
+    "blend_low_rank",
+    "ranking",
+)  # those whose weights depend on the seed
 
 
 @dataclass(frozen=True)

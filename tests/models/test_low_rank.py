@@ -19,7 +19,7 @@ def test_the_dense_budget_picks_the_model(ratings: Ratings) -> None:
     pairs = (torch.from_numpy(split.train.user_idx), torch.from_numpy(split.train.movie_idx))
     roomy = RetrievalModelConfig(kind="ease", ease_lambda=10.0)
     assert not isinstance(fit_closed_form(roomy, *pairs, **sizes), LowRankItemModel)
-    tight = dataclasses.replace(roomy, dense_item_item_mb=0, approx_rank=5)
+    tight = dataclasses.replace(roomy, dense_item_item_mb=0, approx_rank=5, approx_lambda=10.0)
     low = fit_closed_form(tight, *pairs, **sizes)
     assert isinstance(low, LowRankItemModel) and low.movie_factors.shape[1] == 5
     assert float(low.spectral_filter.max()) < 1 and float(low.spectral_filter.min()) > 0
@@ -31,7 +31,7 @@ def test_a_user_vector_is_the_sum_of_their_movies(ratings: Ratings) -> None:
     split = prepare(ratings, preset("ease"))
     seen = split.train.by_user(split.vocabs.users.size)
     histories = (torch.from_numpy(seen.indptr), torch.from_numpy(seen.movie_idx))
-    config = RetrievalModelConfig(kind="ease", ease_lambda=10.0, approx_rank=8)
+    config = RetrievalModelConfig(kind="ease", approx_lambda=10.0, approx_rank=8)
     model = LowRankItemModel.fit(config, histories, n_movies=len(split.vocabs.movies))
     user = 5
     movies = torch.from_numpy(seen.movies_of(user))
@@ -46,7 +46,7 @@ def test_low_rank_lists_beat_popularity(ratings: Ratings) -> None:
     low = dataclasses.replace(
         config,
         retrieval=dataclasses.replace(
-            config.retrieval, dense_item_item_mb=0, approx_rank=8, ease_lambda=10.0
+            config.retrieval, dense_item_item_mb=0, approx_rank=8, approx_lambda=10.0
         ),
     )
     key = "known_user/ndcg@10"

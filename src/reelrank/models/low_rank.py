@@ -75,9 +75,9 @@ class LowRankItemModel(RetrievalModel):
         generator_seed: int = 0,
     ) -> LowRankItemModel:
         """Fit on the users' training movies with `rank = config.approx_rank` and `λ =
-        config.ease_lambda`. The randomized SVD is seeded by `generator_seed`."""
-        if not config.ease_lambda > 0:
-            raise ValueError(f"ease_lambda must be positive, got {config.ease_lambda}")
+        config.approx_lambda`. The randomized SVD is seeded by `generator_seed`."""
+        if not config.approx_lambda > 0:
+            raise ValueError(f"approx_lambda must be positive, got {config.approx_lambda}")
         indptr, movies = user_histories
         n_users = len(indptr) - 2
         rank = max(1, min(config.approx_rank, n_movies, n_users))
@@ -96,7 +96,7 @@ class LowRankItemModel(RetrievalModel):
         squared = s[:rank].square()
         model.movie_factors.copy_(v[:, :rank])
         model.movie_factors[0] = 0.0  # the unknown movie scores 0 and adds nothing to a user
-        model.spectral_filter.copy_(squared / (squared + config.ease_lambda))
+        model.spectral_filter.copy_(squared / (squared + config.approx_lambda))
         return model
 
     def user_embedding(self, user_idx: Tensor) -> Tensor:
