@@ -6,8 +6,8 @@ On MovieLens 100k (or, with --synth-1m, 1M synthetic ratings in ml-1m's shape, t
 dense EASE fits the default 2 GB). The rank and λ of the low-rank model are chosen on a validation
 split carved from the training rows (the last 12.5% of a seeded shuffle of them), or with
 --no-grid taken from the config (where the 100k grid put them); the test split of random:0.8 is
-read once, for the dense model with its preset λ and the low-rank one. Figures are those of the list a
-known user is served (`known_user/...`), with fit seconds and the model's tensor megabytes.
+read once, for the dense model with its preset λ and the low-rank one. Figures are those of the
+list a known user is served (`known_user/...`), with fit seconds and the model's tensor megabytes.
 """
 
 from __future__ import annotations
