@@ -165,3 +165,22 @@ def test_served_lists_of_a_seeded_sample_of_users(two_stage: Recommender, rating
     again = evaluate_served(two_stage, encoded, max_users=10)
     assert sample["known_user/users"] == 10 and sample == again
     assert sample["served/sampled_users_of"] == everyone["known_user/users"]
+
+
+def test_retrieval_metrics_on_the_same_sample_of_users(
+    two_stage: Recommender, ratings: Ratings
+) -> None:
+    from reelrank.evaluation import evaluate_retrieval
+
+    config = two_stage.config
+    _, test = split_ratings(ratings, config.split, seed=config.training.seed)
+    encoded = EncodedRatings.encode(test, two_stage.catalog.vocabs)
+    assert two_stage.retrieval is not None
+    everyone = evaluate_retrieval(two_stage.retrieval, two_stage.seen, encoded)
+    sample = evaluate_retrieval(
+        two_stage.retrieval, two_stage.seen, encoded, max_users=10, seed=config.training.seed
+    )
+    served = evaluate_served(two_stage, encoded, max_users=10)
+    assert "retrieval/sampled_users_of" not in everyone
+    assert sample["retrieval/sampled_users_of"] == served["served/sampled_users_of"]
+    assert sample["retrieval/recall@10"] != everyone["retrieval/recall@10"]

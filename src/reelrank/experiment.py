@@ -237,7 +237,12 @@ def evaluate_on(
         metrics |= evaluate_ranking(recommender.ranking, test, batch_size=batch)
     if recommender.retrieval is not None:
         metrics |= evaluate_retrieval(
-            recommender.retrieval, recommender.seen, test, batch_size=batch
+            recommender.retrieval,
+            recommender.seen,
+            test,
+            batch_size=batch,
+            max_users=recommender.config.training.served_users,
+            seed=recommender.config.training.seed,
         )
     return metrics | evaluate_served(
         recommender,
