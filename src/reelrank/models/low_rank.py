@@ -17,6 +17,7 @@ repeated pairs by default.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 
 import torch
@@ -81,13 +82,16 @@ class LowRankItemModel(RetrievalModel):
         indptr, movies = user_histories
         n_users = len(indptr) - 2
         rank = max(1, min(config.approx_rank, n_movies, n_users))
-        rows = torch.repeat_interleave(torch.arange(n_users + 1), indptr.diff())
-        x = torch.sparse_coo_tensor(
-            torch.stack([rows, movies]),
-            torch.ones(len(movies)),
-            (n_users + 1, n_movies + 1),
-            check_invariants=False,  # built from checked indices just above
-        ).coalesce()
+        # The users' histories are already X's rows in compressed form: no copy, no sort.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+            x = torch.sparse_csr_tensor(
+                indptr,  # n_users + 2 offsets: rows 0..n_users, one per user index
+                movies,
+                torch.ones(len(movies)),
+                (n_users + 1, n_movies + 1),
+                check_invariants=False,  # built from checked histories
+            )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(generator_seed)
             q = min(rank + SVD_OVERSAMPLING, n_movies + 1, n_users + 1)
