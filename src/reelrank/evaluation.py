@@ -41,6 +41,9 @@ FACTORIZED_KS = (1, 5, 10, 50, 100)
 RANKING_KS = (10, 100)
 
 
+SCORES_PER_BATCH = 1 << 24
+
+
 @torch.no_grad()
 def evaluate_retrieval(
     model: RetrievalModel,
@@ -79,6 +82,8 @@ def evaluate_retrieval(
     model.eval()
     vectors = model.all_movie_embeddings()
     movies = vectors[1:]  # row 0 is the unknown movie, never a candidate
+    # At most ~16M scores at a time: 4096 users x 62k movies would be a gigabyte per batch.
+    batch_size = max(1, min(batch_size, SCORES_PER_BATCH // max(1, len(movies))))
     users = torch.from_numpy(test.user_idx)
     ranks = []
     for start in range(0, len(test), batch_size):

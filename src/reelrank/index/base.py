@@ -32,6 +32,7 @@ from torch import Tensor
 __all__ = ["DEFAULT_BATCH_SIZE", "Exclusions", "Index"]
 
 DEFAULT_BATCH_SIZE = 1024
+MAX_SCORES_AT_ONCE = 1 << 24
 
 Exclusions = Sequence[Tensor | np.ndarray | Sequence[int]]
 """What `search(..., exclude=...)` takes: for each query, a 1-D int array (numpy, tensor or list)
@@ -82,6 +83,8 @@ class Index(abc.ABC):
             places (fewer than k movies left) are `-inf` / `-1`.
         """
         check_search(queries, k, self.dim, batch_size)
+        # Never more than ~16M scores at once, however large the catalogue (62k movies at 25M).
+        batch_size = max(1, min(batch_size, MAX_SCORES_AT_ONCE // max(1, self._n_ids)))
         queries = queries.detach().to(device=self._device, dtype=self._dtype)
         masks = (
             None
