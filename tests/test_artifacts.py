@@ -235,7 +235,7 @@ def _edit_config(path: Path, edit: Callable[[dict[str, Any]], None]) -> None:
         (("ranking", "hidden_dims"), [10**7, 10**7], "hidden_dims: must lie in [1, 16384]"),
         (("candidates",), "100", "candidates: expected an integer, got '100'"),
         (("training", "learning_rate"), None, "learning_rate: expected a number, got None"),
-        (("index",), "annoy", "index: must be one of ['brute_force', 'hnsw']"),
+        (("index",), "annoy", "index: must be one of ['auto', 'brute_force', 'hnsw']"),
         (("split",), "random:7", "random:7"),
         (("shared_embeddings",), "yes", "shared_embeddings: expected true or false"),
     ],

@@ -120,7 +120,8 @@ class ExperimentConfig:
     retrieval_training: TrainingConfig | None = None
     tasks: TaskWeights = field(default_factory=TaskWeights)
     shared_embeddings: bool = False
-    index: str = "brute_force"  # or "hnsw" (approximate, needs faiss-cpu)
+    # "auto": exact up to 20,000 movies, an HNSW graph beyond (faiss-cpu, the `ann` extra).
+    index: str = "auto"  # or "brute_force" (exact) or "hnsw" (approximate)
     candidates: int = 100  # how many movies retrieval hands to ranking
     # Known users with fewer training ratings than this get the most popular movies instead of a
     # personal list (with none, every model's scores for them are alike or noise).
@@ -178,7 +179,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "optimizer": ("adagrad", "adam"),
     "precision": ("fp32", "bf16"),
     "reduction": ("mean", "sum"),
-    "index": ("brute_force", "hnsw"),
+    "index": ("auto", "brute_force", "hnsw"),
 }
 
 

@@ -10,6 +10,7 @@ rebuilds one from its `state()`.
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 from torch import Tensor
@@ -34,13 +35,26 @@ _INDEX_KINDS: dict[str, type[Index]] = {
 }
 
 
+# "auto" is exact up to this many movies and an HNSW graph beyond (when faiss is installed): at
+# MovieLens 25M's 56k movies x 256 dimensions an exact search reads 57 MB per query (17 ms here),
+# the graph answers in about 4 ms.
+AUTO_HNSW_MOVIES = 20_000
+
+
 def build_index(vectors: Tensor, kind: str) -> Index:
-    """An index of `kind` ("brute_force", exact, or "hnsw", approximate) over `[n, dim]` vectors."""
+    """An index of `kind` ("brute_force", exact; "hnsw", approximate; or "auto", exact up to
+    `AUTO_HNSW_MOVIES` rows and HNSW beyond where faiss is installed) over `[n, dim]` vectors."""
+    if kind == "auto":
+        kind = "hnsw" if len(vectors) > AUTO_HNSW_MOVIES and _has_faiss() else "brute_force"
     if kind == "brute_force":
         return BruteForceIndex(vectors)
     if kind == "hnsw":
         return FaissIndex(vectors)
-    raise ValueError(f"unknown index {kind!r}; choose 'brute_force' or 'hnsw'")
+    raise ValueError(f"unknown index {kind!r}; choose 'auto', 'brute_force' or 'hnsw'")
+
+
+def _has_faiss() -> bool:
+    return importlib.util.find_spec("faiss") is not None
 
 
 def index_from_state(
