@@ -90,7 +90,8 @@ def recommend_latency(recommender: Recommender, users: int = 300) -> None:
             call(i)
             times.append(time.perf_counter() - start)
         print(
-            f"two-stage {name}, k=10 over all {len(recommender.catalog.movies)} movies: "
+            f"{recommender.config.preset} {name}, k=10 over all "
+            f"{len(recommender.catalog.movies)} movies ({type(recommender.index).__name__}): "
             f"median {1000 * statistics.median(times):.3f} ms, "
             f"p95 {1000 * float(np.percentile(times, 95)):.3f} ms ({len(ids)} users)"
         )
