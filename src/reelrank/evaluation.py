@@ -44,6 +44,19 @@ RANKING_KS = (10, 100)
 SCORES_PER_BATCH = 1 << 24
 
 
+def sample_test_users(
+    test: EncodedRatings, max_users: int | None, seed: int
+) -> tuple[EncodedRatings, np.ndarray, int]:
+    """`(test rows of the sampled users, their sorted indices, how many test users there were)`:
+    at most `max_users` test users, drawn with `seed`, or all of them (and 0) when there are no
+    more. The retrieval metrics and the served lists draw the same sample through this."""
+    users = np.unique(test.user_idx)
+    if max_users is None or len(users) <= max_users:
+        return test, users, 0
+    chosen = np.sort(np.random.default_rng(seed).choice(users, size=max_users, replace=False))
+    return test.take(np.isin(test.user_idx, chosen)), chosen, len(users)
+
+
 @torch.no_grad()
 def evaluate_retrieval(
     model: RetrievalModel,
@@ -73,12 +86,7 @@ def evaluate_retrieval(
         raise ValueError(
             "no test rating of a known user and movie: choose a split that holds out some ratings"
         )
-    sampled_from = 0
-    every_user = np.unique(test.user_idx)
-    if max_users is not None and len(every_user) > max_users:
-        sampled_from = len(every_user)
-        chosen = np.random.default_rng(seed).choice(every_user, size=max_users, replace=False)
-        test = test.take(np.isin(test.user_idx, chosen))
+    test, _, sampled_from = sample_test_users(test, max_users, seed)
     model.eval()
     vectors = model.all_movie_embeddings()
     movies = vectors[1:]  # row 0 is the unknown movie, never a candidate

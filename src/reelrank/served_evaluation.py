@@ -36,6 +36,7 @@ from reelrank import metrics
 from reelrank.data.encoding import EncodedRatings, UserRatings
 from reelrank.data.interactions import Interactions, as_interactions
 from reelrank.data.splits import split_rows
+from reelrank.evaluation import sample_test_users
 from reelrank.recommender import Recommender
 from reelrank.served_lists import ServedLists
 from reelrank.types import Ratings, ReelrankError
@@ -146,13 +147,8 @@ class _Scoring:
                 "no test rating of a known user and movie to score the served lists on"
             )
         seen = recommender.seen
-        users = np.unique(test.user_idx)
-        sampled_from = 0
-        if max_users is not None and len(users) > max_users:
-            sampled_from = len(users)
-            rng = np.random.default_rng(recommender.config.training.seed)
-            users = np.sort(rng.choice(users, size=max_users, replace=False))
-            test = test.take(np.isin(test.user_idx, users))
+        seed = recommender.config.training.seed
+        test, users, sampled_from = sample_test_users(test, max_users, seed)
         # A table without ratings (views: every rating 1) likes everything it holds.
         threshold = min(LIKED_RATING, float(seen.rating.max())) if len(seen.rating) else 0.0
         liked = {int(u): _liked(seen, int(u), threshold) for u in users}
