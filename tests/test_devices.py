@@ -1,15 +1,22 @@
-"""`--device` and `--precision`: the CPU by default, a GPU only when there is one, bf16 checked."""
+"""`--device` and `--precision`: the CPU by default, a GPU only when there is one, bf16 checked;
+evaluation and serving on a device give what they give on the CPU (on a GPU only where there is
+one: these machines have none, so there the CPU path is what runs)."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
-from reelrank.config import ExperimentConfig, TrainingConfig
+from reelrank.config import ExperimentConfig, TrainingConfig, preset
 from reelrank.devices import check_precision, native_bf16, resolve_device
-from reelrank.experiment import train_recommender
+from reelrank.experiment import evaluate_recommender, train_recommender
+from reelrank.index import BruteForceIndex
+from reelrank.recommender import Recommender
 from reelrank.types import Ratings, ReelrankError
 
 
@@ -61,3 +68,128 @@ def test_cli_refuses_a_missing_gpu_and_an_unknown_precision(tmp_path: object) ->
         result = runner.invoke(app, ["train", "--device", "cuda", "--out", f"{tmp_path}/m"])
         assert result.exit_code != 0 and "sees no CUDA GPU" in result.stderr
         assert "Traceback" not in result.stderr
+
+
+# --- evaluate and serve on a device ---------------------------------------------------------------
+
+DEVICES = ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
+
+
+@pytest.fixture(scope="module")
+def two_stage_artifact(ratings: Ratings, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    config = dataclasses.replace(
+        preset("two-stage"),
+        training=TrainingConfig(batch_size=256, epochs=2),
+        retrieval_training=TrainingConfig(batch_size=256, epochs=2, optimizer="adam"),
+        candidates=20,
+    )
+    return train_recommender(ratings, config).save(tmp_path_factory.mktemp("dev") / "two-stage")
+
+
+def _tensors(recommender: Recommender) -> list[torch.Tensor]:
+    """Every tensor a recommender computes with."""
+    out: list[torch.Tensor] = []
+    for model in (recommender.ranking, recommender.retrieval):
+        if model is not None:
+            out += [*model.parameters(), *model.buffers()]
+    if isinstance(recommender.index, BruteForceIndex):
+        out.append(recommender.index.vectors)
+    return out
+
+
+def _served(recommender: Recommender) -> list[object]:
+    """What a person is served: lists for known users (both orders), from liked movies, similar
+    movies, scores, and the lists evaluation scores."""
+    titles = [recommender.catalog.movie_title(m) for m in (1, 2)]
+    out: list[object] = [
+        recommender.recommend(1, k=5),
+        recommender.score(2, titles),
+        recommender.recommend_many(np.arange(1, 6), 7).movies.tolist(),
+    ]
+    if recommender.two_stage:
+        out += [
+            recommender.recommend(3, k=5, order="predicted_rating"),
+            recommender.recommend_for_liked(titles, k=5),
+            recommender.similar(titles[0], k=5),
+        ]
+    return out
+
+
+def _movies(served: list[object]) -> list[list[object]]:
+    """The movies of each list in `_served`'s output, without the numbers."""
+    return [[getattr(item, "movie_id", item) for item in part] for part in served]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("which", ["ranking-only", "two-stage"])
+def test_a_recommender_serves_the_same_lists_on_any_device(
+    device: str, which: str, artifact: Path, two_stage_artifact: Path
+) -> None:
+    path = artifact if which == "ranking-only" else two_stage_artifact
+    on_cpu = _served(Recommender.load(path))
+    moved = Recommender.load(path).to(device)
+    assert moved.device == torch.device(device)
+    assert all(t.device.type == device for t in _tensors(moved))
+    if device == "cpu":
+        assert _served(moved) == on_cpu
+    else:  # another device's kernels round differently: the numbers are compared in evaluation
+        assert _movies(_served(moved)) == _movies(on_cpu)
+    back = moved.to("cpu")
+    assert all(t.device.type == "cpu" for t in _tensors(back))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_evaluation_on_a_device_matches_the_cpu(
+    device: str, ratings: Ratings, two_stage_artifact: Path
+) -> None:
+    on_cpu = evaluate_recommender(Recommender.load(two_stage_artifact), ratings)
+    moved = evaluate_recommender(Recommender.load(two_stage_artifact).to(device), ratings)
+    assert moved.keys() == on_cpu.keys()
+    for key, value in on_cpu.items():
+        assert moved[key] == pytest.approx(value, abs=1e-4), key
+
+
+def test_evaluate_report_and_serve_take_a_device(
+    two_stage_artifact: Path, grouplens_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from reelrank.cli import app
+    from reelrank.service import server
+
+    runner = CliRunner()
+    data = ["--data", str(grouplens_dir)]
+    base = ["evaluate", str(two_stage_artifact), *data, "--json"]
+    plain = runner.invoke(app, base)
+    on_cpu = runner.invoke(app, [*base, "--device", "cpu"])
+    assert plain.exit_code == 0 and on_cpu.exit_code == 0, on_cpu.output
+    assert json.loads(plain.stdout) == json.loads(on_cpu.stdout)
+    report = runner.invoke(
+        app, ["report", str(two_stage_artifact), *data, "--device", "cpu", "--out", f"{tmp_path}/r"]
+    )
+    assert report.exit_code == 0, report.output
+    calls: list[dict[str, object]] = []
+    monkeypatch.setattr(server, "serve", lambda artifact, **kw: calls.append(kw))
+    served = runner.invoke(app, ["serve", str(two_stage_artifact), "--device", "cpu"])
+    assert served.exit_code == 0 and calls[0]["device"] == torch.device("cpu")
+    if not torch.cuda.is_available():
+        for command in (base, ["serve", str(two_stage_artifact)]):
+            result = runner.invoke(app, [*command, "--device", "cuda"])
+            assert result.exit_code == 1 and "sees no CUDA GPU" in result.stderr
+            assert "Traceback" not in result.stderr
+        assert len(calls) == 1  # the refused serve never started
+
+
+def test_each_server_worker_moves_its_copy_to_the_device(
+    two_stage_artifact: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from reelrank.service.app import ARTIFACT_ENV, DEVICE_ENV, app_from_env
+
+    monkeypatch.setenv(ARTIFACT_ENV, str(two_stage_artifact))
+    monkeypatch.setenv(DEVICE_ENV, DEVICES[-1])
+    service = app_from_env()
+    with TestClient(service) as client:
+        assert client.get("/users/1/recommendations").status_code == 200
+        assert service.state.recommender.device.type == DEVICES[-1]

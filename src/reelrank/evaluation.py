@@ -92,12 +92,12 @@ def evaluate_retrieval(
     movies = vectors[1:]  # row 0 is the unknown movie, never a candidate
     # At most ~16M scores at a time: 4096 users x 62k movies would be a gigabyte per batch.
     batch_size = max(1, min(batch_size, SCORES_PER_BATCH // max(1, len(movies))))
-    users = torch.from_numpy(test.user_idx)
+    users = torch.from_numpy(test.user_idx).to(vectors.device)
     ranks = []
     for start in range(0, len(test), batch_size):
         rows = slice(start, start + batch_size)
         scores = model.user_embedding(users[rows]) @ movies.T
-        ranks.append(metrics.pessimistic_rank(scores.numpy(), test.movie_idx[rows] - 1))
+        ranks.append(metrics.pessimistic_rank(scores.cpu().numpy(), test.movie_idx[rows] - 1))
     rank = np.concatenate(ranks)
     out = {
         f"factorized_top_k/top_{k}_categorical_accuracy": float(np.mean(rank < k))
@@ -107,17 +107,17 @@ def evaluate_retrieval(
     test_users = np.unique(test.user_idx)
     index = BruteForceIndex(vectors)
     exclude = [seen.movies_of(u) for u in test_users]
-    queries = model.user_embedding(torch.from_numpy(test_users))
+    queries = model.user_embedding(torch.from_numpy(test_users).to(vectors.device))
     scores, top = index.search(queries, max(RANKING_KS), exclude=exclude, batch_size=batch_size)
     held_out = test.by_user(seen.n_users)
     relevant = [np.unique(held_out.movies_of(u)) for u in test_users]
     indptr = np.r_[0, np.cumsum([len(r) for r in relevant])]
     ranking = metrics.ranking_metrics(
-        top.numpy(),
+        top.cpu().numpy(),
         indptr,
         np.concatenate(relevant),
         ks=RANKING_KS,
-        top_scores=scores.numpy(),
+        top_scores=scores.cpu().numpy(),
     )
     out |= {f"retrieval/{name}": value for name, value in ranking.items()}
     out["retrieval/unknown_test_ratings"] = int((~known).sum())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import torch
@@ -12,7 +13,7 @@ import torch
 from reelrank.config import ExperimentConfig
 from reelrank.data import features
 from reelrank.data.catalog import Catalog
-from reelrank.data.encoding import EncodedRatings, MovieTable, Vocabularies
+from reelrank.data.encoding import EncodedRatings, MovieTable, UserRatings, Vocabularies
 from reelrank.data.interactions import Interactions, as_interactions, check_explicit
 from reelrank.data.splits import split_ratings, split_rows
 from reelrank.evaluation import evaluate_ranking, evaluate_retrieval
@@ -45,6 +46,13 @@ class SplitData:
     @property
     def movies(self) -> MovieTable:
         return self.catalog.table
+
+    @cached_property
+    def seen(self) -> UserRatings:
+        """The training ratings grouped by user, oldest first: grouped once, then shared by the
+        models that read histories and by the `Recommender` (at 25M ratings each copy is
+        hundreds of megabytes)."""
+        return self.train.by_user(self.vocabs.users.size)
 
 
 def prepare(ratings: Ratings | Interactions, config: ExperimentConfig) -> SplitData:
@@ -97,13 +105,14 @@ def new_retrieval_model(
     sizes = {"n_users": len(data.vocabs.users), "n_movies": len(data.vocabs.movies)}
     users = torch.from_numpy(data.train.user_idx)
     movies = torch.from_numpy(data.train.movie_idx)
+    histories = (torch.from_numpy(data.seen.indptr), torch.from_numpy(data.seen.movie_idx))
     if retrieval.kind in CLOSED_FORM:
-        return fit_closed_form(retrieval, users, movies, **sizes)
+        return fit_closed_form(retrieval, users, movies, **sizes, histories=histories)
     user_tables: dict[str, torch.Tensor] = {}
     movie_tables: dict[str, torch.Tensor] = {}
     if retrieval.user_features:
         tables = features.user_tables(
-            ratings, data.vocabs, data.train, max_history=retrieval.max_history
+            ratings, data.vocabs, data.seen, max_history=retrieval.max_history
         )
         user_tables = {k: torch.from_numpy(v) for k, v in tables.items()}
     if retrieval.movie_features:
@@ -119,7 +128,7 @@ def new_retrieval_model(
     )
     if retrieval.kind != "blend":
         return tower
-    item_item = fit_closed_form(retrieval, users, movies, **sizes)
+    item_item = fit_closed_form(retrieval, users, movies, **sizes, histories=histories)
     assert isinstance(item_item, ItemItemModel | LowRankItemModel)
     return Blend(item_item, tower)  # calibrated once the tower is trained
 
@@ -133,8 +142,8 @@ def train_recommender(
     device: torch.device | None = None,
 ) -> Recommender:
     """Train every model `config` names on its split (the trained ones on `device`, default the
-    CPU), evaluate on the held-out part, and return the `Recommender` (its `metrics` hold the
-    evaluation), its models on the CPU."""
+    CPU), evaluate on the held-out part (on `device` too), and return the `Recommender` (its
+    `metrics` hold the evaluation), its models on the CPU."""
     if config.ranking is None and config.retrieval is None:
         raise ReelrankError(f"preset {config.preset!r} names neither ranking nor retrieval")
     ratings = as_interactions(ratings)  # encoded once; every step below reads the codes
@@ -184,11 +193,11 @@ def train_recommender(
 
     for model in (ranking, retrieval):
         if isinstance(model, torch.nn.Module):
-            model.cpu()  # evaluated, saved and served on the CPU
+            model.cpu()  # the Recommender is built, and its caches computed, on the CPU
     recommender = Recommender(
         config=config,
         catalog=data.catalog,
-        seen=data.train.by_user(data.vocabs.users.size),
+        seen=data.seen,
         ranking=ranking,
         retrieval=retrieval,
         index=_index_of(retrieval, config.index) if retrieval is not None else None,
@@ -199,9 +208,11 @@ def train_recommender(
             "ratings_sha256": ratings.fingerprint(),
         },
     )
+    if device is not None:
+        recommender.to(device)  # evaluated where it was trained
     recommender.metrics = evaluate_on(recommender, data.test) if len(data.test) else {}
     recommender.metrics |= {"train_ratings": len(data.train), "test_ratings": len(data.test)}
-    return recommender
+    return recommender.to("cpu")
 
 
 def evaluate_recommender(

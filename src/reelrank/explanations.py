@@ -48,6 +48,7 @@ class Explainer:
     def __init__(self, retrieval: RetrievalModel, *, max_cached: int) -> None:
         self.retrieval = retrieval
         self.max_cached = max_cached
+        self._device = retrieval.device
         n = retrieval.n_movies + 1
         self._queries: torch.Tensor | None = None  # [n, dim] singleton fold-ins, rows as needed
         self._folded = np.zeros(n, dtype=bool)  # which rows of _queries are filled
@@ -69,7 +70,8 @@ class Explainer:
         if self._contributions is not None:
             contributions = self._contributions[np.ix_(history, movies)]
         else:
-            contributions = (self._singletons(history) @ self._movie_vectors(movies).T).numpy()
+            products = self._singletons(history) @ self._movie_vectors(movies).T
+            contributions = products.cpu().numpy()
         contributions[history[:, None] == movies[None, :]] = float("-inf")
         self._lists += 1
         # argmax takes the first of equal values: over the newest-first rows, the most recent.
@@ -92,7 +94,7 @@ class Explainer:
         if n * n <= self.max_cached:
             assert self._queries is not None
             every = self._movie_vectors(np.arange(n))
-            self._contributions = (self._queries @ every.T).numpy()
+            self._contributions = (self._queries @ every.T).cpu().numpy()
             self._queries = self._vectors = None  # the contributions are all a list needs now
 
     def _singletons(self, movies: np.ndarray) -> torch.Tensor:
@@ -105,11 +107,11 @@ class Explainer:
         if missing.size:
             self._fold(missing)
         assert self._queries is not None
-        return self._queries[torch.from_numpy(movies)]
+        return self._queries[self._rows(movies)]
 
     def _fold(self, movies: np.ndarray) -> torch.Tensor:
         """`[h, dim]` singleton fold-ins of `[h]` movies, computed now and kept if cacheable."""
-        rows = self.retrieval.fold_in_each(torch.from_numpy(np.asarray(movies, dtype=np.int64)))
+        rows = self.retrieval.fold_in_each(self._rows(movies))
         n = self.retrieval.n_movies + 1
         if self._cacheable is None:
             self._cacheable = n * rows.shape[1] <= self.max_cached
@@ -117,7 +119,7 @@ class Explainer:
                 self._queries = rows.new_zeros(n, rows.shape[1])
         if self._cacheable:
             assert self._queries is not None
-            self._queries[torch.from_numpy(movies)] = rows
+            self._queries[self._rows(movies)] = rows
             self._folded[movies] = True
         return rows
 
@@ -127,5 +129,9 @@ class Explainer:
         if self._vectors is None and self._cacheable:
             self._vectors = self.retrieval.all_movie_embeddings()
         if self._vectors is not None:
-            return self._vectors[torch.from_numpy(movies)]
-        return self.retrieval.movie_embedding(torch.from_numpy(movies))
+            return self._vectors[self._rows(movies)]
+        return self.retrieval.movie_embedding(self._rows(movies))
+
+    def _rows(self, movies: np.ndarray) -> torch.Tensor:
+        """Movie indices as an int64 tensor on the retrieval model's device."""
+        return torch.from_numpy(np.asarray(movies, dtype=np.int64)).to(self._device)

@@ -80,6 +80,7 @@ class Recommender:
         self.ranking = ranking.eval() if ranking is not None else None
         self.retrieval = retrieval.eval() if retrieval is not None else None
         self.index = index
+        self.device = torch.device("cpu")
         self.metrics = dict(metrics or {})
         self.data_info = dict(data_info or {})
         # Known users' retrieval scores, computed once when the catalogue is small enough: a
@@ -103,6 +104,31 @@ class Recommender:
             if retrieval is None or isinstance(retrieval, Popularity)
             else Explainer(retrieval, max_cached=MAX_CACHED)
         )
+
+    @torch.no_grad()
+    def to(self, device: torch.device | str) -> Recommender:
+        """Compute on `device` from now on (in place; returns self): the models, the index's
+        vectors and the cached scores move there, and lists still come back as numpy arrays on
+        the CPU. An artifact always saves and loads from the CPU."""
+        device = torch.device(device)
+        for model in (self.ranking, self.retrieval):
+            if model is not None:
+                model.to(device)
+        if self.index is not None:
+            self.index = self.index.to(device)
+        if self._user_scores is not None:
+            self._user_scores = self._user_scores.to(device)
+        if self.ranking is not None:
+            self._typical_user = self._typical_user.to(device)
+        if self._explainer is not None and self.retrieval is not None:
+            # Its tables are kept on the device they were computed on: start them afresh.
+            self._explainer = Explainer(self.retrieval, max_cached=MAX_CACHED)
+        self.device = device
+        return self
+
+    def _tensor(self, array: np.ndarray) -> torch.Tensor:
+        """An int index array as an int64 tensor on this recommender's device."""
+        return torch.tensor(array, dtype=torch.int64, device=self.device)
 
     @property
     def two_stage(self) -> bool:
@@ -133,10 +159,10 @@ class Recommender:
         if self.ranking is None:
             raise ReelrankError("this artifact has no ranking model, so it cannot predict ratings")
         shape = np.broadcast_shapes(users.shape, movies.shape)
-        users_t = torch.from_numpy(np.broadcast_to(users, shape).astype(np.int64).ravel())
-        movies_t = torch.from_numpy(np.broadcast_to(movies, shape).astype(np.int64).ravel())
-        ratings = torch.full(users_t.shape, float("-inf"))
-        for part in torch.arange(len(users_t)).split(PREDICT_BATCH):
+        users_t = self._tensor(np.broadcast_to(users, shape).ravel())
+        movies_t = self._tensor(np.broadcast_to(movies, shape).ravel())
+        ratings = torch.full(users_t.shape, float("-inf"), device=self.device)
+        for part in torch.arange(len(users_t), device=self.device).split(PREDICT_BATCH):
             u, m = users_t[part], movies_t[part].clamp(min=0)
             known = u > 0
             if known.any():
@@ -145,7 +171,7 @@ class Recommender:
                 vectors = self._typical_user.expand(int((~known).sum()), -1)
                 ratings[part[~known]] = self.ranking.rate(vectors, m[~known])
         ratings[movies_t < 0] = float("-inf")
-        return ratings.numpy().reshape(shape)
+        return ratings.cpu().numpy().reshape(shape)
 
     def score(self, user_id: str | int, titles: Sequence[str]) -> list[Recommendation]:
         """Predicted ratings of the given titles (or movie ids) for a user, in the order given."""
@@ -265,16 +291,16 @@ class Recommender:
         # In retrieval's order the list is its top k; re-ordered, its top `candidates`.
         n = k if order == "relevance" else max(k, self.config.candidates)
         if self._user_scores is not None:
-            scores = self._user_scores[torch.from_numpy(users)].clone()
+            scores = self._user_scores[self._tensor(users)].clone()
             for row, movies in enumerate(exclude):
-                scores[row, torch.from_numpy(movies)] = float("-inf")
+                scores[row, self._tensor(movies)] = float("-inf")
             top, rows = torch.topk(scores, min(n, scores.shape[1]), dim=1)
             rows = rows.masked_fill(top == float("-inf"), -1)
         else:
             assert self.index is not None
-            queries = self.retrieval.user_embedding(torch.from_numpy(users))
+            queries = self.retrieval.user_embedding(self._tensor(users))
             top, rows = self.index.search(queries, n, exclude=exclude)
-        return self._stage_two(users, rows.numpy(), top.numpy(), k, order).padded(k)
+        return self._stage_two(users, rows.cpu().numpy(), top.cpu().numpy(), k, order).padded(k)
 
     def recommend_for_liked(
         self,
@@ -321,11 +347,13 @@ class Recommender:
                 "this artifact has no retrieval model; train one with --preset two-stage"
             )
         history = np.asarray(history_idx, dtype=np.int64)
-        query = self.retrieval.fold_in(torch.from_numpy(history))
+        query = self.retrieval.fold_in(self._tensor(history))
         exclude = np.union1d(history, self._blocked(only))
         n = k if order == "relevance" else max(k, self.config.candidates)
         top, rows = self.index.search(query[None, :], n, exclude=[exclude])
-        return self._stage_two(np.zeros(1, np.int64), rows.numpy(), top.numpy(), k, order)
+        return self._stage_two(
+            np.zeros(1, np.int64), rows.cpu().numpy(), top.cpu().numpy(), k, order
+        )
 
     def similar(self, title_or_id: str | int, k: int = 10) -> list[Recommendation]:
         """The movies most like one movie: those the retrieval model recommends to someone who
@@ -340,9 +368,10 @@ class Recommender:
         k = self._list_length(k)
         if self.retrieval is None or self.index is None:
             raise ReelrankError("this artifact has no retrieval model; train --preset two-stage")
-        query = self.retrieval.fold_in(torch.tensor([movie_idx]))
+        query = self.retrieval.fold_in(self._tensor(np.array([movie_idx])))
         top, rows = self.index.search(query[None, :], k, exclude=[np.array([movie_idx])])
-        return ServedLists(rows.numpy(), top.numpy(), None, top.numpy())
+        scores = top.cpu().numpy()
+        return ServedLists(rows.cpu().numpy(), scores, None, scores)
 
     def _stage_two(
         self,

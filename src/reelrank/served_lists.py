@@ -127,13 +127,15 @@ def best_rated(
     with the highest predicted ratings, without its `exclude`d ones. Users go in chunks of about
     2^22 predictions, so memory stays flat however many users and movies there are."""
     every = np.arange(1, n_rows)
+    device = ranking.movie_embedding.weight.device
+    every_t = torch.from_numpy(every).to(device)
     chunk = max(1, (1 << 22) // max(1, len(every)))
     parts = []
     for start in range(0, len(users) or 1, chunk):  # once at least: an empty [0, k] list
         part = users[start : start + chunk]
         with torch.no_grad():
-            vectors = ranking.user_embedding(torch.from_numpy(part))
-        ratings = ranking.rate_grid(vectors, torch.from_numpy(every)).numpy()
+            vectors = ranking.user_embedding(torch.from_numpy(part).to(device))
+        ratings = ranking.rate_grid(vectors, every_t).cpu().numpy()
         for row, movies in enumerate(exclude[start : start + chunk]):
             ratings[row, movies - 1] = float("-inf")
         parts.append(top_by_score(np.broadcast_to(every, ratings.shape), ratings, None, k))

@@ -14,6 +14,7 @@ import typer
 
 from reelrank.cli.output import say
 from reelrank.data.splits import SPLIT_HELP
+from reelrank.devices import DEVICE_HELP
 
 app = typer.Typer(
     name="reelrank",
@@ -90,6 +91,10 @@ CacheOption = Annotated[
         "--cache-dir",
         help="Where downloaded data is cached (default: $REELRANK_CACHE_DIR or ~/.cache/reelrank).",
     ),
+]
+DeviceOption = Annotated[
+    str,
+    typer.Option("--device", help=f"Compute on: {DEVICE_HELP}; CPU where there is no GPU."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 ArtifactArg = Annotated[

@@ -18,6 +18,7 @@ from reelrank.cli.app import (
     ColumnsOption,
     DataOption,
     DatasetOption,
+    DeviceOption,
     JsonOption,
     MovieColumnsOption,
     MoviesOption,
@@ -185,16 +186,19 @@ def evaluate(
     movie_columns: MovieColumnsOption = None,
     on_bad_rows: BadRowsOption = None,
     cache_dir: CacheOption = None,
+    device_name: DeviceOption = "auto",
     as_json: JsonOption = False,
 ) -> None:
     """Evaluate a trained artifact on the test part of a split of the data it was trained on
     (or of the data named)."""
+    from reelrank.devices import resolve_device
     from reelrank.experiment import evaluate_recommender
 
     with user_errors():
         if split is not None:
             parse_split(split)
-        recommender = Recommender.load(artifact)
+        device = resolve_device(device_name)
+        recommender = Recommender.load(artifact).to(device)
         choice = data_choice(
             dataset,
             data,
@@ -238,9 +242,11 @@ def report(
     movie_columns: MovieColumnsOption = None,
     on_bad_rows: BadRowsOption = None,
     cache_dir: CacheOption = None,
+    device_name: DeviceOption = "auto",
 ) -> None:
     """Evaluate an artifact as `evaluate` does, plus the liked path given 1, 3 and 10 liked
     movies, and write metrics.json, report.md and plots (PNG) to --out."""
+    from reelrank.devices import resolve_device
     from reelrank.experiment import evaluate_recommender
     from reelrank.report import pyplot, writable_dir, write_report
     from reelrank.served_evaluation import LIKED_COUNTS
@@ -250,7 +256,8 @@ def report(
             parse_split(split)
         pyplot()  # before minutes of evaluation: without matplotlib, say so now
         writable_dir(out_dir)
-        recommender = Recommender.load(artifact)
+        device = resolve_device(device_name)
+        recommender = Recommender.load(artifact).to(device)
         choice = data_choice(
             dataset,
             data,
@@ -324,12 +331,15 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes (each loads the model).")] = 1,
     threads: Annotated[int, typer.Option(help="Torch threads per worker.")] = 1,
+    device_name: DeviceOption = "auto",
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs) and the web page at / for an artifact."""
     try:
         from reelrank.service.server import serve as run_server
     except ImportError as error:
         fail(f"serving needs the 'serve' extra: pip install 'reelrank[serve]' ({error})")
+    from reelrank.devices import resolve_device
+
     with user_errors():
         if not 1 <= port <= 65535:
             raise ReelrankError(f"--port must be between 1 and 65535, got {port}")
@@ -337,6 +347,7 @@ def serve(
             raise ReelrankError(
                 f"--workers and --threads must be at least 1, got {workers}, {threads}"
             )
+        device = resolve_device(device_name)
         recommender = Recommender.load(artifact)  # fail here, clearly, before binding the port
     stderr().print(
         f"Serving {artifact} on http://{host}:{port} (API docs at /docs); Ctrl+C stops.",
@@ -349,6 +360,7 @@ def serve(
         workers=workers,
         threads=threads,
         recommender=recommender if workers == 1 else None,
+        device=device,
     )
 
 

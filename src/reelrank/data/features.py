@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 
-from reelrank.data.encoding import EncodedRatings, MovieTable, Vocabularies
+from reelrank.data.encoding import EncodedRatings, MovieTable, UserRatings, Vocabularies
 from reelrank.data.interactions import Interactions, as_interactions
 from reelrank.data.titles import split_release_year
 from reelrank.types import AGE_BUCKETS, Ratings
@@ -22,7 +22,7 @@ _TOKEN = re.compile(r"[a-z0-9']+")
 def user_tables(
     ratings: Ratings | Interactions,
     vocabs: Vocabularies,
-    train: EncodedRatings,
+    train: EncodedRatings | UserRatings,
     *,
     max_history: int,
 ) -> dict[str, np.ndarray]:
@@ -53,11 +53,14 @@ def user_tables(
     }
 
 
-def history_table(train: EncodedRatings, n_rows: int, max_history: int) -> np.ndarray:
-    """`[n_rows, max_history]` int64: each user's latest training movies, oldest first."""
+def history_table(train: EncodedRatings | UserRatings, n_rows: int, max_history: int) -> np.ndarray:
+    """`[n_rows, max_history]` int64: each user's latest training movies, oldest first (from
+    the training ratings, or from them already grouped by user, which saves grouping again)."""
     if max_history < 1:
         raise ValueError(f"max_history must be >= 1, got {max_history}")
-    by_user = train.by_user(n_rows)
+    by_user = train if isinstance(train, UserRatings) else train.by_user(n_rows)
+    if by_user.n_users != n_rows:
+        raise ValueError(f"ratings grouped over {by_user.n_users} users, expected {n_rows}")
     indptr, movies = by_user.indptr, by_user.movie_idx
     counts = np.diff(indptr)
     table = np.zeros((n_rows, max_history), dtype=np.int64)

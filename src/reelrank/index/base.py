@@ -110,6 +110,11 @@ class Index(abc.ABC):
         `excluded` (`[b, _n_ids]` bool, True = excluded) marks: `(scores [b, m], indices [b, m])`
         with `m <= k`, best first, places it could not fill as `-inf` / `-1`."""
 
+    def to(self, device: torch.device) -> Index:
+        """This index with its vectors on `device`, where queries are then scored and results
+        returned. Kinds that search on the CPU alone (faiss's) stay there: queries come to them."""
+        return self
+
     @abc.abstractmethod
     def state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
         """`(tensors, config)`: tensors for safetensors (never the movie vectors), a JSON-able

@@ -49,6 +49,12 @@ class BruteForceIndex(Index):
         top_scores, top_rows = torch.topk(scores, min(k, self.n_items), dim=1)
         return top_scores, self.ids[top_rows].masked_fill(top_scores == float("-inf"), -1)
 
+    def to(self, device: torch.device) -> BruteForceIndex:
+        if torch.device(device) == self._device:
+            return self
+        ids = self.ids.to(device) if self._explicit_ids else None
+        return BruteForceIndex(self.vectors.to(device), ids)
+
     def state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
         tensors = {"ids": self.ids.cpu().contiguous()} if self._explicit_ids else {}
         return tensors, {"kind": self.kind}

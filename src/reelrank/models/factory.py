@@ -62,17 +62,20 @@ def fit_closed_form(
     *,
     n_users: int,
     n_movies: int,
+    histories: UserHistories | None = None,
 ) -> RetrievalModel:
     """Fit a model that needs no gradient training from `[n]` training (user, movie) indices
-    (for a "blend", its item-item part)."""
+    (for a "blend", its item-item part). `histories`, the same pairs as each user's movies in
+    CSR (`UserHistories`), saves building them again where a model keeps them."""
     _check_kind(config)
     if config.kind == "popularity":
         return Popularity(n_movies=n_movies).fit(movie_idx)
     if config.kind in _ITEM_ITEM:
         if dense_item_item_mb(n_users, n_movies) > config.dense_item_item_mb:
-            histories = histories_from_pairs(
-                user_idx, movie_idx, n_users=n_users, n_movies=n_movies
-            )
+            if histories is None:
+                histories = histories_from_pairs(
+                    user_idx, movie_idx, n_users=n_users, n_movies=n_movies
+                )
             return LowRankItemModel.fit(config, histories, n_movies=n_movies)
         model = _ITEM_ITEM[config.kind]
         return model.fit(config, user_idx, movie_idx, n_users=n_users, n_movies=n_movies)

@@ -29,6 +29,7 @@ stores anyway: the item-item models take them back as `user_histories=`.
 from __future__ import annotations
 
 import abc
+import itertools
 from collections.abc import Mapping
 
 import numpy as np
@@ -67,6 +68,13 @@ class RetrievalModel(nn.Module, abc.ABC):
     @abc.abstractmethod
     def movie_embedding(self, movie_idx: Tensor) -> Tensor:
         """`[batch]` movie indices -> `[batch, dim]` item vectors."""
+
+    @property
+    def device(self) -> torch.device:
+        """Where this model's weights (or, for closed-form models, buffers) are."""
+        for tensor in itertools.chain(self.parameters(), self.buffers()):
+            return tensor.device
+        return torch.device("cpu")
 
     @abc.abstractmethod
     def all_movie_embeddings(self) -> Tensor:

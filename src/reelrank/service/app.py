@@ -42,6 +42,7 @@ log = logging.getLogger("uvicorn.error")
 STATIC = Path(__file__).parent / "static"
 ARTIFACT_ENV = "REELRANK_ARTIFACT"  # how `serve --workers N` tells each worker what to load
 THREADS_ENV = "REELRANK_TORCH_THREADS"  # and how many torch threads it may use
+DEVICE_ENV = "REELRANK_DEVICE"  # and where it computes (a `--device` value)
 # The page loads nothing from elsewhere; the policy makes the browser enforce that.
 PAGE_HEADERS = {
     "Content-Security-Policy": (
@@ -72,8 +73,14 @@ SECURITY_HEADERS = {
 DOCS_ASSETS = Path(swagger_ui_bundle.swagger_ui_path)
 
 
-def create_app(recommender: Recommender | None = None, *, artifact: Path | None = None) -> FastAPI:
-    """The service app for a recommender in memory, or for an artifact loaded at start-up."""
+def create_app(
+    recommender: Recommender | None = None,
+    *,
+    artifact: Path | None = None,
+    device: torch.device | None = None,
+) -> FastAPI:
+    """The service app for a recommender in memory, or for an artifact loaded at start-up (and
+    moved to `device`, the CPU by default)."""
     if (recommender is None) == (artifact is None):
         raise ValueError("create_app needs exactly one of a recommender or an artifact path")
 
@@ -81,7 +88,7 @@ def create_app(recommender: Recommender | None = None, *, artifact: Path | None 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if artifact is not None:
             try:
-                app.state.recommender = Recommender.load(artifact)
+                app.state.recommender = Recommender.load(artifact).to(device or "cpu")
             except ReelrankError as error:
                 # uvicorn then reports "Application startup failed" and exits non-zero.
                 log.error("cannot serve %s: %s", artifact, error)
@@ -128,7 +135,8 @@ def app_from_env() -> FastAPI:
     threads = os.environ.get(THREADS_ENV)
     if threads:
         torch.set_num_threads(int(threads))
-    return create_app(artifact=Path(artifact))
+    device = os.environ.get(DEVICE_ENV)
+    return create_app(artifact=Path(artifact), device=torch.device(device) if device else None)
 
 
 # -- errors -------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 from reelrank.recommender import Recommender
-from reelrank.service.app import ARTIFACT_ENV, THREADS_ENV, create_app
+from reelrank.service.app import ARTIFACT_ENV, DEVICE_ENV, THREADS_ENV, create_app
 
 log = logging.getLogger("reelrank.service")
 
@@ -29,9 +29,11 @@ def serve(
     workers: int = 1,
     threads: int = 1,
     recommender: Recommender | None = None,
+    device: torch.device | None = None,
     log_level: str = "info",
 ) -> None:
-    """Serve `artifact` (or `recommender`, already loaded from it) until interrupted.
+    """Serve `artifact` (or `recommender`, already loaded from it) until interrupted, computing
+    on `device` (the CPU by default; each worker moves its own copy there).
 
     `threads` is torch's intra-op threads per worker: requests are small, so one thread per process
     and more `workers` use the cores better than threads fighting over them.
@@ -42,10 +44,15 @@ def serve(
         log.warning("serving on %s: reachable from other machines, with no authentication", host)
     os.environ[ARTIFACT_ENV] = str(Path(artifact).resolve())
     os.environ[THREADS_ENV] = str(threads)
+    os.environ[DEVICE_ENV] = str(device or "cpu")
     options: dict[str, Any] = dict(host=host, port=port, log_level=log_level, access_log=False)
     if workers == 1:
         torch.set_num_threads(threads)
-        app = create_app(recommender) if recommender else create_app(artifact=Path(artifact))
+        app = (
+            create_app(recommender.to(device or "cpu"))
+            if recommender
+            else create_app(artifact=Path(artifact), device=device)
+        )
         uvicorn.run(app, **options)
     else:
         # Each worker is a fresh process: it rebuilds the app from the environment and loads the
