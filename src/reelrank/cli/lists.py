@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from reelrank.cli.app import ArtifactArg, JsonOption, ScoresOption, app
+from reelrank.cli.app import ArtifactArg, DeviceOption, JsonOption, ScoresOption, app
 from reelrank.cli.output import (
     console,
+    count_bar,
     emit_json,
     print_recommendations,
     say,
@@ -16,7 +19,7 @@ from reelrank.cli.output import (
 )
 from reelrank.data.catalog import ListFilter
 from reelrank.recommender import Recommender
-from reelrank.served_lists import check_k
+from reelrank.served_lists import ListOrder, check_k
 from reelrank.types import ReelrankError
 
 
@@ -58,11 +61,23 @@ def recommend(
         ),
     ] = "relevance",
     scores: ScoresOption = False,
+    all_users: Annotated[
+        bool,
+        typer.Option(
+            "--all-users",
+            help="Write every known user's list to --out as Parquet (user_id, rank, movie_id, "
+            "movie_title, score, predicted_rating). Under torchrun each process writes its "
+            "share of the users as a part file of the --out folder, with a manifest.",
+        ),
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Where --all-users writes (replaced if there).")
+    ] = None,
+    device_name: DeviceOption = "auto",
     as_json: JsonOption = False,
 ) -> None:
     """Recommend the top k movies for a user, or for someone from movies they liked; each says
-    which liked movie brought it ("because you liked")."""
-    from reelrank.served_lists import ListOrder
+    which liked movie brought it ("because you liked"). With --all-users, every user's list."""
 
     orders: dict[str, ListOrder] = {
         "relevance": "relevance",
@@ -75,6 +90,15 @@ def recommend(
                 "--order must be relevance (the best match first) or predicted-rating (the "
                 f"highest predicted rating first), got {order!r}"
             )
+        only = ListFilter(tuple(genre or ()), year_from, year_to)
+        if all_users or out is not None:
+            if user is not None or liked or offset or not all_users or out is None:
+                raise ReelrankError(
+                    "--all-users writes every user's list to --out FILE: give both, and no "
+                    "--user, --liked or --offset"
+                )
+            _all_users(artifact, out, k, include_seen, only, orders[order], device_name, as_json)
+            return
         if user is None and not liked:
             raise ReelrankError(
                 "say who to recommend for: give --user ID (someone in the data) or one or more "
@@ -87,8 +111,9 @@ def recommend(
                 "--include-seen applies to --user only; liked movies are always left out"
             )
         check_k(k)
-        only = ListFilter(tuple(genre or ()), year_from, year_to)
-        recommender = Recommender.load(artifact)
+        from reelrank.devices import resolve_device
+
+        recommender = Recommender.load(artifact).to(resolve_device(device_name))
         if user is not None:
             recs = recommender.recommend(
                 user, k, include_seen=include_seen, offset=offset, only=only, order=orders[order]
@@ -119,6 +144,50 @@ def recommend(
     by = ", highest predicted rating first" if orders[order] == "predicted_rating" else ""
     print_recommendations(
         f"{places}{_filter_words(only)} for {who}{by}", recs, first=offset + 1, scores=scores
+    )
+
+
+def _all_users(
+    artifact: Path,
+    out: Path,
+    k: int,
+    include_seen: bool,
+    only: ListFilter,
+    order: ListOrder,
+    device_name: str,
+    as_json: bool,
+) -> None:
+    """`recommend --all-users`: every list to Parquet, shared among torchrun's processes."""
+    from reelrank.batch_recommendations import write_all_users
+    from reelrank.devices import resolve_device
+    from reelrank.distributed import World, joined
+
+    check_k(k)
+    world = World.from_env()
+    device = world.device(resolve_device(device_name))
+    with joined(world, device):
+        recommender = Recommender.load(artifact).to(device)
+        with count_bar(world.is_main and not as_json, "users") as on_progress:
+            summary = write_all_users(
+                recommender,
+                out,
+                k=k,
+                include_seen=include_seen,
+                only=only,
+                order=order,
+                world=world,
+                on_progress=on_progress,
+            )
+    if not world.is_main:
+        return
+    if as_json:
+        emit_json(asdict(summary))
+        return
+    console().print(
+        f"Wrote {summary.rows:,} rows, the top {k} of {summary.users:,} users, to "
+        f"[bold]{summary.path}[/] ({summary.parts} part{'s' * (summary.parts > 1)}) in "
+        f"{summary.seconds:.1f} s",
+        soft_wrap=True,
     )
 
 

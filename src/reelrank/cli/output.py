@@ -198,3 +198,26 @@ def progress_bar(enabled: bool) -> Iterator[Callable[[TrainProgress], None] | No
             bar.update(tasks[key], completed=p.step, loss=p.loss, rmse=rmse)
 
         yield update
+
+
+@contextmanager
+def count_bar(enabled: bool, what: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar on stderr counting `what` done of a total; None when disabled."""
+    if not enabled:
+        yield None
+        return
+    columns = (
+        TextColumn(what),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=stderr(), transient=False) as bar:
+        tasks: list[Any] = []
+
+        def update(done: int, total: int) -> None:
+            if not tasks:
+                tasks.append(bar.add_task(what, total=total))
+            bar.update(tasks[0], completed=done, total=total)
+
+        yield update

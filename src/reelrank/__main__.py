@@ -1,0 +1,5 @@
+"""`python -m reelrank ...` runs the command line (`torchrun -m reelrank ...` too)."""
+
+from reelrank.cli import main
+
+main()
