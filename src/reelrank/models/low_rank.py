@@ -137,16 +137,28 @@ class LowRankItemModel(RetrievalModel):
         return model
 
     def user_embedding(self, user_idx: Tensor) -> Tensor:
-        """`[batch]` user indices -> `[batch, rank]`: the sum of their movies' factors, filtered
-        (user 0 and users without training movies: zeros)."""
+        """`[batch, rank]`: the sum of each user's movies' factors, filtered (user 0 and users
+        without training movies: zeros). The sum is a sparse product of the users' rows of X with
+        the factors, so memory grows with their ratings, not with ratings × rank."""
         users = index_vector("user_idx", user_idx, self.n_users).to(self.movie_factors.device)
         starts = self.history_indptr[users]
         lengths = self.history_indptr[users + 1] - starts
+        crow = torch.zeros(len(users) + 1, dtype=torch.long, device=users.device)
+        crow[1:] = lengths.cumsum(0)
         row = torch.repeat_interleave(torch.arange(len(users), device=users.device), lengths)
-        within = torch.arange(len(row), device=users.device) - (lengths.cumsum(0) - lengths)[row]
-        factors = self.movie_factors[self.history_movies[starts[row] + within]]
-        out = torch.zeros(len(users), self.movie_factors.shape[1], device=users.device)
-        return out.index_add_(0, row, factors) * self.spectral_filter
+        movies = self.history_movies[
+            starts[row] + torch.arange(len(row), device=users.device) - crow[row]
+        ]
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+            x = torch.sparse_csr_tensor(
+                crow,
+                movies,
+                torch.ones(len(movies), device=users.device),
+                (len(users), self.n_movies + 1),
+                check_invariants=False,
+            )
+        return (x @ self.movie_factors) * self.spectral_filter
 
     def movie_embedding(self, movie_idx: Tensor) -> Tensor:
         return self.movie_factors[movie_idx]
