@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from reelrank.checkpoints import Checkpoints
 from reelrank.config import ExperimentConfig
 from reelrank.data import features
 from reelrank.data.catalog import Catalog
@@ -140,10 +141,13 @@ def train_recommender(
     on_progress: ProgressCallback | None = None,
     data_info: dict[str, Any] | None = None,
     device: torch.device | None = None,
+    checkpoints: Checkpoints | None = None,
 ) -> Recommender:
     """Train every model `config` names on its split (the trained ones on `device`, default the
     CPU), evaluate on the held-out part (on `device` too), and return the `Recommender` (its
-    `metrics` hold the evaluation), its models on the CPU."""
+    `metrics` hold the evaluation), its models on the CPU. With `checkpoints` (made with
+    `run_identity`), the trained models are checkpointed as they train, and a resumed run
+    continues from the last checkpoint."""
     if config.ranking is None and config.retrieval is None:
         raise ReelrankError(f"preset {config.preset!r} names neither ranking nor retrieval")
     ratings = as_interactions(ratings)  # encoded once; every step below reads the codes
@@ -152,6 +156,9 @@ def train_recommender(
     data = prepare(ratings, config)
     ranking = new_ranking_model(config, data.vocabs) if config.ranking is not None else None
     retrieval = new_retrieval_model(config, ratings, data) if config.retrieval else None
+    tower = retrieval.two_tower if isinstance(retrieval, Blend) else retrieval
+    if checkpoints is not None:
+        checkpoints.track(ranking=ranking, retrieval=tower if isinstance(tower, TwoTower) else None)
 
     if config.shared_embeddings:
         # The TFRS multitask model: one set of embeddings, rating and retrieval losses together.
@@ -169,13 +176,18 @@ def train_recommender(
             weights=config.tasks,
             on_progress=on_progress,
             device=device,
+            checkpoints=checkpoints,
         )
     else:
         if ranking is not None:
             fit_ranking(
-                ranking, data.train, config.training, on_progress=on_progress, device=device
+                ranking,
+                data.train,
+                config.training,
+                on_progress=on_progress,
+                device=device,
+                checkpoints=checkpoints,
             )
-        tower = retrieval.two_tower if isinstance(retrieval, Blend) else retrieval
         if isinstance(tower, TwoTower):
             fit(
                 data.train,
@@ -184,6 +196,7 @@ def train_recommender(
                 retrieval_loss=config.retrieval_loss,
                 on_progress=on_progress,
                 device=device,
+                checkpoints=checkpoints,
             )
             tower.cpu()  # the blend's calibration and everything after run on the CPU
         if isinstance(retrieval, Blend) and config.retrieval is not None:
@@ -213,6 +226,12 @@ def train_recommender(
     recommender.metrics = evaluate_on(recommender, data.test) if len(data.test) else {}
     recommender.metrics |= {"train_ratings": len(data.train), "test_ratings": len(data.test)}
     return recommender.to("cpu")
+
+
+def run_identity(ratings: Ratings | Interactions, config: ExperimentConfig) -> dict[str, Any]:
+    """What a training run's checkpoints must match to be resumed: its configuration and the
+    fingerprint of its data."""
+    return {"config": config.to_dict(), "data_sha256": as_interactions(ratings).fingerprint()}
 
 
 def evaluate_recommender(

@@ -14,6 +14,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from reelrank.checkpoints import Checkpoints, Position
 from reelrank.config import RetrievalLossConfig, TaskWeights, TrainingConfig
 from reelrank.data.encoding import EncodedRatings
 from reelrank.devices import autocast
@@ -77,9 +78,17 @@ def fit_ranking(
     *,
     on_progress: ProgressCallback | None = None,
     device: torch.device | None = None,
+    checkpoints: Checkpoints | None = None,
 ) -> list[float]:
     """Train a rating model on `train` with MSE; returns the mean loss of each epoch."""
-    return fit(train, config, ranking=model, on_progress=on_progress, device=device)
+    return fit(
+        train,
+        config,
+        ranking=model,
+        on_progress=on_progress,
+        device=device,
+        checkpoints=checkpoints,
+    )
 
 
 def fit(
@@ -92,6 +101,7 @@ def fit(
     weights: TaskWeights | None = None,
     on_progress: ProgressCallback | None = None,
     device: torch.device | None = None,
+    checkpoints: Checkpoints | None = None,
 ) -> list[float]:
     """Train a rating model, a two-tower retrieval model, or both at once (multitask).
 
@@ -100,6 +110,10 @@ def fit(
     once. Deterministic for a given `config.seed` (the shuffle has its own seeded generator).
     The models and the training data move to `device` (default: the CPU) and stay there; the
     dense layers multiply in `config.precision`. Returns the mean total loss of each epoch.
+
+    With `checkpoints`, the run is saved every epoch (and every `checkpoints.every_steps`
+    batches), and a run resumed from one continues exactly where it stopped (see
+    `reelrank.checkpoints`).
     """
     if len(train) == 0:
         raise ValueError("cannot train on an empty training set")
@@ -136,15 +150,28 @@ def fit(
     trains_retrieval = softmax is not None and weights.retrieval > 0
     task = "multitask" if tracks_rating and trains_retrieval else "ranking"
     task = "retrieval" if trains_retrieval and not tracks_rating else task
-    history: list[float] = []
+    start = checkpoints.restore(task, optimizer) if checkpoints is not None else None
+    if start is not None and task in start.completed:
+        return start.history[task]  # finished before the checkpoint; its weights are back
+    history: list[float] = [] if start is None else list(start.history.get(task, []))
+    if start is not None and start.shuffle is not None:
+        generator.set_state(start.shuffle)
+    first_epoch, done = (1, 0) if start is None else (start.epoch, start.step)
     # Row-sparse embedding updates where they change nothing but the speed (see `optimizers`).
     sparse_embeddings(modules, isinstance(optimizer, Adagrad) and not config.weight_decay)
     for module in modules:
         module.train()
     try:
-        for epoch in range(1, config.epochs + 1):
+        for epoch in range(first_epoch, config.epochs + 1):
+            shuffle = generator.get_state()  # this epoch's order, for a checkpoint to redo
             total, squared, seen = 0.0, 0.0, 0
+            if done:  # resumed inside this epoch: its sums so far
+                assert start is not None
+                total, squared = start.sums["total"], start.sums["squared"]
+                seen = int(start.sums["seen"])
             for step, rows in enumerate(batches(len(train), config.batch_size, generator), 1):
+                if step <= done:
+                    continue  # done before the checkpoint
                 rows = rows.to(device, non_blocking=True)
                 u, m = users[rows], movies[rows]
                 loss = torch.zeros((), device=device)
@@ -170,12 +197,51 @@ def fit(
                     on_progress(
                         Progress(epoch, config.epochs, step, steps, total / seen, rmse, task)
                     )
+                if checkpoints is not None and checkpoints.due(step) and step < steps:
+                    sums = {"total": total, "squared": squared, "seen": float(seen)}
+                    where = _position(checkpoints, task, epoch, step, sums, history, shuffle)
+                    checkpoints.save(where, optimizer)
+            done = 0
             history.append(total / seen)
+            if checkpoints is not None and epoch < config.epochs:
+                next_order = generator.get_state()
+                where = _position(checkpoints, task, epoch + 1, 0, {}, history, next_order)
+                checkpoints.save(where, optimizer)
+        if checkpoints is not None:
+            finished = _position(checkpoints, None, 1, 0, {}, history, None, completed=task)
+            checkpoints.save(finished, None)
     finally:
         sparse_embeddings(modules, False)
         for module in modules:
             module.eval()
     return history
+
+
+def _position(
+    checkpoints: Checkpoints,
+    phase: str | None,
+    epoch: int,
+    step: int,
+    sums: dict[str, float],
+    history: list[float],
+    shuffle: torch.Tensor | None,
+    *,
+    completed: str | None = None,
+) -> Position:
+    """Where training stands, for a checkpoint: this phase's state on top of the phases that
+    finished before it; `shuffle` is the generator's state where `epoch` began."""
+    task = completed or phase
+    assert task is not None
+    before = checkpoints.position
+    return Position(
+        phase=phase,
+        epoch=epoch,
+        step=step,
+        sums=sums,
+        history={**before.history, task: list(history)},
+        completed=[*before.completed, *([completed] if completed else [])],
+        shuffle=shuffle,
+    )
 
 
 def _reduction(name: str) -> Literal["mean", "sum"]:

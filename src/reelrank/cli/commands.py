@@ -88,6 +88,10 @@ def train(
         str, typer.Option("--preset", help="Named configuration to start from.")
     ] = "seed",
     epochs: Annotated[int | None, typer.Option(help="Training epochs (preset's if unset).")] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(help="Ratings per training step, over all processes (preset's if unset)."),
+    ] = None,
     split: Annotated[str | None, typer.Option(help=f"Train/test split: {SPLIT_HELP}.")] = None,
     seed: Annotated[
         int | None, typer.Option(help="Random seed for split, init and shuffle.")
@@ -112,16 +116,40 @@ def train(
             help="fp32, or bf16 for the dense layers' products (fast on GPUs and AMX CPUs)."
         ),
     ] = None,
+    checkpoint_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where checkpoints go while training (default: OUT.checkpoints beside --out); "
+            "removed once the artifact is saved."
+        ),
+    ] = None,
+    checkpoint_every: Annotated[
+        int,
+        typer.Option(help="Also checkpoint every N training steps (0: after each epoch only)."),
+    ] = 0,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            help="Continue a run that stopped (a crash, kill -9) from its checkpoints in DIR; "
+            "give the same options it was started with."
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Train a model (on MovieLens 100k unless told otherwise), evaluate it on the held-out
-    split, save an artifact."""
+    split, save an artifact. Training is checkpointed, and --resume continues a stopped run."""
+    from reelrank.checkpoints import Checkpoints
     from reelrank.devices import check_precision, resolve_device
-    from reelrank.experiment import check_split, train_recommender
+    from reelrank.experiment import check_split, run_identity, train_recommender
 
     with user_errors():
         config = build_config(
-            preset_name, epochs=epochs, split=split, seed=seed, precision=precision
+            preset_name,
+            epochs=epochs,
+            split=split,
+            seed=seed,
+            precision=precision,
+            batch_size=batch_size,
         )
         device = resolve_device(device_name)
         check_precision(config.training.precision, device, say)
@@ -131,6 +159,14 @@ def train(
         )
         ratings = load_ratings(choice, cache_dir)
         check_split(ratings, config)
+        checkpoints = Checkpoints(
+            resume or checkpoint_dir or out_dir.with_name(out_dir.name + ".checkpoints"),
+            identity=run_identity(ratings, config),
+            every_steps=checkpoint_every,
+            resume=resume is not None,
+        )
+        if resume is not None:
+            say(f"resuming from {resume}: {checkpoints.position.describe()}")
         with progress_bar(not as_json) as on_progress:
             recommender = train_recommender(
                 ratings,
@@ -138,8 +174,10 @@ def train(
                 on_progress=on_progress,
                 data_info={"dataset": choice.name, "source": choice.to_json()},
                 device=device,
+                checkpoints=checkpoints,
             )
         path = recommender.save(out_dir)
+        checkpoints.remove()
     metrics = recommender.metrics
     if as_json:
         emit_json({"artifact": str(path), "preset": config.preset, "metrics": metrics})
@@ -155,6 +193,7 @@ def build_config(
     split: str | None,
     seed: int | None,
     precision: str | None = None,
+    batch_size: int | None = None,
 ) -> ExperimentConfig:
     """A preset with command-line overrides applied and checked."""
     config = preset(preset_name)
@@ -164,7 +203,9 @@ def build_config(
         parse_split(split)
     if precision is not None and precision not in PRECISIONS:
         raise ReelrankError(f"--precision must be {' or '.join(PRECISIONS)}, got {precision!r}")
-    overrides = {"epochs": epochs, "seed": seed, "precision": precision}
+    if batch_size is not None and batch_size < 1:
+        raise ReelrankError(f"--batch-size must be at least 1, got {batch_size}")
+    overrides = {"epochs": epochs, "seed": seed, "precision": precision, "batch_size": batch_size}
     training = with_overrides(config.training, **overrides)
     retrieval_training = config.retrieval_training
     if retrieval_training is not None:
