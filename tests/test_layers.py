@@ -21,6 +21,8 @@ LAYERS: dict[str, int] = {
     "reelrank.training": 4,
     "reelrank.optimizers": 4,
     "reelrank.devices": 3,
+    "reelrank.distributed": 3,  # which process this is, and the process group: torch only
+    "reelrank.checkpoints": 4,
     "reelrank.artifact_dir": 4,
     "reelrank.artifacts": 4,
     "reelrank.evaluation": 4,
@@ -30,7 +32,9 @@ LAYERS: dict[str, int] = {
     "reelrank.recommender": 5,
     "reelrank.experiment": 5,
     "reelrank.served_evaluation": 5,
+    "reelrank.batch_recommendations": 5,
     "reelrank.cli": 6,
+    "reelrank.__main__": 6,
     "reelrank.service": 6,
 }
 # Imports that the layer order alone would allow, but DESIGN.md rules out.

@@ -17,6 +17,7 @@ from reelrank.data.catalog import Catalog
 from reelrank.data.encoding import EncodedRatings, MovieTable, UserRatings, Vocabularies
 from reelrank.data.interactions import Interactions, as_interactions, check_explicit
 from reelrank.data.splits import split_ratings, split_rows
+from reelrank.distributed import World
 from reelrank.evaluation import evaluate_ranking, evaluate_retrieval
 from reelrank.index import Index, build_index
 from reelrank.models.blend import Blend, FoldIn
@@ -142,12 +143,15 @@ def train_recommender(
     data_info: dict[str, Any] | None = None,
     device: torch.device | None = None,
     checkpoints: Checkpoints | None = None,
+    world: World | None = None,
 ) -> Recommender:
     """Train every model `config` names on its split (the trained ones on `device`, default the
     CPU), evaluate on the held-out part (on `device` too), and return the `Recommender` (its
     `metrics` hold the evaluation), its models on the CPU. With `checkpoints` (made with
     `run_identity`), the trained models are checkpointed as they train, and a resumed run
-    continues from the last checkpoint."""
+    continues from the last checkpoint. In a `world` of several processes the models train
+    together (see `reelrank.training.fit`), and only rank 0 evaluates: the others' recommenders
+    come back without metrics."""
     if config.ranking is None and config.retrieval is None:
         raise ReelrankError(f"preset {config.preset!r} names neither ranking nor retrieval")
     ratings = as_interactions(ratings)  # encoded once; every step below reads the codes
@@ -177,6 +181,7 @@ def train_recommender(
             on_progress=on_progress,
             device=device,
             checkpoints=checkpoints,
+            world=world,
         )
     else:
         if ranking is not None:
@@ -187,6 +192,7 @@ def train_recommender(
                 on_progress=on_progress,
                 device=device,
                 checkpoints=checkpoints,
+                world=world,
             )
         if isinstance(tower, TwoTower):
             fit(
@@ -197,6 +203,7 @@ def train_recommender(
                 on_progress=on_progress,
                 device=device,
                 checkpoints=checkpoints,
+                world=world,
             )
             tower.cpu()  # the blend's calibration and everything after run on the CPU
         if isinstance(retrieval, Blend) and config.retrieval is not None:
@@ -221,6 +228,8 @@ def train_recommender(
             "ratings_sha256": ratings.fingerprint(),
         },
     )
+    if world is not None and not world.is_main:
+        return recommender
     if device is not None:
         recommender.to(device)  # evaluated where it was trained
     recommender.metrics = evaluate_on(recommender, data.test) if len(data.test) else {}

@@ -18,6 +18,7 @@ from reelrank.checkpoints import Checkpoints, Position
 from reelrank.config import RetrievalLossConfig, TaskWeights, TrainingConfig
 from reelrank.data.encoding import EncodedRatings
 from reelrank.devices import autocast
+from reelrank.distributed import World
 from reelrank.models.losses import RetrievalLoss
 from reelrank.models.ranking import RankingModel
 from reelrank.models.two_tower import TwoTower
@@ -79,6 +80,7 @@ def fit_ranking(
     on_progress: ProgressCallback | None = None,
     device: torch.device | None = None,
     checkpoints: Checkpoints | None = None,
+    world: World | None = None,
 ) -> list[float]:
     """Train a rating model on `train` with MSE; returns the mean loss of each epoch."""
     return fit(
@@ -88,6 +90,7 @@ def fit_ranking(
         on_progress=on_progress,
         device=device,
         checkpoints=checkpoints,
+        world=world,
     )
 
 
@@ -102,6 +105,7 @@ def fit(
     on_progress: ProgressCallback | None = None,
     device: torch.device | None = None,
     checkpoints: Checkpoints | None = None,
+    world: World | None = None,
 ) -> list[float]:
     """Train a rating model, a two-tower retrieval model, or both at once (multitask).
 
@@ -114,6 +118,12 @@ def fit(
     With `checkpoints`, the run is saved every epoch (and every `checkpoints.every_steps`
     batches), and a run resumed from one continues exactly where it stopped (see
     `reelrank.checkpoints`).
+
+    In a `world` of several processes (`torchrun`, the process group joined), every process
+    draws the same shuffled order; of each batch of `config.batch_size` rows (the global batch)
+    each takes its own share, and `DistributedDataParallel` averages the gradients, so a step is
+    the step one process would take on the whole batch (see `TrainingStep`). Embedding
+    gradients stay row-sparse over gloo; NCCL needs them dense.
     """
     if len(train) == 0:
         raise ValueError("cannot train on an empty training set")
@@ -126,6 +136,7 @@ def fit(
         retrieval=1.0 if retrieval is not None else 0.0,
     )
     device = device or torch.device("cpu")
+    world = world or World()
     # The whole training set lives on the device: a batch is an index slice, never a copy over.
     users = torch.from_numpy(train.user_idx).to(device)
     movies = torch.from_numpy(train.movie_idx).to(device)
@@ -158,9 +169,24 @@ def fit(
         generator.set_state(start.shuffle)
     first_epoch, done = (1, 0) if start is None else (start.epoch, start.step)
     # Row-sparse embedding updates where they change nothing but the speed (see `optimizers`).
-    sparse_embeddings(modules, isinstance(optimizer, Adagrad) and not config.weight_decay)
+    sparse = isinstance(optimizer, Adagrad) and not config.weight_decay
+    sparse_embeddings(modules, sparse and not (world.distributed and device.type == "cuda"))
     for module in modules:
         module.train()
+    trainer = TrainingStep(
+        ranking if tracks_rating else None,
+        retrieval if trains_retrieval else None,
+        softmax,
+        weights,
+        config.precision,
+    )
+    step_loss: nn.Module = trainer
+    if world.distributed:
+        step_loss = nn.parallel.DistributedDataParallel(
+            trainer,
+            device_ids=[device.index] if device.type == "cuda" else None,
+            broadcast_buffers=False,  # the loss's log-Q table is the same everywhere
+        )
     try:
         for epoch in range(first_epoch, config.epochs + 1):
             shuffle = generator.get_state()  # this epoch's order, for a checkpoint to redo
@@ -173,24 +199,22 @@ def fit(
                 if step <= done:
                     continue  # done before the checkpoint
                 rows = rows.to(device, non_blocking=True)
-                u, m = users[rows], movies[rows]
-                loss = torch.zeros((), device=device)
-                if tracks_rating and ranking is not None:
-                    with autocast(config.precision, device):
-                        predicted = ranking(u, m)
-                    mse = nn.functional.mse_loss(predicted.float(), ratings[rows])
-                    loss = loss + weights.rating * mse
-                    squared += mse.item() * len(rows)
-                if softmax is not None and retrieval is not None and weights.retrieval > 0:
-                    with autocast(config.precision, device):
-                        query = retrieval.user_embedding(u, exclude_from_history=m)
-                        candidates = retrieval.movie_embedding(m)
-                    in_batch = softmax(query.float(), candidates.float(), m)
-                    loss = loss + weights.retrieval * in_batch
+                share = world.shard(len(rows)) if world.distributed else slice(None)
+                mine = rows[share]
+                loss, mse = step_loss(
+                    users[mine],
+                    movies[mine],
+                    ratings[mine],
+                    movies[rows],
+                    share,
+                    world.size,
+                )
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                total += loss.item() * len(rows)
+                if tracks_rating:
+                    squared += mse.item() * len(mine)
+                total += loss.item() * len(rows) / world.size
                 seen += len(rows)
                 if on_progress is not None:
                     rmse = math.sqrt(squared / seen) if tracks_rating else None
@@ -215,6 +239,70 @@ def fit(
         for module in modules:
             module.eval()
     return history
+
+
+class TrainingStep(nn.Module):
+    """The loss of one training step, as a module, so that `DistributedDataParallel` can wrap it.
+
+    `forward(users, movies, ratings, batch_movies, share, world_size)`: `users`, `movies` and
+    `ratings` are this process's rows (`share`, a slice, of the batch), `batch_movies` the whole
+    batch's movies. Returns `(loss, mse)`: `weights.rating` × the rating MSE plus
+    `weights.retrieval` × the in-batch softmax, and the unweighted MSE of these rows (for the
+    progress RMSE). In one process (`share` every row, `world_size` 1) that is the plain loss of
+    the batch. In several, each process scores its own rows, its queries against all the
+    batch's movies (every process knows them: all draw the same order), and its loss is its part
+    of the batch's mean times `world_size`, since DistributedDataParallel averages the gradients
+    of the processes: the sum is then the gradient of the whole batch.
+    """
+
+    def __init__(
+        self,
+        ranking: RankingModel | None,
+        retrieval: TwoTower | None,
+        softmax: RetrievalLoss | None,
+        weights: TaskWeights,
+        precision: str,
+    ) -> None:
+        super().__init__()
+        self.ranking, self.retrieval, self.softmax = ranking, retrieval, softmax
+        self.weights, self.precision = weights, precision
+
+    def forward(
+        self,
+        users: torch.Tensor,
+        movies: torch.Tensor,
+        ratings: torch.Tensor,
+        batch_movies: torch.Tensor,
+        share: slice,
+        world_size: int,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        device = users.device
+        loss = torch.zeros((), device=device)
+        mse = torch.zeros((), device=device)
+        if self.ranking is not None:
+            with autocast(self.precision, device):
+                predicted = self.ranking(users, movies)
+            if world_size == 1:
+                mse = nn.functional.mse_loss(predicted.float(), ratings)
+                rating_loss = mse
+            else:  # a sum, not a mean: a process's share of a short last batch may be empty
+                squared_error = (predicted.float() - ratings).square().sum()
+                rating_loss = squared_error * (world_size / len(batch_movies))
+                mse = squared_error / max(1, len(users))
+            loss = loss + self.weights.rating * rating_loss
+        if self.retrieval is not None and self.softmax is not None:
+            with autocast(self.precision, device):
+                query = self.retrieval.user_embedding(users, exclude_from_history=movies)
+                candidates = self.retrieval.movie_embedding(batch_movies)
+            if world_size == 1:
+                in_batch = self.softmax(query.float(), candidates.float(), batch_movies)
+            else:
+                rows = torch.arange(len(batch_movies), device=device)[share]
+                in_batch = world_size * self.softmax(
+                    query.float(), candidates.float(), batch_movies, query_rows=rows
+                )
+            loss = loss + self.weights.retrieval * in_batch
+        return loss, mse.detach()
 
 
 def _position(

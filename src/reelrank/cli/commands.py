@@ -78,8 +78,8 @@ def data_choice(
     )
 
 
-def load_ratings(choice: DataChoice, cache_dir: Path | None) -> Any:
-    return load_data(choice, cache_dir=cache_dir, notify=say)
+def load_ratings(choice: DataChoice, cache_dir: Path | None, *, quiet: bool = False) -> Any:
+    return load_data(choice, cache_dir=cache_dir, notify=_quiet if quiet else say)
 
 
 @app.command()
@@ -134,14 +134,29 @@ def train(
             "give the same options it was started with."
         ),
     ] = None,
+    nproc: Annotated[
+        int | None,
+        typer.Option(
+            "--nproc",
+            help="Train in N processes on this machine: runs torchrun --standalone "
+            "--nproc-per-node N -m reelrank train with the other options (see the README for "
+            "several machines).",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Train a model (on MovieLens 100k unless told otherwise), evaluate it on the held-out
-    split, save an artifact. Training is checkpointed, and --resume continues a stopped run."""
+    split, save an artifact. Training is checkpointed, and --resume continues a stopped run.
+    Under torchrun (or with --nproc) the processes train together, and rank 0 evaluates,
+    saves and reports."""
     from reelrank.checkpoints import Checkpoints
     from reelrank.devices import check_precision, resolve_device
+    from reelrank.distributed import World, joined
     from reelrank.experiment import check_split, run_identity, train_recommender
 
+    world = World.from_env()
+    if nproc is not None:
+        launch_processes(nproc, world)
     with user_errors():
         config = build_config(
             preset_name,
@@ -151,31 +166,38 @@ def train(
             precision=precision,
             batch_size=batch_size,
         )
-        device = resolve_device(device_name)
-        check_precision(config.training.precision, device, say)
+        device = world.device(resolve_device(device_name))
+        check_precision(config.training.precision, device, say if world.is_main else _quiet)
         check_target(out_dir)  # before the data is loaded and the model trained, not after
         choice = data_choice(
             dataset, data, ratings_file, columns, movies, movie_columns, on_bad_rows
         )
-        ratings = load_ratings(choice, cache_dir)
+        ratings = load_ratings(choice, cache_dir, quiet=not world.is_main)
         check_split(ratings, config)
         checkpoints = Checkpoints(
             resume or checkpoint_dir or out_dir.with_name(out_dir.name + ".checkpoints"),
             identity=run_identity(ratings, config),
             every_steps=checkpoint_every,
             resume=resume is not None,
+            writes=world.is_main,
         )
-        if resume is not None:
+        if resume is not None and world.is_main:
             say(f"resuming from {resume}: {checkpoints.position.describe()}")
-        with progress_bar(not as_json) as on_progress:
+        data_info: dict[str, Any] = {"dataset": choice.name, "source": choice.to_json()}
+        if world.distributed:
+            data_info["processes"] = world.size
+        with joined(world, device), progress_bar(world.is_main and not as_json) as on_progress:
             recommender = train_recommender(
                 ratings,
                 config,
                 on_progress=on_progress,
-                data_info={"dataset": choice.name, "source": choice.to_json()},
+                data_info=data_info,
                 device=device,
                 checkpoints=checkpoints,
+                world=world,
             )
+        if not world.is_main:
+            return  # rank 0 evaluates, saves and reports
         path = recommender.save(out_dir)
         checkpoints.remove()
     metrics = recommender.metrics
@@ -184,6 +206,32 @@ def train(
         return
     console().print(f"Saved the trained model to [bold]{path}[/]")
     print_metrics(metrics, title=f"Evaluation on the test part of split {config.split}")
+
+
+def _quiet(_: str) -> None:
+    """Where only rank 0 speaks."""
+
+
+def launch_processes(nproc: int, world: Any) -> None:
+    """`train --nproc N`: run this same command in N processes under torchrun, and exit with
+    its status."""
+    import subprocess
+    import sys
+
+    if nproc < 1:
+        fail(f"--nproc must be at least 1, got {nproc}")
+    if world.distributed:
+        fail("--nproc starts processes itself: leave it out under torchrun")
+    args, skip = [], False
+    for arg in sys.argv[1:]:
+        if skip or arg == "--nproc":
+            skip = not skip
+            continue
+        if not arg.startswith("--nproc="):
+            args.append(arg)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    command += ["--nproc-per-node", str(nproc), "-m", "reelrank", *args]
+    raise typer.Exit(subprocess.run(command, check=False).returncode)
 
 
 def build_config(

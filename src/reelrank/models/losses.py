@@ -31,6 +31,7 @@ def sampled_softmax_loss(
     log_q: Tensor | None = None,
     sample_weight: Tensor | None = None,
     reduction: Reduction = "mean",
+    query_rows: Tensor | None = None,
 ) -> Tensor:
     """In-batch sampled softmax cross-entropy; the positives are on the diagonal.
 
@@ -52,6 +53,11 @@ def sampled_softmax_loss(
         sample_weight: `[batch]` per-example weights.
         reduction: "mean" (the default: `sum(weight * loss) / batch`, Keras' convention, so the
             weights scale rather than renormalise) or "sum" (TFRS' default).
+        query_rows: `[q]` rows of the batch that `user_emb` (then `[q, dim]`) and
+            `sample_weight` (then `[q]`) hold, the others' queries being elsewhere: each of
+            several processes scores its own share of the batch's queries against all of the
+            batch's movies, and their losses add up to the whole batch's (the mean still divides
+            by the whole batch). None: every row.
 
     Returns:
         A scalar tensor.
@@ -61,12 +67,22 @@ def sampled_softmax_loss(
             f"user_emb and movie_emb must be [batch, dim]; got shapes "
             f"{tuple(user_emb.shape)} and {tuple(movie_emb.shape)}"
         )
-    if user_emb.shape != movie_emb.shape:
+    rows_given = query_rows is not None
+    if rows_given and (
+        query_rows.ndim != 1 or query_rows.shape[0] != user_emb.shape[0]  # type: ignore[union-attr]
+    ):
+        raise ValueError(f"query_rows must be [{user_emb.shape[0]}] rows, one per query")
+    if rows_given and user_emb.shape[1:] != movie_emb.shape[1:]:
+        raise ValueError(
+            f"user_emb [q, dim] and movie_emb [batch, dim] must share dim; got shapes "
+            f"{tuple(user_emb.shape)} and {tuple(movie_emb.shape)}"
+        )
+    if not rows_given and user_emb.shape != movie_emb.shape:
         raise ValueError(
             f"user_emb and movie_emb must have the same [batch, dim] shape; got "
             f"{tuple(user_emb.shape)} and {tuple(movie_emb.shape)}"
         )
-    batch = user_emb.shape[0]
+    batch = movie_emb.shape[0]
     if batch == 0:
         raise ValueError("sampled_softmax_loss needs a non-empty batch")
     if not temperature > 0:
@@ -75,7 +91,7 @@ def sampled_softmax_loss(
         raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
     _check_vector("movie_ids", movie_ids, batch)
     _check_vector("log_q", log_q, batch)
-    _check_vector("sample_weight", sample_weight, batch)
+    _check_vector("sample_weight", sample_weight, user_emb.shape[0])
 
     if remove_accidental_hits and movie_ids is None:
         raise ValueError("remove_accidental_hits=True needs movie_ids, the [batch] movie indices")
@@ -94,7 +110,7 @@ def sampled_softmax_loss(
     if log_q is not None:
         # log-Q correction (Yi et al. 2019): each candidate's column, the positive's included.
         shift = -log_q.to(user_emb.dtype)[first]
-    weight = torch.ones(batch, dtype=user_emb.dtype, device=user_emb.device)
+    weight = torch.ones(user_emb.shape[0], dtype=user_emb.dtype, device=user_emb.device)
     if sample_weight is not None:
         weight = sample_weight.to(user_emb.dtype)
     if reduction == "mean":
@@ -102,7 +118,7 @@ def sampled_softmax_loss(
     total: Tensor = _UniqueCandidateSoftmax.apply(
         user_emb,
         movie_emb[first],
-        column,
+        column if query_rows is None else column[query_rows],
         copies.to(user_emb.dtype).log(),
         shift,
         weight,
@@ -222,8 +238,10 @@ class RetrievalLoss(nn.Module):
         movie_emb: Tensor,
         movie_ids: Tensor,
         sample_weight: Tensor | None = None,
+        query_rows: Tensor | None = None,
     ) -> Tensor:
-        """Scalar loss for `[batch, dim]` embeddings of a batch of `[batch]` positive movie ids."""
+        """Scalar loss for `[batch, dim]` embeddings of a batch of `[batch]` positive movie ids
+        (`query_rows`: see `sampled_softmax_loss`)."""
         log_q = None if self.log_q_table is None else self.log_q_table[movie_ids]
         return sampled_softmax_loss(
             user_emb,
@@ -234,6 +252,7 @@ class RetrievalLoss(nn.Module):
             log_q=log_q,
             sample_weight=sample_weight,
             reduction=self.reduction,
+            query_rows=query_rows,
         )
 
 
