@@ -41,3 +41,17 @@ def test_faiss_missing_gives_install_hint(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setitem(sys.modules, "faiss", None)
     with pytest.raises(ImportError, match=r"pip install 'reelrank\[ann\]'"):
         FaissIndex(torch.randn(3, 2))
+
+
+def test_a_heavy_user_does_not_change_the_others_results() -> None:
+    """Queries are searched in groups by how many movies they exclude; a batch mixing a user
+    who excludes most of the catalogue with light ones answers each as it would alone."""
+    pytest.importorskip("faiss", reason="faiss is not installed (pip install 'reelrank[ann]')")
+    vectors, queries = _data(n=600, q=6, d=8)
+    index = FaissIndex(vectors, m=16, ef_construction=100, ef_search=64)
+    exclude = [list(range(1, 500)), [], [3], list(range(1, 40)), [7, 8], list(range(100, 300))]
+    scores, found = index.search(queries, 10, exclude=exclude)
+    for row, movies in enumerate(exclude):
+        alone_scores, alone = index.search(queries[row : row + 1], 10, exclude=[movies])
+        assert torch.equal(found[row], alone[0]) and torch.equal(scores[row], alone_scores[0])
+        assert not set(found[row].tolist()) & set(movies)

@@ -94,7 +94,27 @@ class FaissIndex(Index):
     def _search_batch(
         self, queries: Tensor, k: int, excluded: Tensor | None
     ) -> tuple[Tensor, Tensor]:
-        extra = 0 if excluded is None else int(excluded.sum(dim=1).max())
+        if excluded is None:
+            return self._search_group(queries, k, None, 0)
+        # The graph returns the top `fetch` of each query, the excluded ones among them, so each
+        # query needs k + its exclusions. One fetch for a whole batch would make every query pay
+        # for its heaviest user (thousands of rated movies at 25M): queries are grouped by the
+        # power of two above their count instead.
+        counts = excluded.sum(dim=1)
+        groups = torch.ceil(torch.log2(counts.double() + 1)).long()
+        width = min(k, int(self._graph_ids.numel()))
+        scores = torch.full((len(queries), width), float("-inf"))
+        ids = torch.full((len(queries), width), -1, dtype=torch.long)
+        for group in torch.unique(groups):
+            rows = torch.nonzero(groups == group).squeeze(1)
+            extra = int(counts[rows].max())
+            scores[rows], ids[rows] = self._search_group(queries[rows], k, excluded[rows], extra)
+        return scores, ids
+
+    def _search_group(
+        self, queries: Tensor, k: int, excluded: Tensor | None, extra: int
+    ) -> tuple[Tensor, Tensor]:
+        """The top k of `queries` without their `excluded` movies, at most `extra` each."""
         fetch = min(k + extra, int(self._graph_ids.numel()))
         if fetch == 0:
             return torch.empty(len(queries), 0), torch.empty(len(queries), 0, dtype=torch.long)
