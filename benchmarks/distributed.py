@@ -102,7 +102,7 @@ def all_users_runs(artifact: Path) -> dict[str, Any]:
             done = subprocess.run(command, capture_output=True, text=True, check=False)
             if done.returncode != 0:
                 raise SystemExit(f"--all-users failed:\n{done.stderr[-3000:]}")
-            summary = json.loads(done.stdout.strip().splitlines()[-1])
+            summary = json.loads(done.stdout)
             out[f"{processes}_process"] = summary | {
                 "users_per_second": summary["users"] / summary["seconds"]
             }
@@ -119,6 +119,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--artifact", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--no-train", action="store_true", help="only the --all-users part")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="reelrank-dist-"))
@@ -127,20 +128,28 @@ def main() -> None:
     if args.worker:
         worker(folder, cache)
         return
-    if not folder.exists():
+    if not folder.exists() and not args.no_train:
         synth = [sys.executable, "-m", "reelrank", "data", "synth", "--out", str(folder)]
         synth += ["--ratings", "1000000", "--users", "6040", "--movies", "3706", "--json"]
         subprocess.run(synth, check=True, capture_output=True)
-    # Warm the encoded cache once, so no timed run parses the CSV.
-    warm = [*TORCH_RUN, "--nproc-per-node", "1", __file__, "--worker"]
-    subprocess.run([*warm, "--dir", str(folder), "--cache", str(cache)], check=True)
-    result: dict[str, Any] = {"cpus": os.cpu_count(), "train": train_runs(folder, cache, args.runs)}
+    if not args.no_train:  # warm the encoded cache once, so no timed run parses the CSV
+        warm = [*TORCH_RUN, "--nproc-per-node", "1", __file__, "--worker"]
+        subprocess.run([*warm, "--dir", str(folder), "--cache", str(cache)], check=True)
+    result: dict[str, Any] = {"cpus": os.cpu_count()}
+    if not args.no_train:
+        result["train"] = train_runs(folder, cache, args.runs)
+        _report(result, args.out)
     if args.artifact is not None:
         result["all_users"] = all_users_runs(args.artifact)
+        _report(result, args.out)
+
+
+def _report(result: dict[str, Any], out: Path | None) -> None:
+    """Print what is measured so far (and write it to `out`)."""
     text = json.dumps(result, indent=2)
-    print(text)
-    if args.out is not None:
-        args.out.write_text(text + "\n")
+    print(text, flush=True)
+    if out is not None:
+        out.write_text(text + "\n")
 
 
 if __name__ == "__main__":

@@ -82,8 +82,12 @@ def test_an_earlier_output_is_replaced_whole_or_kept(loaded: Recommender, tmp_pa
         write_all_users(loaded, target, k=3, chunk_users=5, on_progress=crash)
     assert target.read_bytes() == before  # the old output is untouched
     assert sorted(p.name for p in tmp_path.iterdir()) == ["recs.parquet"]  # nothing left over
+    killed = tmp_path / ".recs.parquet.tmp-2147483646-0badcafe"  # a writer that is gone
+    killed.mkdir()
+    (killed / "recs.parquet").write_bytes(b"PAR1 half")
     write_all_users(loaded, target, k=3)
     assert pq.read_table(target).num_rows == (loaded.catalog.users.size - 1) * 3
+    assert not killed.exists()
 
 
 def test_other_files_and_folders_are_never_replaced(loaded: Recommender, tmp_path: Path) -> None:

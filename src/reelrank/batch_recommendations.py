@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from reelrank.data.cache import sweep_stale, temporary_name
 from reelrank.data.catalog import ListFilter
 from reelrank.distributed import World, barrier, broadcast_object, gather_objects
 from reelrank.recommender import Recommender
@@ -77,8 +77,10 @@ def write_all_users(
     start = time.perf_counter()
     n_users = recommender.catalog.users.size - 1
     users = np.arange(1, n_users + 1)[world.shard(n_users)]
-    # One name for this run's staging folder, the same on every process.
-    staging = target.parent / f".{target.name}.{broadcast_object(world, uuid.uuid4().hex)}"
+    if world.is_main:
+        sweep_stale(target, ("tmp", "old"))  # what a killed earlier run left beside it
+    # One name for this run's staging folder (rank 0's), the same on every process.
+    staging = broadcast_object(world, temporary_name(target, "tmp"))
     staging.mkdir(exist_ok=world.distributed)
     part = staging / (f"part-{world.rank:05d}.parquet" if world.distributed else target.name)
     try:
@@ -216,7 +218,7 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 def _swap_into_place(staging: Path, target: Path) -> None:
     """Put the finished folder `staging` at `target`, replacing an older output there."""
-    old = target.parent / f".{target.name}.old-{uuid.uuid4().hex}"
+    old = temporary_name(target, "old")
     if target.exists():
         os.replace(target, old)
     os.replace(staging, target)
