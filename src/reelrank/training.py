@@ -212,10 +212,11 @@ def fit(
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+                # Running sums over this process's rows (all of them in one process).
                 if tracks_rating:
                     squared += mse.item() * len(mine)
                 total += loss.item() * len(rows) / world.size
-                seen += len(rows)
+                seen += len(mine)
                 if on_progress is not None:
                     rmse = math.sqrt(squared / seen) if tracks_rating else None
                     on_progress(
@@ -226,7 +227,7 @@ def fit(
                     where = _position(checkpoints, task, epoch, step, sums, history, shuffle)
                     checkpoints.save(where, optimizer)
             done = 0
-            history.append(total / seen)
+            history.append(total / max(1, seen))
             if checkpoints is not None and epoch < config.epochs:
                 next_order = generator.get_state()
                 where = _position(checkpoints, task, epoch + 1, 0, {}, history, next_order)
