@@ -182,6 +182,12 @@ def test_sigkill_anywhere_then_resume_gives_the_same_metrics(
     )
     assert killed.returncode == -9, killed.stderr[-2000:]
     assert not out.exists() and (checkpoints / POINTER).is_file()
+    if kind == "step":  # starting afresh instead says what it replaces; then the kill again
+        afresh = [*train, "--out", str(tmp_path / "other"), "--checkpoint-dir", str(checkpoints)]
+        fresh = runner.invoke(app, afresh)
+        assert fresh.exit_code == 0 and "holds the checkpoints of an earlier run" in fresh.stderr
+        again = [sys.executable, "-c", KILLER, kind, str(n), *train, "--out", str(out)]
+        assert subprocess.run(again, capture_output=True, timeout=300).returncode == -9
     resumed = runner.invoke(app, [*train, "--out", str(out), "--resume", str(checkpoints)])
     assert resumed.exit_code == 0, resumed.output
     assert json.loads(resumed.stdout)["metrics"] == json.loads(whole.stdout)["metrics"]

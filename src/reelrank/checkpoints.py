@@ -184,6 +184,10 @@ class Checkpoints:
         }
         _write(self.directory, f"step-{position.global_step:016d}", tensors, state)
 
+    def earlier_run(self) -> bool:
+        """Whether the directory holds checkpoints that this run did not load."""
+        return self.loaded is None and (self.directory / POINTER).is_file()
+
     def remove(self) -> None:
         """Delete the checkpoints (the run finished and its artifact is saved)."""
         if self.writes:

@@ -183,6 +183,12 @@ def train(
         )
         if resume is not None and world.is_main:
             say(f"resuming from {resume}: {checkpoints.position.describe()}")
+        elif checkpoints.earlier_run() and world.is_main:
+            say(
+                f"note: {checkpoints.directory} holds the checkpoints of an earlier run that did "
+                f"not finish; this run replaces them (to continue that one instead: --resume "
+                f"{checkpoints.directory})"
+            )
         data_info: dict[str, Any] = {"dataset": choice.name, "source": choice.to_json()}
         if world.distributed:
             data_info["processes"] = world.size
