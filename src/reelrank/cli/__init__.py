@@ -5,7 +5,8 @@ ends with one clear line on stderr and exit status 1; an unexpected error says i
 its traceback went (exit status 70).
 """
 
-from reelrank.cli import commands, lists  # noqa: F401  (registers the commands)
+# Importing the modules registers their commands, in this order (`reelrank --help` lists them so).
+from reelrank.cli import train, commands, lists  # noqa: F401, I001
 from reelrank.cli.app import app, main
 
 __all__ = ["app", "main"]
