@@ -192,3 +192,20 @@ def test_sigkill_anywhere_then_resume_gives_the_same_metrics(
     assert resumed.exit_code == 0, resumed.output
     assert json.loads(resumed.stdout)["metrics"] == json.loads(whole.stdout)["metrics"]
     assert not checkpoints.exists()  # removed once the artifact is saved
+
+
+def test_a_shared_checkpoint_dir_keeps_everything_else(ratings: Ratings, tmp_path: Path) -> None:
+    """`--checkpoint-dir` may name a folder that holds other things: finishing removes only the
+    checkpoints."""
+    (tmp_path / "notes.txt").write_text("keep me")
+    config = CONFIGS["seed"]
+    checkpoints = Checkpoints(tmp_path, identity=run_identity(ratings, config), every_steps=2)
+    train_recommender(ratings, config, checkpoints=checkpoints)
+    assert (tmp_path / POINTER).is_file()
+    checkpoints.remove()
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+    alone = tmp_path / "alone"
+    checkpoints = Checkpoints(alone, identity=run_identity(ratings, config))
+    train_recommender(ratings, config, checkpoints=checkpoints)
+    checkpoints.remove()
+    assert not alone.exists()

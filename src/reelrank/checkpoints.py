@@ -23,6 +23,7 @@ CPU in one process).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -189,9 +190,16 @@ class Checkpoints:
         return self.loaded is None and (self.directory / POINTER).is_file()
 
     def remove(self) -> None:
-        """Delete the checkpoints (the run finished and its artifact is saved)."""
-        if self.writes:
-            shutil.rmtree(self.directory, ignore_errors=True)
+        """Delete the checkpoints (the run finished and its artifact is saved): only what they
+        are made of, and the directory itself if that leaves it empty."""
+        if not self.writes or not self.directory.is_dir():
+            return
+        for entry in self.directory.iterdir():
+            if entry.name.startswith(("step-", ".step-")) and entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+        (self.directory / POINTER).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self.directory.rmdir()  # fails, as it should, when anything else is there
 
 
 def load(directory: Path, identity: dict[str, Any]) -> Saved:
