@@ -129,3 +129,23 @@ def test_nproc_runs_this_command_under_torchrun(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("RANK", "0")
     result = runner.invoke(app, ["train", "--nproc", "2"])
     assert result.exit_code == 1 and "leave it out under torchrun" in result.stderr
+
+
+@pytest.mark.skipif(not TORCHRUN.exists(), reason="torchrun is not beside this python")
+def test_two_processes_killed_mid_epoch_resume_to_the_same_end(
+    grouplens_dir: Path, tmp_path: Path
+) -> None:
+    from test_checkpoints import KILLER  # tests/ is on the path: pytest imports it so
+
+    killer = tmp_path / "killer.py"
+    killer.write_text(KILLER)
+    args = ["train", "--data", str(grouplens_dir), "--batch-size", "256", "--epochs", "3"]
+    args += ["--checkpoint-every", "2"]
+    whole = _train(args, tmp_path / "whole", 2)
+    out = tmp_path / "model"
+    command = [str(TORCHRUN), "--standalone", "--nproc-per-node", "2", str(killer), "step", "8"]
+    command += [*args, "--out", str(out)]
+    killed = subprocess.run(command, capture_output=True, text=True, timeout=600, env=ENV)
+    assert killed.returncode != 0 and not out.exists()
+    resumed = _train([*args, "--resume", f"{out}.checkpoints"], out, 2)
+    assert resumed["metrics"] == whole["metrics"]
