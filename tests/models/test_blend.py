@@ -94,3 +94,16 @@ def test_fold_in_reuses_the_tower_movie_vectors_until_a_weight_changes() -> None
     fresh.load_state_dict(blend.state_dict())
     torch.testing.assert_close(blend.fold_in(history), fresh.fold_in(history))
     assert not torch.equal(blend.fold_in(history), before)
+
+
+def test_many_users_are_calibrated_on_a_seeded_sample(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past `CALIBRATION_USERS` users the spreads come from a seeded sample (all users x movies
+    would not fit at 25M's size): the same sample each time, and close to every user's spread."""
+    from reelrank.models import blend as blend_module
+
+    every = _blend().scales.clone()
+    monkeypatch.setattr(blend_module, "CALIBRATION_USERS", 8)
+    sampled, again = _blend().scales, _blend().scales
+    assert torch.equal(sampled, again)
+    assert not torch.equal(sampled, every)  # the sample was used
+    torch.testing.assert_close(sampled, every, rtol=0.35, atol=0.0)
