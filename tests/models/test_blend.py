@@ -107,3 +107,15 @@ def test_many_users_are_calibrated_on_a_seeded_sample(monkeypatch: pytest.Monkey
     assert torch.equal(sampled, again)
     assert not torch.equal(sampled, every)  # the sample was used
     torch.testing.assert_close(sampled, every, rtol=0.35, atol=0.0)
+
+
+def test_folding_in_many_movies_goes_in_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`fold_in_each` holds at most `SCORES_AT_ONCE` scores: chunks give what one batch gives."""
+    from reelrank.models import blend as blend_module
+
+    model = _blend()
+    movies = torch.arange(1, N_MOVIES + 1)
+    whole = model.fold_in_each(movies)
+    monkeypatch.setattr(blend_module, "SCORES_AT_ONCE", 2 * N_MOVIES)
+    torch.testing.assert_close(model.fold_in_each(movies), whole)
+    torch.testing.assert_close(whole[2], model.fold_in(movies[2:3]), rtol=1e-5, atol=1e-6)

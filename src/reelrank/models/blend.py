@@ -44,6 +44,7 @@ from reelrank.models.two_tower import TwoTower
 
 # Users whose scores set each part's spread (all of them up to this many).
 CALIBRATION_USERS = 1000
+SCORES_AT_ONCE = 1 << 24  # the most scores `fold_in_each` holds at once
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,11 @@ class Blend(RetrievalModel):
         movies = known_movies(movie_idx, self.n_movies).to(self.scales.device)
         if not movies.numel():
             return self.scales.new_zeros(0, self.all_movie_embeddings().shape[1])
+        # Each row scores the whole catalogue for its spreads: ~16M scores at a time (folding in
+        # all of 25M's 56k movies at once would be a 12.7 GB table).
+        chunk = max(1, SCORES_AT_ONCE // self.n_movies)
+        if len(movies) > chunk:
+            return torch.cat([self.fold_in_each(part) for part in movies.split(chunk)])
         tower_weight, shrinkage, popularity, offset = self.fold_in_weights.tolist()
         item = self.item_item.fold_in_each(movies)
         tower = self.two_tower.fold_in_each(movies)
