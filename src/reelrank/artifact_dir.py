@@ -136,7 +136,7 @@ def save_artifact(path: str | Path, contents: ArtifactContents) -> Path:
             _chmod_like_umask(file, 0o666)
         fsync_tree(staging)
         _fault("staged")
-        _swap_into_place(staging, target)
+        swap_into_place(staging, target)
     except BaseException as error:
         shutil.rmtree(staging, ignore_errors=True)
         if isinstance(error, OSError):  # disk full, no permission: the place, not the program
@@ -233,7 +233,7 @@ def _artifact_files() -> set[str]:
     return {MANIFEST_FILE, *_covered_files()}
 
 
-def _swap_into_place(staging: Path, target: Path) -> None:
+def swap_into_place(staging: Path, target: Path) -> None:
     """Rename the complete `staging` to `target`; an old artifact is moved aside first and removed
     last. A crash between the two renames leaves no artifact at `target`, but a complete one
     beside it either way: `recover` finishes the swap (or rolls it back) on the next load or
@@ -257,7 +257,7 @@ def _swap_into_place(staging: Path, target: Path) -> None:
 
 
 def recover(target: Path) -> None:
-    """Put right what a writer killed at `target` left (see `_swap_into_place`): with no artifact
+    """Put right what a writer killed at `target` left (see `swap_into_place`): with no artifact
     at `target`, the newest complete new one (its manifest is written last) is moved in, else the
     old one back; then the temporaries of writers that are gone are removed. Nothing of a live
     writer is touched; a place that cannot be written is left as it is."""

@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from reelrank.data.cache import sweep_stale, temporary_name
+from reelrank.artifact_dir import swap_into_place
+from reelrank.data.cache import fsync_tree, sweep_stale, temporary_name
 from reelrank.data.catalog import ListFilter
 from reelrank.distributed import World, barrier, broadcast_object, gather_objects
 from reelrank.recommender import Recommender
@@ -90,8 +91,10 @@ def write_all_users(
         parts = gather_objects(world, mine)
         if world.is_main:
             if world.distributed:
-                _write_json(staging / MANIFEST, _manifest(recommender, parts, k, order))
-                _swap_into_place(staging, target)
+                manifest = _manifest(recommender, parts, k, order)
+                (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+                fsync_tree(staging)
+                swap_into_place(staging, target)
             else:
                 os.replace(part, target)
         barrier(world)  # nobody returns before the output is in place
@@ -207,19 +210,3 @@ def _manifest(
         "parts": parts,
         "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    with open(path, "w") as handle:
-        json.dump(data, handle, indent=2)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _swap_into_place(staging: Path, target: Path) -> None:
-    """Put the finished folder `staging` at `target`, replacing an older output there."""
-    old = temporary_name(target, "old")
-    if target.exists():
-        os.replace(target, old)
-    os.replace(staging, target)
-    shutil.rmtree(old, ignore_errors=True)

@@ -24,7 +24,6 @@ CPU in one process).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -44,6 +43,7 @@ from reelrank.data.cache import (
     fsync_tree,
     temporary_name,
 )
+from reelrank.data.sources import sha256_file
 from reelrank.types import ReelrankError
 
 FORMAT = 1
@@ -218,7 +218,7 @@ def load(directory: Path, identity: dict[str, Any]) -> Saved:
         raise CheckpointError(f"{pointer_path} is unreadable ({error}); start afresh") from None
     for name in (TENSORS, STATE):
         path = folder / name
-        if not path.is_file() or _sha256(path) != sums.get(name):
+        if not path.is_file() or sha256_file(path) != sums.get(name):
             raise CheckpointError(
                 f"checkpoint {folder} is corrupt or incomplete ({name} does not match its "
                 f"checksum in {POINTER}); start afresh without --resume"
@@ -292,7 +292,7 @@ def _write(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     _fault("staged")
-    sums = {file: _sha256(final / file) for file in (TENSORS, STATE)}
+    sums = {file: sha256_file(final / file) for file in (TENSORS, STATE)}
     atomic_write_text(
         directory / POINTER, json.dumps({"checkpoint": name, "sha256": sums}, indent=1) + "\n"
     )
@@ -339,14 +339,6 @@ def _load_state(model: nn.Module, state: dict[str, torch.Tensor], name: str) -> 
         raise CheckpointError(
             f"the checkpoint's {name} model does not fit this one: {error}"
         ) from None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fault(step: str) -> None:
