@@ -19,7 +19,13 @@ from typer.testing import CliRunner
 
 from reelrank.checkpoints import POINTER, STATE, TENSORS, CheckpointError, Checkpoints
 from reelrank.cli import app
-from reelrank.config import ExperimentConfig, TrainingConfig, preset
+from reelrank.config import (
+    ExperimentConfig,
+    RankingModelConfig,
+    RatingComponent,
+    TrainingConfig,
+    preset,
+)
 from reelrank.experiment import run_identity, train_recommender
 from reelrank.recommender import Recommender
 from reelrank.types import Ratings
@@ -55,10 +61,24 @@ def _weights(recommender: Recommender) -> dict[str, torch.Tensor]:
 CONFIGS = {
     # Adagrad with row-sparse embedding updates; a checkpoint every 2 of each epoch's 5 steps.
     "seed": ExperimentConfig(preset="seed", training=TrainingConfig(batch_size=256, epochs=3)),
-    # Ranking, then a two-tower model trained with AdamW, blended with closed-form EDLAE.
+    # A rating ensemble (MF stopped early on validation, then AutoRec), then a two-tower model
+    # trained with AdamW, blended with closed-form EDLAE.
     "two-stage": dataclasses.replace(
         preset("two-stage"),
-        training=TrainingConfig(batch_size=256, epochs=2),
+        ranking=RankingModelConfig(
+            kind="ensemble",
+            components=(
+                RatingComponent(
+                    RankingModelConfig(kind="mf", embedding_dim=8, l2=0.05),
+                    TrainingConfig(optimizer="adam", batch_size=256, epochs=4, patience=1),
+                ),
+                RatingComponent(
+                    RankingModelConfig(kind="autorec", hidden_dims=(8,), l2=5.0),
+                    TrainingConfig(optimizer="lbfgs", epochs=2),
+                ),
+            ),
+        ),
+        training=TrainingConfig(batch_size=256, epochs=2, validation_fraction=0.1),
         retrieval_training=TrainingConfig(
             batch_size=256, epochs=2, optimizer="adam", learning_rate=0.01
         ),

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from reelrank.config import ExperimentConfig, TrainingConfig, preset
+from reelrank.config import ExperimentConfig, RankingModelConfig, TrainingConfig, preset
 from reelrank.devices import check_precision, native_bf16, resolve_device
 from reelrank.experiment import evaluate_recommender, train_recommender
 from reelrank.index import BruteForceIndex
@@ -79,6 +79,7 @@ DEVICES = ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
 def two_stage_artifact(ratings: Ratings, tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = dataclasses.replace(
         preset("two-stage"),
+        ranking=RankingModelConfig(),  # the seed's ranker: quick, and on the device too
         training=TrainingConfig(batch_size=256, epochs=2),
         retrieval_training=TrainingConfig(batch_size=256, epochs=2, optimizer="adam"),
         candidates=20,

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import Tensor
 
-from reelrank.config import RetrievalModelConfig, TrainingConfig, preset
+from reelrank.config import RankingModelConfig, RetrievalModelConfig, TrainingConfig, preset
 from reelrank.data.encoding import UserRatings
 from reelrank.experiment import train_recommender
 from reelrank.explanations import Explainer, liked_movies
@@ -103,7 +103,10 @@ def two_stage(ratings: Ratings) -> Recommender:
     fast = TrainingConfig(batch_size=256, epochs=3)
     config = preset("two-stage")
     return train_recommender(
-        ratings, dataclasses.replace(config, training=fast, retrieval_training=fast)
+        ratings,
+        dataclasses.replace(
+            config, ranking=RankingModelConfig(), training=fast, retrieval_training=fast
+        ),
     )
 
 

@@ -69,4 +69,6 @@ def test_served_lists_beat_popularity_on_real_movielens(real_cache: Path) -> Non
                 assert metrics[key] > baseline * margin, (name, key, metrics[key], baseline)
     # The product's known-user list is retrieval's order (docs/ranking_research.md).
     two_stage = figures["two-stage"]
+    # Its predicted ratings are the `best` ensemble's (measured: 0.8869 on this split).
+    assert two_stage["root_mean_squared_error"] < 0.900
     assert two_stage["known_user/recall@10"] == pytest.approx(two_stage["retrieval/recall@10"])

@@ -19,6 +19,8 @@ LAYERS: dict[str, int] = {
     "reelrank.models": 3,
     "reelrank.index": 3,
     "reelrank.training": 4,
+    "reelrank.rating_training": 4,
+    "reelrank.validation": 4,
     "reelrank.optimizers": 4,
     "reelrank.devices": 3,
     "reelrank.distributed": 3,  # which process this is, and the process group: torch only

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from reelrank.config import TrainingConfig, preset
+from reelrank.config import RankingModelConfig, TrainingConfig, preset
 from reelrank.data.encoding import EncodedRatings, UserRatings
 from reelrank.data.splits import split_ratings
 from reelrank.experiment import evaluate_recommender, train_recommender
@@ -27,7 +27,10 @@ FAST = TrainingConfig(batch_size=256, epochs=3)
 def two_stage(ratings: Ratings) -> Recommender:
     config = preset("two-stage")
     return train_recommender(
-        ratings, dataclasses.replace(config, training=FAST, retrieval_training=FAST)
+        ratings,
+        dataclasses.replace(
+            config, ranking=RankingModelConfig(), training=FAST, retrieval_training=FAST
+        ),
     )
 
 

@@ -4,15 +4,15 @@ import torch
 
 from reelrank.config import ExperimentConfig, TrainingConfig
 from reelrank.experiment import new_ranking_model, prepare
-from reelrank.optimizers import Adagrad
-from reelrank.training import Progress, batches, fit_ranking, make_optimizer
+from reelrank.optimizers import Adagrad, make_optimizer
+from reelrank.training import Progress, batches, fit_ranking
 from reelrank.types import Ratings
 
 
 def _train(ratings: Ratings, seed: int, epochs: int = 4) -> tuple[list[float], np.ndarray]:
     config = ExperimentConfig(training=TrainingConfig(batch_size=128, epochs=epochs, seed=seed))
     data = prepare(ratings, config)
-    model = new_ranking_model(config, data.vocabs)
+    model = new_ranking_model(config, data)
     history = fit_ranking(model, data.train, config.training)
     return history, model.predict(data.test.user_idx, data.test.movie_idx)
 
@@ -32,7 +32,7 @@ def test_progress_reports_every_step_with_rmse(ratings: Ratings) -> None:
     data = prepare(ratings, config)
     seen: list[Progress] = []
     fit_ranking(
-        new_ranking_model(config, data.vocabs), data.train, config.training, on_progress=seen.append
+        new_ranking_model(config, data), data.train, config.training, on_progress=seen.append
     )
     assert [(p.epoch, p.step) for p in seen] == [(1, 1), (1, 2), (1, 3), (2, 1), (2, 2), (2, 3)]
     assert all(p.rmse == pytest.approx(p.loss**0.5) for p in seen)

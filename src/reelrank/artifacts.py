@@ -27,6 +27,8 @@ from reelrank.data.vocabulary import Vocabulary
 from reelrank.index import Index, index_from_state
 from reelrank.models.factory import retrieval_model_from_state_dict
 from reelrank.models.ranking import RankingModel
+from reelrank.models.rating import RatingModel
+from reelrank.models.rating_factory import rating_model_for_state
 from reelrank.models.retrieval import RetrievalModel
 from reelrank.models.two_tower import TwoTower
 from reelrank.types import ArtifactError, ReelrankError
@@ -39,7 +41,7 @@ class RecommenderParts:
     config: ExperimentConfig
     catalog: Catalog
     seen: UserRatings  # each user's training ratings: excluded from, and read by, the models
-    ranking: RankingModel | None
+    ranking: RatingModel | None
     retrieval: RetrievalModel | None
     index: Index | None
     metrics: dict[str, Any]
@@ -119,10 +121,18 @@ def load_parts(path: str | Path) -> RecommenderParts:
             ) from None
     ranking = None
     if config.ranking is not None:
-        ranking = RankingModel(
-            config.ranking, n_users=len(catalog.users), n_movies=len(catalog.movies)
-        )
-        if config.shared_embeddings and isinstance(retrieval, TwoTower):
+        state = _prefixed(dict(tensors), "ranking.")
+        try:
+            ranking = rating_model_for_state(
+                config.ranking, state, n_users=len(catalog.users), n_movies=len(catalog.movies)
+            )
+        except (ValueError, RuntimeError, KeyError) as error:
+            raise ArtifactError(f"{where}: the rating model cannot be rebuilt: {error}") from None
+        if (
+            config.shared_embeddings
+            and isinstance(retrieval, TwoTower)
+            and isinstance(ranking, RankingModel)
+        ):
             ranking.share_embeddings(
                 retrieval.user_tower.id_embedding, retrieval.movie_tower.id_embedding
             )

@@ -11,12 +11,12 @@ import torch
 from reelrank import metrics
 from reelrank.data.encoding import EncodedRatings, UserRatings
 from reelrank.index import BruteForceIndex
-from reelrank.models.ranking import RankingModel
+from reelrank.models.rating import RatingModel
 from reelrank.models.retrieval import RetrievalModel
 
 
 def evaluate_ranking(
-    model: RankingModel, test: EncodedRatings, *, batch_size: int = 4096
+    model: RatingModel, test: EncodedRatings, *, batch_size: int = 4096
 ) -> dict[str, float]:
     """The seed's `model.evaluate` dict for a rating model, plus mean absolute error.
 

@@ -25,11 +25,19 @@ from reelrank.models.factory import CLOSED_FORM, fit_closed_form, new_two_tower
 from reelrank.models.item_based import ItemItemModel
 from reelrank.models.low_rank import LowRankItemModel
 from reelrank.models.ranking import RankingModel
+from reelrank.models.rating import RatingModel
+from reelrank.models.rating_factory import (
+    feature_names,
+    needs_histories,
+    new_rating_model,
+    rating_model_for_state,
+)
 from reelrank.models.retrieval import RetrievalModel
 from reelrank.models.two_tower import TwoTower
+from reelrank.rating_training import fit_rating_model
 from reelrank.recommender import Recommender
 from reelrank.served_evaluation import evaluate_served, scorable_test
-from reelrank.training import ProgressCallback, fit, fit_ranking
+from reelrank.training import ProgressCallback, fit
 from reelrank.types import Ratings, ReelrankError
 
 
@@ -85,16 +93,48 @@ def check_split(ratings: Ratings | Interactions, config: ExperimentConfig) -> tu
     return len(train_rows), len(test_rows)
 
 
-def new_ranking_model(config: ExperimentConfig, vocabs: Vocabularies) -> RankingModel:
-    """A freshly initialised ranking model; the same seed gives the same weights."""
+def new_ranking_model(
+    config: ExperimentConfig, data: SplitData, ratings: Ratings | Interactions | None = None
+) -> RatingModel:
+    """A freshly initialised rating model of `config.ranking.kind`, with the feature tables and
+    histories it reads (user features come from `ratings`, the data `data` was split from); the
+    same seed gives the same weights."""
     if config.ranking is None:
         raise ReelrankError(f"preset {config.preset!r} has no ranking model")
-    return RankingModel(
+    tables: dict[str, torch.Tensor] = {}
+    if feature_names(config.ranking):
+        if ratings is None:
+            raise ValueError("a rating model with side features needs the ratings they come from")
+        built = features.rating_tables(ratings, data.vocabs, data.train, data.movies)
+        tables = {k: torch.from_numpy(v) for k, v in built.items()}
+    histories = None
+    if needs_histories(config.ranking):
+        histories = (torch.from_numpy(data.seen.indptr), torch.from_numpy(data.seen.movie_idx))
+    try:
+        return new_rating_model(
+            config.ranking,
+            n_users=len(data.vocabs.users),
+            n_movies=len(data.vocabs.movies),
+            tables=tables,
+            histories=histories,
+            generator=torch.Generator().manual_seed(config.training.seed),
+        )
+    except ValueError as error:
+        raise ReelrankError(f"preset {config.preset!r}: {error}") from None
+
+
+def untrained_copy(config: ExperimentConfig, trained: RatingModel) -> RatingModel:
+    """A freshly initialised rating model shaped like `trained` (the same feature tables and
+    histories), drawn from the config's seed: what the seed document scores before training."""
+    assert config.ranking is not None
+    fresh = rating_model_for_state(
         config.ranking,
-        n_users=len(vocabs.users),
-        n_movies=len(vocabs.movies),
+        trained.state_dict(),
+        n_users=trained.n_users,
+        n_movies=trained.n_movies,
         generator=torch.Generator().manual_seed(config.training.seed),
     )
+    return fresh.eval()
 
 
 def new_retrieval_model(
@@ -158,7 +198,7 @@ def train_recommender(
     if config.ranking is not None:
         check_explicit(ratings, f"preset {config.preset!r} has a rating model, which")
     data = prepare(ratings, config)
-    ranking = new_ranking_model(config, data.vocabs) if config.ranking is not None else None
+    ranking = new_ranking_model(config, data, ratings) if config.ranking is not None else None
     retrieval = new_retrieval_model(config, ratings, data) if config.retrieval else None
     tower = retrieval.two_tower if isinstance(retrieval, Blend) else retrieval
     if checkpoints is not None:
@@ -166,8 +206,10 @@ def train_recommender(
 
     if config.shared_embeddings:
         # The TFRS multitask model: one set of embeddings, rating and retrieval losses together.
-        if not isinstance(retrieval, TwoTower) or ranking is None:
-            raise ReelrankError("shared_embeddings needs a ranking and a two_tower retrieval model")
+        if not isinstance(retrieval, TwoTower) or not isinstance(ranking, RankingModel):
+            raise ReelrankError(
+                "shared_embeddings needs an mlp ranking model and a two_tower retrieval model"
+            )
         ranking.share_embeddings(
             retrieval.user_tower.id_embedding, retrieval.movie_tower.id_embedding
         )
@@ -185,10 +227,12 @@ def train_recommender(
         )
     else:
         if ranking is not None:
-            fit_ranking(
+            assert config.ranking is not None
+            fit_rating_model(
                 ranking,
                 data.train,
                 config.training,
+                components=config.ranking.components,
                 on_progress=on_progress,
                 device=device,
                 checkpoints=checkpoints,

@@ -14,11 +14,14 @@ constructing any `torch.optim` optimizer imports `torch._dynamo`, 1.7 s of a 4 s
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import torch
 from torch import nn
+
+from reelrank.config import TrainingConfig
 
 
 class Adagrad:
@@ -110,3 +113,35 @@ def sparse_embeddings(modules: Iterable[nn.Module], on: bool) -> list[nn.Embeddi
     for embedding in found:
         embedding.sparse = on
     return found
+
+
+Optimizer = Adagrad | torch.optim.Optimizer
+
+
+def make_optimizer(params: Iterator[nn.Parameter], config: TrainingConfig) -> Optimizer:
+    """The optimizer a config names, with Keras' defaults where the seed relies on them."""
+    if config.learning_rate <= 0:
+        raise ValueError(f"learning_rate must be > 0, got {config.learning_rate}")
+    if config.optimizer == "adagrad":
+        # Keras' Adagrad: accumulator starts at 0.1, epsilon 1e-7 (torch defaults are 0 and 1e-10).
+        return Adagrad(
+            params,
+            lr=config.learning_rate,
+            initial_accumulator=config.adagrad_initial_accumulator,
+            eps=config.epsilon,
+            weight_decay=config.weight_decay,
+        )
+    if config.optimizer == "adam":
+        return torch.optim.AdamW(
+            params, lr=config.learning_rate, eps=config.epsilon, weight_decay=config.weight_decay
+        )
+    if config.optimizer == "lbfgs":
+        raise ValueError("L-BFGS takes the whole data set at once: only AutoRec trains with it")
+    raise ValueError(f"unknown optimizer {config.optimizer!r}; choose 'adagrad' or 'adam'")
+
+
+def learning_rate_at(config: TrainingConfig, epoch: int) -> float:
+    """The learning rate of 1-based `epoch` under `config.schedule`."""
+    if config.schedule == "cosine":
+        return config.learning_rate * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / config.epochs))
+    return config.learning_rate

@@ -29,7 +29,7 @@ from reelrank.data.encoding import UserRatings
 from reelrank.explanations import Explainer, liked_movies
 from reelrank.index import BruteForceIndex, Index
 from reelrank.models.popularity import Popularity
-from reelrank.models.ranking import RankingModel
+from reelrank.models.rating import RatingModel
 from reelrank.models.retrieval import RetrievalModel
 from reelrank.served_lists import (
     ListOrder,
@@ -64,7 +64,7 @@ class Recommender:
         config: ExperimentConfig,
         catalog: Catalog,
         seen: UserRatings,
-        ranking: RankingModel | None,
+        ranking: RatingModel | None,
         retrieval: RetrievalModel | None = None,
         index: Index | None = None,
         metrics: dict[str, Any] | None = None,
@@ -96,8 +96,7 @@ class Recommender:
         self._log_popularity = np.log1p(counts).astype(np.float64)
         if ranking is not None:
             # A "typical user" for people not in the data: the mean of the known users' vectors.
-            with torch.no_grad():
-                self._typical_user = ranking.user_embedding.weight[1:].mean(dim=0)
+            self._typical_user = ranking.typical_user()
         # Popularity ranks the same movies for everyone: no liked movie explains its lists.
         self._explainer = (
             None

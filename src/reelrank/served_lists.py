@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from reelrank.data.catalog import Catalog
-from reelrank.models.ranking import RankingModel
+from reelrank.models.rating import RatingModel
 from reelrank.types import ReelrankError
 
 # How a personal list is ordered:
@@ -121,20 +121,20 @@ def top_by_score(
 
 
 def best_rated(
-    ranking: RankingModel, users: np.ndarray, exclude: list[np.ndarray], n_rows: int, k: int
+    ranking: RatingModel, users: np.ndarray, exclude: list[np.ndarray], n_rows: int, k: int
 ) -> ServedLists:
     """A ranking-only model's lists: for each of `[q]` users, the `k` movies of `1..n_rows - 1`
     with the highest predicted ratings, without its `exclude`d ones. Users go in chunks of about
     2^22 predictions, so memory stays flat however many users and movies there are."""
     every = np.arange(1, n_rows)
-    device = ranking.movie_embedding.weight.device
+    device = ranking.device
     every_t = torch.from_numpy(every).to(device)
     chunk = max(1, (1 << 22) // max(1, len(every)))
     parts = []
     for start in range(0, len(users) or 1, chunk):  # once at least: an empty [0, k] list
         part = users[start : start + chunk]
         with torch.no_grad():
-            vectors = ranking.user_embedding(torch.from_numpy(part).to(device))
+            vectors = ranking.user_vectors(torch.from_numpy(part).to(device))
         ratings = ranking.rate_grid(vectors, every_t).cpu().numpy()
         for row, movies in enumerate(exclude[start : start + chunk]):
             ratings[row, movies - 1] = float("-inf")

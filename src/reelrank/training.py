@@ -6,6 +6,7 @@ square root, the RMSE, for rating losses) at no extra cost; full evaluation runs
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,9 +21,10 @@ from reelrank.data.encoding import EncodedRatings
 from reelrank.devices import autocast
 from reelrank.distributed import World
 from reelrank.models.losses import RetrievalLoss
-from reelrank.models.ranking import RankingModel
+from reelrank.models.rating import RatingModel
 from reelrank.models.two_tower import TwoTower
-from reelrank.optimizers import Adagrad, sparse_embeddings
+from reelrank.optimizers import Adagrad, learning_rate_at, make_optimizer, sparse_embeddings
+from reelrank.validation import EarlyStopping
 
 
 @dataclass(frozen=True)
@@ -36,32 +38,11 @@ class Progress:
     loss: float  # running mean over the epoch so far
     rmse: float | None  # sqrt of the running rating MSE, when a rating loss is trained
     task: str = "ranking"  # what is trained: "ranking", "retrieval" or "multitask"
+    # After an epoch's last step, when validation ratings are watched: their RMSE.
+    validation_rmse: float | None = None
 
 
 ProgressCallback = Callable[[Progress], None]
-
-
-Optimizer = Adagrad | torch.optim.Optimizer
-
-
-def make_optimizer(params: Iterator[nn.Parameter], config: TrainingConfig) -> Optimizer:
-    """The optimizer a config names, with Keras' defaults where the seed relies on them."""
-    if config.learning_rate <= 0:
-        raise ValueError(f"learning_rate must be > 0, got {config.learning_rate}")
-    if config.optimizer == "adagrad":
-        # Keras' Adagrad: accumulator starts at 0.1, epsilon 1e-7 (torch defaults are 0 and 1e-10).
-        return Adagrad(
-            params,
-            lr=config.learning_rate,
-            initial_accumulator=config.adagrad_initial_accumulator,
-            eps=config.epsilon,
-            weight_decay=config.weight_decay,
-        )
-    if config.optimizer == "adam":
-        return torch.optim.AdamW(
-            params, lr=config.learning_rate, eps=config.epsilon, weight_decay=config.weight_decay
-        )
-    raise ValueError(f"unknown optimizer {config.optimizer!r}; choose 'adagrad' or 'adam'")
 
 
 def batches(n: int, batch_size: int, generator: torch.Generator | None) -> Iterator[torch.Tensor]:
@@ -73,7 +54,7 @@ def batches(n: int, batch_size: int, generator: torch.Generator | None) -> Itera
 
 
 def fit_ranking(
-    model: RankingModel,
+    model: RatingModel,
     train: EncodedRatings,
     config: TrainingConfig,
     *,
@@ -81,8 +62,12 @@ def fit_ranking(
     device: torch.device | None = None,
     checkpoints: Checkpoints | None = None,
     world: World | None = None,
+    validation: EncodedRatings | None = None,
+    phase: str = "ranking",
 ) -> list[float]:
-    """Train a rating model on `train` with MSE; returns the mean loss of each epoch."""
+    """Train a rating model on `train` with MSE (plus the model's `penalty`); returns the mean
+    loss of each epoch. With `validation` and `config.patience`, training stops early and keeps
+    the best epoch's weights (see `fit`)."""
     return fit(
         train,
         config,
@@ -91,14 +76,22 @@ def fit_ranking(
         device=device,
         checkpoints=checkpoints,
         world=world,
+        validation=validation,
+        phase=phase,
     )
+
+
+def rating_stats(train: EncodedRatings) -> tuple[float, float, float]:
+    """(lowest, highest, mean) of the training ratings: the scale a model clips to."""
+    ratings = train.rating
+    return float(ratings.min()), float(ratings.max()), float(ratings.mean(dtype="float64"))
 
 
 def fit(
     train: EncodedRatings,
     config: TrainingConfig,
     *,
-    ranking: RankingModel | None = None,
+    ranking: RatingModel | None = None,
     retrieval: TwoTower | None = None,
     retrieval_loss: RetrievalLossConfig | None = None,
     weights: TaskWeights | None = None,
@@ -106,6 +99,8 @@ def fit(
     device: torch.device | None = None,
     checkpoints: Checkpoints | None = None,
     world: World | None = None,
+    validation: EncodedRatings | None = None,
+    phase: str | None = None,
 ) -> list[float]:
     """Train a rating model, a two-tower retrieval model, or both at once (multitask).
 
@@ -150,6 +145,8 @@ def fit(
             movie_counts=counts if loss_config.logq_correction else None,
             reduction=_reduction(loss_config.reduction),
         )
+    if ranking is not None:
+        ranking.start_training(*rating_stats(train))
     modules = [m for m in (ranking, retrieval) if m is not None]
     for module in modules:
         module.to(device)
@@ -161,12 +158,18 @@ def fit(
     trains_retrieval = softmax is not None and weights.retrieval > 0
     task = "multitask" if tracks_rating and trains_retrieval else "ranking"
     task = "retrieval" if trains_retrieval and not tracks_rating else task
+    task = phase or task
+    watcher = EarlyStopping(ranking, validation, config) if tracks_rating else None
+    if watcher is not None and checkpoints is not None and watcher.best is not None:
+        checkpoints.track(**{f"{task}_best": watcher.best})
     start = checkpoints.restore(task, optimizer) if checkpoints is not None else None
     if start is not None and task in start.completed:
         return start.history[task]  # finished before the checkpoint; its weights are back
     history: list[float] = [] if start is None else list(start.history.get(task, []))
     if start is not None and start.shuffle is not None:
         generator.set_state(start.shuffle)
+    if watcher is not None and start is not None:
+        watcher.scores = list(start.history.get(f"{task}/validation", []))
     first_epoch, done = (1, 0) if start is None else (start.epoch, start.step)
     # Row-sparse embedding updates where they change nothing but the speed (see `optimizers`).
     sparse = isinstance(optimizer, Adagrad) and not config.weight_decay
@@ -189,6 +192,8 @@ def fit(
         )
     try:
         for epoch in range(first_epoch, config.epochs + 1):
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate_at(config, epoch)
             shuffle = generator.get_state()  # this epoch's order, for a checkpoint to redo
             total, squared, seen = 0.0, 0.0, 0
             if done:  # resumed inside this epoch: its sums so far
@@ -224,16 +229,53 @@ def fit(
                     )
                 if checkpoints is not None and checkpoints.due(step) and step < steps:
                     sums = {"total": total, "squared": squared, "seen": float(seen)}
-                    where = _position(checkpoints, task, epoch, step, sums, history, shuffle)
+                    where = _position(
+                        checkpoints,
+                        task,
+                        epoch,
+                        step,
+                        sums,
+                        history,
+                        shuffle,
+                        validation=watcher.scores if watcher else None,
+                    )
                     checkpoints.save(where, optimizer)
             done = 0
             history.append(total / max(1, seen))
-            if checkpoints is not None and epoch < config.epochs:
+            stop = watcher is not None and watcher.epoch_done()
+            if watcher is not None and watcher.scores and on_progress is not None:
+                rmse = math.sqrt(squared / seen) if seen else None
+                last = Progress(epoch, config.epochs, steps, steps, history[-1], rmse, task)
+                on_progress(dataclasses.replace(last, validation_rmse=watcher.scores[-1]))
+            if checkpoints is not None and epoch < config.epochs and not stop:
                 next_order = generator.get_state()
-                where = _position(checkpoints, task, epoch + 1, 0, {}, history, next_order)
+                where = _position(
+                    checkpoints,
+                    task,
+                    epoch + 1,
+                    0,
+                    {},
+                    history,
+                    next_order,
+                    validation=watcher.scores if watcher else None,
+                )
                 checkpoints.save(where, optimizer)
+            if stop:
+                break
+        if watcher is not None:
+            watcher.keep_best()
         if checkpoints is not None:
-            finished = _position(checkpoints, None, 1, 0, {}, history, None, completed=task)
+            finished = _position(
+                checkpoints,
+                None,
+                1,
+                0,
+                {},
+                history,
+                None,
+                completed=task,
+                validation=watcher.scores if watcher else None,
+            )
             checkpoints.save(finished, None)
     finally:
         sparse_embeddings(modules, False)
@@ -258,7 +300,7 @@ class TrainingStep(nn.Module):
 
     def __init__(
         self,
-        ranking: RankingModel | None,
+        ranking: RatingModel | None,
         retrieval: TwoTower | None,
         softmax: RetrievalLoss | None,
         weights: TaskWeights,
@@ -282,7 +324,9 @@ class TrainingStep(nn.Module):
         mse = torch.zeros((), device=device)
         if self.ranking is not None:
             with autocast(self.precision, device):
-                predicted = self.ranking(users, movies)
+                vectors = self.ranking.user_vectors(users)
+                predicted = self.ranking.rate(vectors, movies)
+                penalty = self.ranking.penalty(users, movies, vectors)
             if world_size == 1:
                 mse = nn.functional.mse_loss(predicted.float(), ratings)
                 rating_loss = mse
@@ -290,7 +334,7 @@ class TrainingStep(nn.Module):
                 squared_error = (predicted.float() - ratings).square().sum()
                 rating_loss = squared_error * (world_size / len(batch_movies))
                 mse = squared_error / max(1, len(users))
-            loss = loss + self.weights.rating * rating_loss
+            loss = loss + self.weights.rating * (rating_loss + penalty.float())
         if self.retrieval is not None and self.softmax is not None:
             with autocast(self.precision, device):
                 query = self.retrieval.user_embedding(users, exclude_from_history=movies)
@@ -316,18 +360,21 @@ def _position(
     shuffle: torch.Tensor | None,
     *,
     completed: str | None = None,
+    validation: list[float] | None = None,
 ) -> Position:
     """Where training stands, for a checkpoint: this phase's state on top of the phases that
-    finished before it; `shuffle` is the generator's state where `epoch` began."""
+    finished before it; `shuffle` is the generator's state where `epoch` began; `validation`
+    the validation RMSE of each epoch so far, if watched."""
     task = completed or phase
     assert task is not None
     before = checkpoints.position
+    watched = {f"{task}/validation": list(validation)} if validation else {}
     return Position(
         phase=phase,
         epoch=epoch,
         step=step,
         sums=sums,
-        history={**before.history, task: list(history)},
+        history={**before.history, task: list(history), **watched},
         completed=[*before.completed, *([completed] if completed else [])],
         shuffle=shuffle,
     )

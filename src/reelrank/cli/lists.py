@@ -235,14 +235,12 @@ def score(
     as_json: JsonOption = False,
 ) -> None:
     """Predict a user's rating of one or more movies."""
-    from reelrank.experiment import new_ranking_model
+    from reelrank.experiment import untrained_copy
 
     with user_errors():
         recommender = Recommender.load(artifact)
-        if untrained:
-            recommender.ranking = new_ranking_model(
-                recommender.config, recommender.catalog.vocabs
-            ).eval()
+        if untrained and recommender.ranking is not None:
+            recommender.ranking = untrained_copy(recommender.config, recommender.ranking)
         recs = recommender.score(user, movie)
     if as_json:
         emit_json({"user_id": user, "untrained": untrained, "scores": [r.to_dict() for r in recs]})

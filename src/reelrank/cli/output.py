@@ -174,7 +174,8 @@ def _number(value: float | None) -> str:
 
 @contextmanager
 def progress_bar(enabled: bool) -> Iterator[Callable[[TrainProgress], None] | None]:
-    """A rich progress bar on stderr showing epoch, loss and RMSE; None when disabled."""
+    """A rich progress bar on stderr showing epoch, loss and RMSE (and the validation RMSE
+    once an epoch ends, where one is watched); None when disabled."""
     if not enabled:
         yield None
         return
@@ -195,6 +196,8 @@ def progress_bar(enabled: bool) -> Iterator[Callable[[TrainProgress], None] | No
                     p.task, total=p.steps, epoch=f"{p.epoch}/{p.epochs}", loss=0.0, rmse=""
                 )
             rmse = "" if p.rmse is None else f"  rmse {p.rmse:.4f}"
+            if p.validation_rmse is not None:  # the epoch's end, on the held-out rows
+                rmse += f"  validation rmse {p.validation_rmse:.4f}"
             bar.update(tasks[key], completed=p.step, loss=p.loss, rmse=rmse)
 
         yield update

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -215,6 +216,18 @@ def build_config(
     retrieval_training = config.retrieval_training
     if retrieval_training is not None:
         retrieval_training = with_overrides(retrieval_training, **overrides)
+    ranking = config.ranking
+    if ranking is not None and ranking.components:
+        # An ensemble's models each train with their own config: the overrides apply to each.
+        components = tuple(
+            dataclasses.replace(c, training=with_overrides(c.training, **overrides))
+            for c in ranking.components
+        )
+        ranking = dataclasses.replace(ranking, components=components)
     return with_overrides(
-        config, split=split, training=training, retrieval_training=retrieval_training
+        config,
+        split=split,
+        training=training,
+        retrieval_training=retrieval_training,
+        ranking=ranking,
     )

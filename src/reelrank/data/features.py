@@ -53,6 +53,50 @@ def user_tables(
     }
 
 
+def rating_tables(
+    ratings: Ratings | Interactions,
+    vocabs: Vocabularies,
+    train: EncodedRatings,
+    movies: MovieTable,
+    *,
+    time_buckets: int = 10,
+) -> dict[str, np.ndarray]:
+    """The side-feature tables a rating model may read, one row per user or movie index:
+    `gender`, `age`, `occupation` (as `user_tables`), `zip_prefix` (the zip code's first digit,
+    1..10, or 11 for a letter; 0 unknown), `active_time` (in which of `time_buckets` equal
+    shares of the training ratings, by time, the user's median rating falls; 0 for no rating),
+    and the movies' `genres` and `year` (as `movie_tables`)."""
+    data = as_interactions(ratings)
+    own = user_tables(data, vocabs, train.by_user(vocabs.users.size), max_history=1)
+    del own["history"]
+    zip_prefix = np.zeros(vocabs.users.size, dtype=np.int64)
+    if data.users is not None:
+        rows = vocabs.users.numbers(data.user_ids)
+        first = np.array([str(z)[:1] for z in data.users.zip_code.tolist()], dtype="U1")
+        digit = np.char.isdigit(first)
+        as_digit = np.where(digit, first, "0").astype(np.int64) + 1
+        zip_prefix[rows] = np.where(digit, as_digit, np.where(first == "", 0, 11))
+        zip_prefix[0] = 0
+    active = np.zeros(vocabs.users.size, dtype=np.int64)
+    times = train.timestamp
+    if len(times) and times.max() > times.min():  # data without times leaves it unknown
+        edges = np.quantile(times, np.linspace(0, 1, time_buckets + 1)[1:-1])
+        order = np.lexsort((times, train.user_idx))
+        counts = np.bincount(train.user_idx, minlength=vocabs.users.size)
+        starts = np.cumsum(counts) - counts
+        has = np.flatnonzero(counts)
+        median = times[order][starts[has] + counts[has] // 2]
+        active[has] = np.searchsorted(edges, median, side="right") + 1
+    movie = movie_tables(movies, vocabs)
+    return {
+        **own,
+        "zip_prefix": zip_prefix,
+        "active_time": active,
+        "genres": movie["genres"],
+        "year": movie["year"],
+    }
+
+
 def history_table(train: EncodedRatings | UserRatings, n_rows: int, max_history: int) -> np.ndarray:
     """`[n_rows, max_history]` int64: each user's latest training movies, oldest first (from
     the training ratings, or from them already grouped by user, which saves grouping again)."""

@@ -16,7 +16,14 @@ from reelrank.config import RetrievalModelConfig
 from reelrank.models.initialization import keras_init_
 from reelrank.models.retrieval import RetrievalModel, known_history, known_movies, state_rows
 
-__all__ = ["FEATURE_KINDS", "MOVIE_FEATURES", "USER_FEATURES", "FeatureKind", "TwoTower"]
+__all__ = [
+    "FEATURE_KINDS",
+    "MOVIE_FEATURES",
+    "USER_FEATURES",
+    "FeatureEncoder",
+    "FeatureKind",
+    "TwoTower",
+]
 
 USER_FEATURES: tuple[str, ...] = ("gender", "age", "occupation", "history")
 MOVIE_FEATURES: tuple[str, ...] = ("title_tokens", "genres", "year")
@@ -38,7 +45,7 @@ FEATURE_KINDS: dict[str, FeatureKind] = {
 }
 
 
-class _Encoder(nn.Module):
+class FeatureEncoder(nn.Module):
     """One feature's table rows -> `[batch, dim]`, by the feature's kind.
 
     categorical: `[batch]` int indices, embedded; bag: `[batch, width]` padded int index lists
@@ -89,7 +96,7 @@ class _Tower(nn.Module):
             self.register_buffer(f"table_{name}", table)
             kind = FEATURE_KINDS[name]
             size = table.shape[1] if kind == "dense" else cardinalities[name]
-            self.encoders[name] = _Encoder(kind, size, dim)
+            self.encoders[name] = FeatureEncoder(kind, size, dim)
         self.mlp: nn.Sequential | None = None
         if tables or hidden_dims:
             layers: list[nn.Module] = []
