@@ -20,7 +20,12 @@ EXTRAS ?= serve,ann,dev,plots
 TFRS_VENV := .venv-tfrs
 TFRS_SPEC ?= tensorflow-cpu==2.21.0 tf-keras==2.21.0 tensorflow-recommenders==0.7.7
 
-.PHONY: demo test lint typecheck pytest venv clean bench-tfrs
+# Surprise (scikit-surprise) SVD / SVD++ baselines for benchmarks/surprise_baselines/run_surprise.py, in a venv
+# of their own (no torch).
+SURPRISE_VENV := .venv-surprise
+SURPRISE_REQS := benchmarks/surprise_baselines/requirements.txt
+
+.PHONY: demo test lint typecheck pytest venv clean bench-tfrs surprise-venv
 
 venv: $(VENV)/.installed
 
@@ -64,5 +69,12 @@ $(TFRS_VENV)/.installed: Makefile
 bench-tfrs: venv $(TFRS_VENV)/.installed
 	$(BIN)/python benchmarks/tfrs_side_by_side.py --tfrs-python $(TFRS_VENV)/bin/python
 
+surprise-venv: $(SURPRISE_VENV)/.installed
+
+$(SURPRISE_VENV)/.installed: $(SURPRISE_REQS) Makefile
+	$(PYTHON) -m venv $(SURPRISE_VENV)
+	$(SURPRISE_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r $(SURPRISE_REQS)
+	touch $@
+
 clean:
-	rm -rf $(VENV) $(TFRS_VENV) artifacts .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TFRS_VENV) $(SURPRISE_VENV) artifacts .pytest_cache .mypy_cache .ruff_cache

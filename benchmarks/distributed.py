@@ -44,7 +44,7 @@ def worker(folder: Path, cache: Path) -> None:
     config = preset("seed")
     config = with_overrides(config, training=with_overrides(config.training, epochs=1))
     split = prepare(data, config)
-    model = new_ranking_model(config, split.vocabs)
+    model = new_ranking_model(config, split)
     with joined(world, torch.device("cpu")):
         start = time.perf_counter()
         fit_ranking(model, split.train, config.training, world=world)

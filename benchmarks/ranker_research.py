@@ -65,8 +65,9 @@ from reelrank.experiment import (
     train_recommender,
 )
 from reelrank.models.blend import Blend
-from reelrank.models.ranking import RankingModel
-from reelrank.training import fit, fit_ranking
+from reelrank.models.rating import RatingModel
+from reelrank.rating_training import fit_rating_model
+from reelrank.training import fit
 from reelrank.types import Ratings
 
 CANDIDATES = 100
@@ -109,8 +110,9 @@ def train_stage(
     vocabs = catalog.vocabs
     train = EncodedRatings.encode(ratings.take(rows), vocabs)
     data = SplitData(catalog, train, EncodedRatings.encode(ratings.take(rows[:0]), vocabs))
-    ranking = new_ranking_model(config, vocabs)
-    fit_ranking(ranking, train, config.training)
+    ranking = new_ranking_model(config, data, ratings)
+    assert config.ranking is not None
+    fit_rating_model(ranking, train, config.training, components=config.ranking.components)
     retrieval = new_retrieval_model(config, ratings, data)
     assert isinstance(retrieval, Blend) and config.retrieval is not None
     fit(
@@ -128,7 +130,7 @@ def train_stage(
 
 
 @torch.no_grad()
-def stage_of(ranking: RankingModel, retrieval: Blend) -> Stage:
+def stage_of(ranking: RatingModel, retrieval: Blend) -> Stage:
     """Every user x movie retrieval score, its two parts and predicted rating."""
     ranking.eval()
     retrieval.eval()

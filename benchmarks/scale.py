@@ -71,7 +71,7 @@ def phase_epoch(folder: Path, cache: Path) -> dict[str, Any]:
     start = time.perf_counter()
     split = prepare(data, config)
     out["split_and_encode_seconds"] = time.perf_counter() - start
-    model = new_ranking_model(config, split.vocabs)
+    model = new_ranking_model(config, split)
     start = time.perf_counter()
     fit_ranking(model, split.train, config.training)
     seconds = time.perf_counter() - start

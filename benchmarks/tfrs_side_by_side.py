@@ -55,7 +55,7 @@ def write_npz(data: Interactions, path: Path, epochs: int) -> Any:
 def reelrank_run(config: Any, split: Any) -> dict[str, float]:
     from reelrank.training import fit_ranking
 
-    model = new_ranking_model(config, split.vocabs)
+    model = new_ranking_model(config, split)
     start = time.perf_counter()
     fit_ranking(model, split.train, config.training)
     seconds = time.perf_counter() - start

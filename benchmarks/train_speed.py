@@ -47,7 +47,7 @@ def training_throughput(args: argparse.Namespace) -> list[float]:
     data = prepare(load_movielens_100k(args.data), config)
     rates = []
     for _ in range(args.runs):
-        model = new_ranking_model(config, data.vocabs)
+        model = new_ranking_model(config, data)
         start = time.perf_counter()
         fit_ranking(model, data.train, config.training)
         seconds = time.perf_counter() - start
