@@ -342,7 +342,6 @@ _BEST = RankingModelConfig(
         RatingComponent(_FEATURES, _MLP_TRAINING),
     ),
 )
-_MLP_DECAY = dataclasses.replace(_MLP_TRAINING, weight_decay=0.0)
 
 
 def _rating_preset(
@@ -394,9 +393,9 @@ PRESETS: dict[str, ExperimentConfig] = {
         retrieval_training=_TOWER_TRAINING,
     ),
     # Rating models beyond the seed (docs/rating_accuracy.md).
-    "seed-biased": _rating_preset("seed-biased", _SEED_BIASED, _MLP_DECAY),
-    "features": _rating_preset("features", _FEATURES, _MLP_DECAY),
-    "dcn": _rating_preset("dcn", _DCN, _MLP_DECAY),
+    "seed-biased": _rating_preset("seed-biased", _SEED_BIASED, _MLP_TRAINING),
+    "features": _rating_preset("features", _FEATURES, _MLP_TRAINING),
+    "dcn": _rating_preset("dcn", _DCN, _MLP_TRAINING),
     "mf": _rating_preset("mf", _MF, _MF_TRAINING),
     "svdpp": _rating_preset("svdpp", _SVDPP, _MF_TRAINING),
     "autorec": _rating_preset("autorec", _AUTOREC, _AUTOREC_TRAINING),
