@@ -19,14 +19,20 @@ from reelrank.config import (
     TrainingConfig,
     preset,
 )
-from reelrank.experiment import SplitData, new_ranking_model, prepare, train_recommender
+from reelrank.experiment import (
+    SplitData,
+    new_ranking_model,
+    prepare,
+    sized_for,
+    train_recommender,
+)
 from reelrank.models.autorec import AutoRec
 from reelrank.models.ensemble import Ensemble
 from reelrank.optimizers import learning_rate_at
 from reelrank.rating_training import fit_rating_model, split_validation
 from reelrank.recommender import Recommender
 from reelrank.training import Progress
-from reelrank.types import Ratings
+from reelrank.types import Ratings, ReelrankError
 from reelrank.validation import validation_rmse
 
 MF = RankingModelConfig(kind="mf", embedding_dim=8, l2=0.05)
@@ -171,3 +177,30 @@ def test_command_line_overrides_reach_every_model_of_an_ensemble() -> None:
         training = component.training
         assert (training.epochs, training.seed, training.batch_size) == (2, 7, 64)
         assert training.validation_fraction == 0.05  # what the preset chose stays
+
+
+def test_an_ensemble_leaves_out_models_past_their_size_and_saves_what_it_kept(
+    ratings: Ratings, tmp_path: Path
+) -> None:
+    """`max_cells`: a model limited to smaller data is left out, and the saved config lists
+    only the models trained; with none left, the error names the limit."""
+    small = RatingComponent(AUTOREC, TrainingConfig(optimizer="lbfgs", epochs=2), max_cells=10)
+    kept = RatingComponent(MF, dataclasses.replace(ADAM, epochs=2))
+    ensemble = RankingModelConfig(kind="ensemble", components=(small, kept))
+    config = ExperimentConfig(
+        preset="test", ranking=ensemble, training=TrainingConfig(validation_fraction=0.1)
+    )
+    trained = train_recommender(ratings, config)
+    assert trained.config.ranking is not None
+    assert trained.config.ranking.components == (kept,)
+    assert isinstance(trained.ranking, Ensemble) and len(trained.ranking.models) == 1
+    loaded = Recommender.load(trained.save(tmp_path / "sized"))
+    np.testing.assert_allclose(
+        loaded.predict(2, np.arange(1, 6)), trained.predict(2, np.arange(1, 6))
+    )
+    only_small = dataclasses.replace(
+        config, ranking=dataclasses.replace(ensemble, components=(small,))
+    )
+    with pytest.raises(ReelrankError, match="limited to fewer users x movies cells"):
+        train_recommender(ratings, only_small)
+    assert sized_for(config, n_users=2, n_movies=2) == config  # 9 cells: everything fits

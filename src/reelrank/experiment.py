@@ -3,6 +3,7 @@ them in a `Recommender`. The CLI's `train` and `evaluate` and the benchmarks cal
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -123,6 +124,25 @@ def new_ranking_model(
         raise ReelrankError(f"preset {config.preset!r}: {error}") from None
 
 
+def sized_for(config: ExperimentConfig, *, n_users: int, n_movies: int) -> ExperimentConfig:
+    """`config` without the ensemble models whose `max_cells` this data exceeds (the config the
+    artifact then saves lists only the models trained). An ensemble left with none is an
+    error naming the limit."""
+    ranking = config.ranking
+    if ranking is None or not ranking.components:
+        return config
+    cells = (n_users + 1) * (n_movies + 1)
+    kept = tuple(c for c in ranking.components if not c.max_cells or cells <= c.max_cells)
+    if not kept:
+        raise ReelrankError(
+            f"every model of preset {config.preset!r}'s rating ensemble is limited to fewer "
+            f"users x movies cells than this data's {cells:,}: choose another preset"
+        )
+    if len(kept) == len(ranking.components):
+        return config
+    return dataclasses.replace(config, ranking=dataclasses.replace(ranking, components=kept))
+
+
 def untrained_copy(config: ExperimentConfig, trained: RatingModel) -> RatingModel:
     """A freshly initialised rating model shaped like `trained` (the same feature tables and
     histories), drawn from the config's seed: what the seed document scores before training."""
@@ -198,6 +218,7 @@ def train_recommender(
     if config.ranking is not None:
         check_explicit(ratings, f"preset {config.preset!r} has a rating model, which")
     data = prepare(ratings, config)
+    config = sized_for(config, n_users=len(data.vocabs.users), n_movies=len(data.vocabs.movies))
     ranking = new_ranking_model(config, data, ratings) if config.ranking is not None else None
     retrieval = new_retrieval_model(config, ratings, data) if config.retrieval else None
     tower = retrieval.two_tower if isinstance(retrieval, Blend) else retrieval
