@@ -12,6 +12,7 @@ PACKAGE = Path(reelrank.__file__).parent
 LAYERS: dict[str, int] = {
     "reelrank.types": 1,
     "reelrank.config": 1,
+    "reelrank.config_json": 1,
     "reelrank.data": 2,
     "reelrank.metrics": 2,
     "reelrank.testing": 2,
