@@ -23,7 +23,7 @@ from reelrank.models.ensemble import Ensemble, least_squares_weights
 from reelrank.models.rating import RatingModel
 from reelrank.optimizers import learning_rate_at, make_optimizer
 from reelrank.training import Progress, ProgressCallback, fit_ranking, rating_stats
-from reelrank.validation import validation_rmse
+from reelrank.validation import EarlyStopping
 
 # Above this many cells (movies × users) AutoRec trains on chunks of movies with Adam instead of
 # the whole rating matrix at once with L-BFGS (MovieLens 100k: 1.6M cells; 25M: 10 billion).
@@ -197,31 +197,22 @@ def fit_autorec(
         else _minibatch_epoch(model, columns, config, device, generator)
     )
     history: list[float] = []
-    scores: list[float] = []
-    best: dict[str, torch.Tensor] | None = None
+    watcher = EarlyStopping(model, validation, config)
     try:
         for epoch in range(1, config.epochs + 1):
             loss = step(epoch) / len(train)
             history.append(loss)
-            score = None
-            if validation is not None and len(validation):
-                model.refresh_codes(columns)
-                score = validation_rmse(model, validation, config.eval_batch_size)
-                scores.append(score)
-                if score <= min(scores):
-                    best = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            if on_progress is not None:
-                on_progress(Progress(epoch, config.epochs, 1, 1, loss, None, phase, score))
             if not math.isfinite(loss):
                 raise ValueError(f"AutoRec's loss became {loss} at epoch {epoch}: lower l2/lr")
-            if (
-                scores
-                and config.patience
-                and len(scores) - 1 - scores.index(min(scores)) >= (config.patience)
-            ):
+            if watcher.active:
+                model.refresh_codes(columns)  # validation rates through the codes
+            stop = watcher.epoch_done()
+            if on_progress is not None:
+                score = watcher.scores[-1] if watcher.scores else None
+                on_progress(Progress(epoch, config.epochs, 1, 1, loss, None, phase, score))
+            if stop:
                 break
-        if best is not None and config.patience:
-            model.load_state_dict(best)
+        watcher.keep_best()
         model.fill_untrained_users(trained_users.to(model.device))
         model.refresh_codes(columns)
     finally:
@@ -231,7 +222,7 @@ def fit_autorec(
         checkpoints.save(
             Position(
                 phase=None,
-                history={**before.history, phase: history, f"{phase}/validation": scores},
+                history={**before.history, phase: history, f"{phase}/validation": watcher.scores},
                 completed=[*before.completed, phase],
             ),
             None,

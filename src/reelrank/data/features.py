@@ -32,6 +32,16 @@ def user_tables(
     as padding on the left, so the last column is the latest movie. Data without demographics
     (MovieLens 10M and later, most people's own) gives 0, unknown, for every user.
     """
+    return {
+        **demographic_tables(ratings, vocabs),
+        "history": history_table(train, vocabs.users.size, max_history),
+    }
+
+
+def demographic_tables(
+    ratings: Ratings | Interactions, vocabs: Vocabularies
+) -> dict[str, np.ndarray]:
+    """`gender` (1 F, 2 M), `age` (bucket) and `occupation` `[n_users+1]` int64; 0 unknown."""
     data = as_interactions(ratings)
     size = vocabs.users.size
     gender = np.zeros(size, dtype=np.int64)
@@ -45,12 +55,7 @@ def user_tables(
         _, occupation_idx = np.unique(users.occupation, return_inverse=True)
         occupation[rows] = occupation_idx + 1
         gender[0] = age[0] = occupation[0] = 0
-    return {
-        "gender": gender,
-        "age": age,
-        "occupation": occupation,
-        "history": history_table(train, size, max_history),
-    }
+    return {"gender": gender, "age": age, "occupation": occupation}
 
 
 def rating_tables(
@@ -67,8 +72,7 @@ def rating_tables(
     shares of the training ratings, by time, the user's median rating falls; 0 for no rating),
     and the movies' `genres` and `year` (as `movie_tables`)."""
     data = as_interactions(ratings)
-    own = user_tables(data, vocabs, train.by_user(vocabs.users.size), max_history=1)
-    del own["history"]
+    own = demographic_tables(data, vocabs)
     zip_prefix = np.zeros(vocabs.users.size, dtype=np.int64)
     if data.users is not None:
         rows = vocabs.users.numbers(data.user_ids)

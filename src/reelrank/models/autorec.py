@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from reelrank.config import RankingModelConfig
+from reelrank.models.csr import gather_rows
 from reelrank.models.rating import RatingModel
 
 __all__ = ["AutoRec", "RatingColumns"]
@@ -38,16 +39,12 @@ class RatingColumns:
     def dense(self, movies: Tensor) -> tuple[Tensor, Tensor]:
         """`[len(movies), n_users + 1]`: each movie's ratings (float, 0 where unrated) and
         which of them are rated (bool)."""
-        starts, ends = self.indptr[movies], self.indptr[movies + 1]
-        counts = ends - starts
-        offsets = torch.cumsum(counts, 0) - counts
-        within = torch.arange(int(counts.sum())) - offsets.repeat_interleave(counts)
-        entries = starts.repeat_interleave(counts) + within
+        gathered = gather_rows(self.indptr, movies)
         out = torch.zeros(len(movies), self.n_users + 1)
         rated = torch.zeros(len(movies), self.n_users + 1, dtype=torch.bool)
-        rows = torch.arange(len(movies)).repeat_interleave(counts)
-        out[rows, self.users[entries]] = self.ratings[entries]
-        rated[rows, self.users[entries]] = True
+        users = self.users[gathered.entry]
+        out[gathered.row, users] = self.ratings[gathered.entry]
+        rated[gathered.row, users] = True
         return out, rated
 
 

@@ -46,11 +46,6 @@ class Ensemble(RatingModel):
             raise ValueError(f"need {len(self.models) + 1} blend weights, got {len(weights)}")
         self.blend.copy_(torch.tensor(list(weights), dtype=torch.float32))
 
-    def start_training(self, lowest: float, highest: float, mean: float) -> None:
-        super().start_training(lowest, highest, mean)
-        for model in self.members:
-            model.start_training(lowest, highest, mean)
-
     @property
     def members(self) -> list[RatingModel]:
         """The blended models, typed."""

@@ -40,6 +40,7 @@ import torch
 from torch import Tensor
 
 from reelrank.config import RetrievalModelConfig
+from reelrank.models.csr import gather_rows
 from reelrank.models.retrieval import (
     RetrievalModel,
     UserHistories,
@@ -181,14 +182,10 @@ class ItemItemModel(RetrievalModel):
         the histories (user 0 and users with no training movies: all zeros)."""
         device = self.item_weights.device
         users = index_vector("user_idx", user_idx, self.n_users).to(device)
-        starts = self.history_indptr[users]
-        lengths = self.history_indptr[users + 1] - starts
-        row = torch.repeat_interleave(torch.arange(len(users), device=device), lengths)
-        # Entry j of the batch's concatenated histories is entry `j - offset[row]` of its row.
-        offset = lengths.cumsum(0) - lengths
-        within = torch.arange(len(row), device=device) - offset[row]
+        gathered = gather_rows(self.history_indptr, users)
         x = torch.zeros(len(users), self.n_movies + 1, device=device)
-        x[row, self.history_movies[starts[row] + within]] = 1.0  # a repeated pair counts once
+        # A repeated pair counts once.
+        x[gathered.row, self.history_movies[gathered.entry]] = 1.0
         return x
 
     def movie_embedding(self, movie_idx: Tensor) -> Tensor:

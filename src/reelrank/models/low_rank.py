@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from reelrank.config import RetrievalModelConfig
+from reelrank.models.csr import gather_rows
 from reelrank.models.item_based import ItemItemModel
 from reelrank.models.retrieval import (
     RetrievalModel,
@@ -141,14 +142,10 @@ class LowRankItemModel(RetrievalModel):
         without training movies: zeros). The sum is a sparse product of the users' rows of X with
         the factors, so memory grows with their ratings, not with ratings × rank."""
         users = index_vector("user_idx", user_idx, self.n_users).to(self.movie_factors.device)
-        starts = self.history_indptr[users]
-        lengths = self.history_indptr[users + 1] - starts
+        gathered = gather_rows(self.history_indptr, users)
         crow = torch.zeros(len(users) + 1, dtype=torch.long, device=users.device)
-        crow[1:] = lengths.cumsum(0)
-        row = torch.repeat_interleave(torch.arange(len(users), device=users.device), lengths)
-        movies = self.history_movies[
-            starts[row] + torch.arange(len(row), device=users.device) - crow[row]
-        ]
+        crow[1:] = gathered.lengths.cumsum(0)
+        movies = self.history_movies[gathered.entry]
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
             x = torch.sparse_csr_tensor(

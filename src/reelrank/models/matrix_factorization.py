@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from reelrank.config import RankingModelConfig
+from reelrank.models.csr import gather_rows
 from reelrank.models.rating import RatingModel
 
 __all__ = ["MatrixFactorization"]
@@ -75,15 +76,12 @@ class MatrixFactorization(RatingModel):
     def implicit_sum(self, user_idx: Tensor) -> Tensor:
         """`[batch, dim]`: |N(u)|^-½ Σ_{j ∈ N(u)} y_j for each user (zeros for no history)."""
         assert self.implicit_factors is not None
-        indptr, movies = self.history_indptr, self.history_movies
-        starts, ends = indptr[user_idx], indptr[user_idx + 1]
-        counts = ends - starts
-        offsets = torch.cumsum(counts, 0) - counts
-        # Position of every history entry of these users, in one gather (no per-user loop).
-        within = torch.arange(int(counts.sum()), device=movies.device)
-        within = within - offsets.repeat_interleave(counts)
-        rows = movies[starts.repeat_interleave(counts) + within]
-        weights = counts.clamp(min=1).float().rsqrt().repeat_interleave(counts)
+        # Every history entry of these users, in one gather (no per-user loop).
+        gathered = gather_rows(self.history_indptr, user_idx)
+        counts = gathered.lengths
+        weights = counts.clamp(min=1).float().rsqrt()[gathered.row]
+        rows = self.history_movies[gathered.entry]
+        offsets = counts.cumsum(0) - counts
         return nn.functional.embedding_bag(
             rows,
             self.implicit_factors.weight,

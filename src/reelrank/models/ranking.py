@@ -67,7 +67,8 @@ class RankingModel(RatingModel):
         self.movie_embedding = nn.Embedding(n_movies + 1, dim)
         self.user_features = tuple(config.user_features)
         self.movie_features = tuple(config.movie_features)
-        width = dim * (2 + len(self.user_features) + len(self.movie_features))
+        input_width = dim * (2 + len(self.user_features) + len(self.movie_features))
+        width = input_width
         layers: list[nn.Module] = []
         for hidden in config.hidden_dims:
             layers += [nn.Linear(width, hidden), nn.ReLU()]
@@ -101,7 +102,6 @@ class RankingModel(RatingModel):
                 kind = RATING_FEATURE_KINDS[name]
                 size = table.shape[1] if kind == "dense" else int(table.max()) + 1
                 self.encoders[name] = FeatureEncoder(kind, size, dim)
-        input_width = dim * (2 + len(self.user_features) + len(self.movie_features))
         self.cross = nn.ModuleList(
             nn.Linear(input_width, input_width) for _ in range(config.cross_layers)
         )
