@@ -17,9 +17,9 @@ import time
 import torch
 
 from reelrank.config import RankingModelConfig, TrainingConfig
-from reelrank.models.autorec import AutoRec, RatingColumns
-from reelrank.optimizers import make_optimizer
-from reelrank.rating_training import AUTOREC_CHUNK
+from reelrank.models.rating.autorec import AutoRec, RatingColumns
+from reelrank.training.optimizers import make_optimizer
+from reelrank.training.rating import AUTOREC_CHUNK
 
 
 def main() -> None:

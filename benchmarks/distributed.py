@@ -34,10 +34,10 @@ def worker(folder: Path, cache: Path) -> None:
     import torch
 
     from reelrank.config import preset, with_overrides
-    from reelrank.data.datasets import DataChoice, load_data
-    from reelrank.distributed import World, joined
-    from reelrank.experiment import new_ranking_model, prepare
-    from reelrank.training import fit_ranking
+    from reelrank.data.choice import DataChoice, load_data
+    from reelrank.experiment.run import new_ranking_model, prepare
+    from reelrank.runtime.distributed import World, joined
+    from reelrank.training.loop import fit_ranking
 
     world = World.from_env()
     data = load_data(DataChoice("ml-25m", data=str(folder)), cache_dir=cache, notify=lambda _: None)

@@ -46,14 +46,14 @@ import numpy as np
 import torch
 
 from reelrank.config import ExperimentConfig, preset
-from reelrank.data.catalog import Catalog
-from reelrank.data.movielens import load_movielens_100k
-from reelrank.experiment import train_recommender
+from reelrank.data.catalog.catalog import Catalog
+from reelrank.data.movielens.ml100k.load import load_movielens_100k
+from reelrank.experiment.run import train_recommender
 from reelrank.metrics import hit_matrix, ndcg_at_k, recall_at_k
-from reelrank.models.blend import Blend
-from reelrank.models.retrieval import RetrievalModel, known_history
-from reelrank.models.two_tower import TwoTower
-from reelrank.recommender import Recommender
+from reelrank.models.retrieval.base import RetrievalModel, known_history
+from reelrank.models.retrieval.blend import Blend
+from reelrank.models.retrieval.two_tower import TwoTower
+from reelrank.recommender.recommender import Recommender
 from reelrank.types import Ratings
 
 N_FOLDS = 5

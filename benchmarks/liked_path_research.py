@@ -57,9 +57,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import liked_path as lp
-from reelrank.data.movielens import load_movielens_100k
-from reelrank.experiment import train_recommender
-from reelrank.models.blend import Blend
+from reelrank.data.movielens.ml100k.load import load_movielens_100k
+from reelrank.experiment.run import train_recommender
+from reelrank.models.retrieval.blend import Blend
 from reelrank.types import Ratings
 
 VALIDATION_SHARE = 5  # one fifth of a fold's training users validate

@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 
 from reelrank.config import ExperimentConfig, preset
-from reelrank.data.datasets import DataChoice, load_data
+from reelrank.data.choice import DataChoice, load_data
 from reelrank.data.interactions import Interactions, as_interactions
-from reelrank.experiment import train_recommender
-from reelrank.recommender import Recommender
+from reelrank.experiment.run import train_recommender
+from reelrank.recommender.recommender import Recommender
 
 RANKS = (64, 128, 256, 512)
 LAMBDAS = (100.0, 1000.0, 3000.0, 10000.0, 30000.0)
@@ -66,7 +66,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         if args.synth_1m:
-            from reelrank.data.synth import synthesize
+            from reelrank.data.synth.writer import synthesize
 
             folder = Path(scratch) / "synth"
             synthesize(folder, n_ratings=1_000_209, n_users=6040, n_movies=3706, seed=1)

@@ -53,21 +53,21 @@ from torch import nn
 
 from reelrank import metrics
 from reelrank.config import ExperimentConfig, preset
-from reelrank.data import features as feature_tables
-from reelrank.data.catalog import Catalog
-from reelrank.data.encoding import EncodedRatings, MovieTable, Vocabularies
-from reelrank.data.movielens import load_movielens_100k
+from reelrank.data.catalog.catalog import Catalog
+from reelrank.data.encoding import features as feature_tables
+from reelrank.data.encoding.encoded import EncodedRatings, MovieTable, Vocabularies
+from reelrank.data.movielens.ml100k.load import load_movielens_100k
 from reelrank.data.splits import split_random
-from reelrank.experiment import (
+from reelrank.experiment.run import (
     SplitData,
     new_ranking_model,
     new_retrieval_model,
     train_recommender,
 )
-from reelrank.models.blend import Blend
-from reelrank.models.rating import RatingModel
-from reelrank.rating_training import fit_rating_model
-from reelrank.training import fit
+from reelrank.models.rating.base import RatingModel
+from reelrank.models.retrieval.blend import Blend
+from reelrank.training.loop import fit
+from reelrank.training.rating import fit_rating_model
 from reelrank.types import Ratings
 
 CANDIDATES = 100

@@ -32,12 +32,12 @@ from typing import Any
 import numpy as np
 
 from reelrank.config import ExperimentConfig, preset, with_overrides
-from reelrank.data.movielens import load_movielens_100k
-from reelrank.evaluation import evaluate_ranking
-from reelrank.experiment import new_ranking_model, prepare
-from reelrank.rating_training import fit_rating_model
-from reelrank.report import pyplot
-from reelrank.training import Progress
+from reelrank.data.movielens.ml100k.load import load_movielens_100k
+from reelrank.evaluation.report import pyplot
+from reelrank.evaluation.stages import evaluate_ranking
+from reelrank.experiment.run import new_ranking_model, prepare
+from reelrank.training.loop import Progress
+from reelrank.training.rating import fit_rating_model
 from reelrank.types import Ratings
 
 SPLITS = ("random:0.8", "fold:1", "fold:2", "fold:3", "fold:4", "fold:5")

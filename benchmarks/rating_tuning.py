@@ -16,10 +16,10 @@ import time
 from typing import Any
 
 from reelrank.config import ExperimentConfig, RankingModelConfig, preset
-from reelrank.data.movielens import load_movielens_100k
-from reelrank.experiment import new_ranking_model, prepare
-from reelrank.rating_training import fit_rating_model, split_validation
-from reelrank.validation import validation_rmse
+from reelrank.data.movielens.ml100k.load import load_movielens_100k
+from reelrank.experiment.run import new_ranking_model, prepare
+from reelrank.training.rating import fit_rating_model, split_validation
+from reelrank.training.validation import validation_rmse
 
 GRID: dict[str, tuple[float, ...]] = {"autorec": (100.0, 200.0, 400.0), "mf": (0.05, 0.1, 0.2)}
 GRID["svdpp"] = GRID["mf"]

@@ -25,10 +25,10 @@ import numpy as np
 import torch
 
 from reelrank.config import preset
-from reelrank.data.movielens import load_movielens_100k
-from reelrank.experiment import train_recommender
+from reelrank.data.movielens.ml100k.load import load_movielens_100k
+from reelrank.experiment.run import train_recommender
 from reelrank.index import BruteForceIndex, FaissIndex, Index
-from reelrank.recommender import Recommender
+from reelrank.recommender.recommender import Recommender
 
 PRESETS = ("popularity", "ease", "edlae", "seed-retrieval", "multitask", "two-tower", "two-stage")
 COLUMNS = (

@@ -33,14 +33,14 @@ from pathlib import Path
 import numpy as np
 
 from reelrank.config import PRESETS, ExperimentConfig, RetrievalModelConfig
-from reelrank.data.movielens import load_movielens_100k
+from reelrank.data.movielens.ml100k.load import load_movielens_100k
 from reelrank.data.splits import split_rows
-from reelrank.evaluation import evaluate_retrieval
-from reelrank.experiment import SplitData, new_retrieval_model, prepare
-from reelrank.models.blend import Blend
-from reelrank.models.item_based import EASE
-from reelrank.models.retrieval import RetrievalModel
-from reelrank.training import fit
+from reelrank.evaluation.stages import evaluate_retrieval
+from reelrank.experiment.run import SplitData, new_retrieval_model, prepare
+from reelrank.models.retrieval.base import RetrievalModel
+from reelrank.models.retrieval.blend import Blend
+from reelrank.models.retrieval.item_item import EASE
+from reelrank.training.loop import fit
 from reelrank.types import Ratings
 
 METRICS = ("recall@10", "ndcg@10", "recall@100")

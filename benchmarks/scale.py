@@ -43,7 +43,7 @@ def _peak_mb() -> float:
 
 
 def _load(folder: Path, cache: Path) -> Any:
-    from reelrank.data.datasets import DataChoice, load_data
+    from reelrank.data.choice import DataChoice, load_data
 
     return load_data(DataChoice("ml-25m", data=str(folder)), cache_dir=cache, notify=lambda _: None)
 
@@ -58,9 +58,9 @@ def phase_epoch(folder: Path, cache: Path) -> dict[str, Any]:
     import torch
 
     from reelrank.config import preset, with_overrides
-    from reelrank.evaluation import evaluate_ranking
-    from reelrank.experiment import new_ranking_model, prepare
-    from reelrank.training import fit_ranking
+    from reelrank.evaluation.stages import evaluate_ranking
+    from reelrank.experiment.run import new_ranking_model, prepare
+    from reelrank.training.loop import fit_ranking
 
     out: dict[str, Any] = {"threads": torch.get_num_threads()}
     start = time.perf_counter()
@@ -92,9 +92,9 @@ def phase_throughput(runs: int) -> dict[str, Any]:
     from torch import nn
 
     from reelrank.config import RankingModelConfig, TrainingConfig
-    from reelrank.data.encoding import EncodedRatings
-    from reelrank.models.ranking import RankingModel
-    from reelrank.training import fit_ranking
+    from reelrank.data.encoding.encoded import EncodedRatings
+    from reelrank.models.rating.mlp import RankingModel
+    from reelrank.training.loop import fit_ranking
 
     n, users, movies = 1_000_000, 162_541, 62_423
     rng = np.random.default_rng(0)
@@ -185,7 +185,7 @@ def main() -> None:
         print(json.dumps(phases[args.phase]()))
         return
     if not (args.dir / "ratings.csv").exists():
-        from reelrank.data.synth import synthesize
+        from reelrank.data.synth.writer import synthesize
 
         synthesize(args.dir)
     with tempfile.TemporaryDirectory() as scratch:

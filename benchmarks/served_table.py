@@ -10,7 +10,7 @@ Protocol. For each split (default random:0.8) and each preset (default: all of
 `reelrank train` does (its own epochs; `--seed` replaces the seed of the split, initialisation and
 shuffles, 42 by default as in the presets) and evaluates it on the split's test part: the rating
 model's figures, the retrieval stage's (`retrieval/...`) and those of the lists people are served
-(`reelrank.served_evaluation`: known user, liked movies, similar movies), plus the liked path given
+(`reelrank.evaluation.served`: known user, liked movies, similar movies), plus the liked path given
 only each user's latest 1, 3 and 10 liked movies (`liked@N/...`). Nothing is chosen here: every
 preset's constants were fixed before, on validation data carved from training rows; the test
 parts are only read and reported. With all five folds, a "fold:1..5 mean" table averages each
@@ -36,10 +36,9 @@ from typing import Any
 import torch
 
 from reelrank.config import PRESETS, ExperimentConfig, preset, with_overrides
-from reelrank.data.movielens import load_movielens_100k
+from reelrank.data.movielens.ml100k.load import load_movielens_100k
 from reelrank.data.splits import parse_split
-from reelrank.experiment import train_recommender
-from reelrank.report import (
+from reelrank.evaluation.report import (
     cell,
     markdown_table,
     model_table,
@@ -48,7 +47,8 @@ from reelrank.report import (
     pyplot,
     writable_dir,
 )
-from reelrank.served_evaluation import evaluate_liked_counts, scorable_test
+from reelrank.evaluation.served import evaluate_liked_counts, scorable_test
+from reelrank.experiment.run import train_recommender
 from reelrank.types import Ratings
 
 FOLDS = tuple(f"fold:{i}" for i in range(1, 6))

@@ -15,7 +15,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from reelrank.models.losses import sampled_softmax_loss
+from reelrank.models.retrieval.losses import sampled_softmax_loss
 
 
 def main() -> None:

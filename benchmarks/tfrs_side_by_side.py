@@ -26,8 +26,8 @@ import numpy as np
 
 from reelrank.config import preset, with_overrides
 from reelrank.data.interactions import Interactions, as_interactions
-from reelrank.evaluation import evaluate_ranking
-from reelrank.experiment import new_ranking_model, prepare
+from reelrank.evaluation.stages import evaluate_ranking
+from reelrank.experiment.run import new_ranking_model, prepare
 
 WORKER = Path(__file__).parent / "tfrs" / "seed_tfrs.py"
 
@@ -53,7 +53,7 @@ def write_npz(data: Interactions, path: Path, epochs: int) -> Any:
 
 
 def reelrank_run(config: Any, split: Any) -> dict[str, float]:
-    from reelrank.training import fit_ranking
+    from reelrank.training.loop import fit_ranking
 
     model = new_ranking_model(config, split)
     start = time.perf_counter()
@@ -108,8 +108,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    from reelrank.data.movielens import load_movielens_100k
-    from reelrank.data.synth import synthesize
+    from reelrank.data.movielens.ml100k.load import load_movielens_100k
+    from reelrank.data.synth.writer import synthesize
 
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -119,7 +119,7 @@ def main() -> None:
         )
         folder = scratch / "synth"
         synthesize(folder, n_ratings=1_000_000, seed=1)
-        from reelrank.data.datasets import DataChoice, load_data
+        from reelrank.data.choice import DataChoice, load_data
 
         synthetic = as_interactions(
             load_data(DataChoice("ml-25m", data=str(folder)), cache_dir=scratch / "cache")

@@ -23,9 +23,9 @@ from pathlib import Path
 import torch
 
 from reelrank.config import preset
-from reelrank.data.movielens import load_movielens_100k
-from reelrank.experiment import new_ranking_model, prepare
-from reelrank.training import fit_ranking
+from reelrank.data.movielens.ml100k.load import load_movielens_100k
+from reelrank.experiment.run import new_ranking_model, prepare
+from reelrank.training.loop import fit_ranking
 
 
 def command_wall_times(args: argparse.Namespace, out: Path) -> tuple[list[float], list[float]]:

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from reelrank.config import ExperimentConfig, TrainingConfig
-from reelrank.experiment import train_recommender
-from reelrank.recommender import Recommender
-from reelrank.testing import synthetic_ratings, write_grouplens
+from reelrank.experiment.run import train_recommender
+from reelrank.recommender.recommender import Recommender
+from reelrank.testing.ml100k_files import synthetic_ratings, write_grouplens
 from reelrank.types import Ratings
 
 

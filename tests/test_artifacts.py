@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors.torch import load_file, save_file
 
-from reelrank import artifact_dir
-from reelrank.artifact_dir import SCHEMA_VERSION, check_target
-from reelrank.recommender import Recommender
-from reelrank.types import ArtifactError
+from reelrank.artifacts import directory as artifact_dir
+from reelrank.artifacts.directory import SCHEMA_VERSION, check_target
+from reelrank.errors import ArtifactError
+from reelrank.recommender.recommender import Recommender
 
 
 def _copy(artifact: Path, tmp_path: Path) -> Path:

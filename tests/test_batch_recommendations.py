@@ -13,11 +13,11 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from reelrank.batch_recommendations import MANIFEST, write_all_users
 from reelrank.cli import app
-from reelrank.distributed import World
-from reelrank.recommender import Recommender
-from reelrank.types import ReelrankError
+from reelrank.errors import ReelrankError
+from reelrank.recommender.batch import MANIFEST, write_all_users
+from reelrank.recommender.recommender import Recommender
+from reelrank.runtime.distributed import World
 
 runner = CliRunner()
 

@@ -17,7 +17,6 @@ import torch
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
-from reelrank.checkpoints import POINTER, STATE, TENSORS, CheckpointError, Checkpoints
 from reelrank.cli import app
 from reelrank.config import (
     ExperimentConfig,
@@ -26,8 +25,9 @@ from reelrank.config import (
     TrainingConfig,
     preset,
 )
-from reelrank.experiment import run_identity, train_recommender
-from reelrank.recommender import Recommender
+from reelrank.experiment.run import run_identity, train_recommender
+from reelrank.recommender.recommender import Recommender
+from reelrank.training.checkpoints import POINTER, STATE, TENSORS, CheckpointError, Checkpoints
 from reelrank.types import Ratings
 
 runner = CliRunner()
@@ -155,7 +155,8 @@ def test_another_run_or_a_damaged_checkpoint_is_refused(ratings: Ratings, tmp_pa
 KILLER = textwrap.dedent(
     """
     import os, signal, sys
-    from reelrank import checkpoints, optimizers
+    from reelrank import files
+    from reelrank.training import optimizers
     from reelrank.cli import app
 
     kind, n = sys.argv[1], int(sys.argv[2])
@@ -175,7 +176,7 @@ KILLER = textwrap.dedent(
 
         optimizers.Adagrad.step = counted
     else:  # the n-th time a checkpoint write reaches step `kind`
-        checkpoints.FAULT_HOOK = lambda name: hit() if name == kind else None
+        files.FAULT_HOOK = lambda name: hit() if name == f"checkpoint:{kind}" else None
     app(sys.argv[3:])
     """
 )

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from reelrank.cli import app
 from reelrank.cli.output import print_recommendations
 from reelrank.data.splits import split_ratings
-from reelrank.recommender import Recommender
-from reelrank.served_lists import Recommendation
+from reelrank.recommender.lists import Recommendation
+from reelrank.recommender.recommender import Recommender
 from reelrank.types import Ratings
 
 runner = CliRunner()
@@ -374,7 +374,7 @@ def test_train_checks_out_before_loading_data_or_training(
 
 def test_train_refuses_too_few_ratings_before_training(tmp_path: Path, ratings: Ratings) -> None:
     """A ratings folder with 1 rating once trained and saved a model with 0 test ratings."""
-    from reelrank.testing import write_grouplens
+    from reelrank.testing.ml100k_files import write_grouplens
 
     folder = write_grouplens(ratings.take(np.array([0])), tmp_path / "one")
     out = tmp_path / "model"

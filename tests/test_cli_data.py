@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from reelrank.cli import app
-from reelrank.testing_grouplens import dataset_files, synthetic_tables, write_dataset_folder
+from reelrank.testing.zip_files import dataset_files, synthetic_tables, write_dataset_folder
 from reelrank.types import Ratings
 
 runner = CliRunner()

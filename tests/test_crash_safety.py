@@ -1,7 +1,7 @@
 """A writer killed at any instant (SIGKILL, in a child process) leaves either the old or the new
 complete artifact at its path, never neither, and its temporaries are swept on the next run.
 
-The writer stops through `artifact_dir.FAULT_HOOK` at each named step of a save; the data cache's
+The writer stops through `reelrank.files.FAULT_HOOK` at each named step of a save; the data cache's
 writes are killed inside their body.
 """
 
@@ -15,24 +15,24 @@ from pathlib import Path
 import pytest
 import torch
 
-from reelrank.artifact_dir import JSON_FILES, ArtifactContents, load_artifact, save_artifact
-from reelrank.data.cache import atomic_write_bytes
-from reelrank.types import ArtifactError
+from reelrank.artifacts.directory import JSON_FILES, ArtifactContents, load_artifact, save_artifact
+from reelrank.errors import ArtifactError
+from reelrank.files import atomic_write_bytes
 
 WRITER = textwrap.dedent(
     """
     import os, signal, sys
     import torch
-    from reelrank import artifact_dir
-    from reelrank.artifact_dir import ArtifactContents, JSON_FILES, save_artifact
+    from reelrank import files
+    from reelrank.artifacts.directory import ArtifactContents, JSON_FILES, save_artifact
 
     target, version, step = sys.argv[1], sys.argv[2], sys.argv[3]
 
     def crash(name):
-        if name == step:
+        if name == f"artifact:{step}":
             os.kill(os.getpid(), signal.SIGKILL)
 
-    artifact_dir.FAULT_HOOK = crash
+    files.FAULT_HOOK = crash
     contents = ArtifactContents(
         {"version": version},
         {"w": torch.full((4,), float(len(version)))},
@@ -101,7 +101,7 @@ def test_a_cache_write_killed_mid_way_is_swept_by_the_next(tmp_path: Path) -> No
         f"""
         import os, signal
         from pathlib import Path
-        from reelrank.data.cache import atomic_path
+        from reelrank.files import atomic_path
         with atomic_path(Path({str(target)!r})) as tmp:
             tmp.write_bytes(b"half")
             os.kill(os.getpid(), signal.SIGKILL)

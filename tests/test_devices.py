@@ -13,11 +13,12 @@ import pytest
 import torch
 
 from reelrank.config import ExperimentConfig, RankingModelConfig, TrainingConfig, preset
-from reelrank.devices import check_precision, native_bf16, resolve_device
-from reelrank.experiment import evaluate_recommender, train_recommender
+from reelrank.errors import ReelrankError
+from reelrank.experiment.run import evaluate_recommender, train_recommender
 from reelrank.index import BruteForceIndex
-from reelrank.recommender import Recommender
-from reelrank.types import Ratings, ReelrankError
+from reelrank.recommender.recommender import Recommender
+from reelrank.runtime.devices import check_precision, native_bf16, resolve_device
+from reelrank.types import Ratings
 
 
 def test_auto_takes_a_gpu_only_when_there_is_one() -> None:

@@ -17,11 +17,11 @@ from typer.testing import CliRunner
 
 from reelrank.cli import app
 from reelrank.config import RetrievalLossConfig, TaskWeights
-from reelrank.distributed import World
-from reelrank.models.losses import RetrievalLoss
-from reelrank.models.ranking import RankingModel
-from reelrank.models.two_tower import TwoTower
-from reelrank.training import TrainingStep
+from reelrank.models.rating.mlp import RankingModel
+from reelrank.models.retrieval.losses import RetrievalLoss
+from reelrank.models.retrieval.two_tower import TwoTower
+from reelrank.runtime.distributed import World
+from reelrank.training.loop import TrainingStep
 
 runner = CliRunner()
 TORCHRUN = Path(sys.executable).with_name("torchrun")

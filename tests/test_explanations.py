@@ -11,12 +11,12 @@ import torch
 from torch import Tensor
 
 from reelrank.config import RankingModelConfig, RetrievalModelConfig, TrainingConfig, preset
-from reelrank.data.encoding import UserRatings
-from reelrank.experiment import train_recommender
-from reelrank.explanations import Explainer, liked_movies
-from reelrank.models.retrieval import RetrievalModel, known_history
-from reelrank.recommender import Recommender
-from reelrank.served_lists import LIST_ORDERS, Recommendation
+from reelrank.data.encoding.encoded import UserRatings
+from reelrank.experiment.run import train_recommender
+from reelrank.models.retrieval.base import RetrievalModel, known_history
+from reelrank.recommender.explanations import Explainer, liked_movies
+from reelrank.recommender.lists import LIST_ORDERS, Recommendation
+from reelrank.recommender.recommender import Recommender
 from reelrank.types import Ratings
 
 

@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from reelrank.cli import app
 from reelrank.config import preset
-from reelrank.data.movielens import load_movielens_100k
-from reelrank.experiment import train_recommender
+from reelrank.data.movielens.ml100k.load import load_movielens_100k
+from reelrank.experiment.run import train_recommender
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from reelrank.optimizers import Adagrad, sparse_embeddings
+from reelrank.training.optimizers import Adagrad, sparse_embeddings
 
 
 def _model(seed: int) -> nn.Module:

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 
-from reelrank import rating_training
 from reelrank.config import (
     ExperimentConfig,
     RankingModelConfig,
@@ -19,21 +18,23 @@ from reelrank.config import (
     TrainingConfig,
     preset,
 )
-from reelrank.experiment import (
+from reelrank.errors import ReelrankError
+from reelrank.experiment.run import (
     SplitData,
     new_ranking_model,
     prepare,
     sized_for,
     train_recommender,
 )
-from reelrank.models.autorec import AutoRec
-from reelrank.models.ensemble import Ensemble
-from reelrank.optimizers import learning_rate_at
-from reelrank.rating_training import fit_rating_model, split_validation
-from reelrank.recommender import Recommender
-from reelrank.training import Progress
-from reelrank.types import Ratings, ReelrankError
-from reelrank.validation import validation_rmse
+from reelrank.models.rating.autorec import AutoRec
+from reelrank.models.rating.ensemble import Ensemble
+from reelrank.recommender.recommender import Recommender
+from reelrank.training import rating as rating_training
+from reelrank.training.loop import Progress
+from reelrank.training.optimizers import learning_rate_at
+from reelrank.training.rating import fit_rating_model, split_validation
+from reelrank.training.validation import validation_rmse
+from reelrank.types import Ratings
 
 MF = RankingModelConfig(kind="mf", embedding_dim=8, l2=0.05)
 ADAM = TrainingConfig(optimizer="adam", learning_rate=0.01, batch_size=128, epochs=4)

@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 
 from reelrank.config import preset
-from reelrank.data.catalog import ListFilter
-from reelrank.experiment import train_recommender
-from reelrank.recommender import Recommender
-from reelrank.types import Ratings, ReelrankError, UnknownIdError
+from reelrank.data.catalog.catalog import ListFilter
+from reelrank.errors import ReelrankError, UnknownIdError
+from reelrank.experiment.run import train_recommender
+from reelrank.recommender.recommender import Recommender
+from reelrank.types import Ratings
 
 
 def test_recommend_excludes_seen_unless_asked(recommender: Recommender) -> None:

@@ -1,5 +1,5 @@
 """Reports: `reelrank report` on small artifacts trained on the synthetic data, and the tables and
-plots of `reelrank.report` on figures made up by hand."""
+plots of `reelrank.evaluation.report` on figures made up by hand."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from reelrank import report
 from reelrank.cli import app
-from reelrank.types import ReelrankError
+from reelrank.errors import ReelrankError
+from reelrank.evaluation import report
 
 runner = CliRunner()
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 
 from reelrank.config import RankingModelConfig, TrainingConfig, preset
-from reelrank.data.encoding import EncodedRatings, UserRatings
+from reelrank.data.encoding.encoded import EncodedRatings, UserRatings
 from reelrank.data.splits import split_ratings
-from reelrank.experiment import evaluate_recommender, train_recommender
-from reelrank.recommender import Recommender
-from reelrank.served_evaluation import (
+from reelrank.evaluation.served import (
     _popularity_percentile,
     evaluate_liked_counts,
     evaluate_served,
     scorable_test,
 )
+from reelrank.experiment.run import evaluate_recommender, train_recommender
+from reelrank.recommender.recommender import Recommender
 from reelrank.types import Ratings
 
 FAST = TrainingConfig(batch_size=256, epochs=3)
@@ -173,7 +173,7 @@ def test_served_lists_of_a_seeded_sample_of_users(two_stage: Recommender, rating
 def test_retrieval_metrics_on_the_same_sample_of_users(
     two_stage: Recommender, ratings: Ratings
 ) -> None:
-    from reelrank.evaluation import evaluate_retrieval
+    from reelrank.evaluation.stages import evaluate_retrieval
 
     config = two_stage.config
     _, test = split_ratings(ratings, config.split, seed=config.training.seed)

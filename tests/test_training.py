@@ -3,9 +3,9 @@ import pytest
 import torch
 
 from reelrank.config import ExperimentConfig, TrainingConfig
-from reelrank.experiment import new_ranking_model, prepare
-from reelrank.optimizers import Adagrad, make_optimizer
-from reelrank.training import Progress, batches, fit_ranking
+from reelrank.experiment.run import new_ranking_model, prepare
+from reelrank.training.loop import Progress, batches, fit_ranking
+from reelrank.training.optimizers import Adagrad, make_optimizer
 from reelrank.types import Ratings
 
 
@@ -51,8 +51,8 @@ def test_adagrad_matches_keras_defaults() -> None:
 
 def test_progress_names_the_task_and_has_no_rmse_for_retrieval(ratings: Ratings) -> None:
     from reelrank.config import RetrievalModelConfig
-    from reelrank.experiment import new_retrieval_model
-    from reelrank.training import fit
+    from reelrank.experiment.run import new_retrieval_model
+    from reelrank.training.loop import fit
 
     config = ExperimentConfig(
         ranking=None,

@@ -10,12 +10,13 @@ import pytest
 import torch
 
 from reelrank.config import ExperimentConfig, TrainingConfig, preset
+from reelrank.data.catalog.titles import AmbiguousTitleError
 from reelrank.data.splits import split_ratings
-from reelrank.data.titles import AmbiguousTitleError
-from reelrank.experiment import evaluate_recommender, train_recommender
-from reelrank.recommender import Recommender
-from reelrank.served_lists import LIST_ORDERS
-from reelrank.types import Ratings, ReelrankError, UnknownIdError
+from reelrank.errors import ReelrankError, UnknownIdError
+from reelrank.experiment.run import evaluate_recommender, train_recommender
+from reelrank.recommender.lists import LIST_ORDERS
+from reelrank.recommender.recommender import Recommender
+from reelrank.types import Ratings
 
 FAST = TrainingConfig(batch_size=256, epochs=3)
 

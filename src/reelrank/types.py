@@ -1,4 +1,4 @@
-"""Core data types shared by every layer: a ratings table and the errors reelrank raises.
+"""Data types every layer shares: the MovieLens-shaped `Ratings` table, its genres, age buckets.
 
 Standard library and numpy only (see DESIGN.md, layer 1).
 """
@@ -50,25 +50,6 @@ GENRES: tuple[str, ...] = (
 
 # TFDS `bucketized_user_age`: the lower edges of the age buckets; an age maps to the edge below it.
 AGE_BUCKETS: tuple[int, ...] = (1, 18, 25, 35, 45, 50, 56)
-
-
-class ReelrankError(Exception):
-    """Base class for errors caused by input: the message says what was wrong and what to do."""
-
-
-class DataError(ReelrankError):
-    """A data set could not be found, downloaded, verified or parsed."""
-
-
-class UnknownIdError(ReelrankError, KeyError):
-    """A user id or movie title is not in the vocabulary."""
-
-    def __str__(self) -> str:  # KeyError would otherwise quote the message
-        return str(self.args[0]) if self.args else ""
-
-
-class ArtifactError(ReelrankError):
-    """A saved model directory is missing, incomplete, corrupt or of an unknown version."""
 
 
 @dataclass(frozen=True, eq=False)

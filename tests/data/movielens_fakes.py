@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reelrank.data.user_path import Digests
+from reelrank.data.movielens.ml100k.user_path import Digests
 from reelrank.types import GENRES, RATING_FEATURES, Ratings
 
 # (user id, age, gender, occupation, zip code)

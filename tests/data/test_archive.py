@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from reelrank.data import archive
-from reelrank.data.archive import Archive
-from reelrank.types import DataError
+from reelrank.data.fetch import archive
+from reelrank.data.fetch.archive import Archive
+from reelrank.errors import DataError
 
 
 def _bomb(path: Path, size: int) -> Path:

@@ -6,12 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from reelrank.data.cache import (
-    atomic_path,
-    atomic_write_bytes,
-    default_cache_dir,
-    resolve_cache_dir,
-)
+from reelrank.data.fetch.cache import default_cache_dir, resolve_cache_dir
+from reelrank.files import atomic_path, atomic_write_bytes
 
 
 def test_cache_dir_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reelrank.data.catalog import Catalog
-from reelrank.data.encoding import MovieTable, Vocabularies
-from reelrank.types import GENRES, Ratings, ReelrankError, UnknownIdError
+from reelrank.data.catalog.catalog import Catalog
+from reelrank.data.encoding.encoded import MovieTable, Vocabularies
+from reelrank.errors import ReelrankError, UnknownIdError
+from reelrank.types import GENRES, Ratings
 
 
 @pytest.fixture(scope="module")

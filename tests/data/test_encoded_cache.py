@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reelrank.data.encoded_cache import (
+from reelrank.data.encoding.cache import (
     MANIFEST,
     cache_key,
     cached_or_parsed,

@@ -1,6 +1,6 @@
 import numpy as np
 
-from reelrank.data.encoding import EncodedRatings, MovieTable, Vocabularies
+from reelrank.data.encoding.encoded import EncodedRatings, MovieTable, Vocabularies
 from reelrank.types import Ratings
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 
-from reelrank.data.encoding import EncodedRatings, MovieTable, Vocabularies
-from reelrank.data.features import history_table, movie_tables, user_tables
+from reelrank.data.encoding.encoded import EncodedRatings, MovieTable, Vocabularies
+from reelrank.data.encoding.features import history_table, movie_tables, user_tables
 from reelrank.types import Ratings
 
 

@@ -15,18 +15,20 @@ from typing import BinaryIO
 import numpy as np
 import pytest
 
-from reelrank.data import grouplens_ratings, movielens_tables
-from reelrank.data.grouplens_datasets import (
+from reelrank.data.fetch.sources import Downloader
+from reelrank.data.interactions import Interactions, encode_ids
+from reelrank.data.movielens.ml100k import tables as movielens_tables
+from reelrank.data.movielens.zips import ratings as grouplens_ratings
+from reelrank.data.movielens.zips.datasets import (
     DATASETS,
     licence_notice,
     load_grouplens_dataset,
     read_grouplens_dataset,
 )
-from reelrank.data.grouplens_download import fetch_grouplens_dataset, parse_md5
-from reelrank.data.grouplens_parsers import OCCUPATIONS, encode_int_ids
-from reelrank.data.interactions import Interactions, encode_ids
-from reelrank.data.sources import Downloader
-from reelrank.testing_grouplens import (
+from reelrank.data.movielens.zips.download import fetch_grouplens_dataset, parse_md5
+from reelrank.data.movielens.zips.tables import OCCUPATIONS, encode_int_ids
+from reelrank.errors import DataError, ReelrankError
+from reelrank.testing.zip_files import (
     GroupLensTables,
     dataset_files,
     dataset_zip_bytes,
@@ -34,7 +36,7 @@ from reelrank.testing_grouplens import (
     write_dataset_folder,
     write_dataset_zip,
 )
-from reelrank.types import GENRES, DataError, ReelrankError
+from reelrank.types import GENRES
 
 NAMES = list(DATASETS)
 DAT = [n for n in NAMES if DATASETS[n].format == "dat"]

@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 
 from reelrank.config import ExperimentConfig
-from reelrank.data.encoding import EncodedRatings, MovieTable, Vocabularies
-from reelrank.data.features import user_tables
+from reelrank.data.encoding.encoded import EncodedRatings, MovieTable, Vocabularies
+from reelrank.data.encoding.features import user_tables
 from reelrank.data.interactions import Interactions, as_interactions, encode_ids
 from reelrank.data.splits import split_ratings, split_rows
-from reelrank.experiment import prepare, train_recommender
-from reelrank.types import Ratings, ReelrankError
+from reelrank.errors import ReelrankError
+from reelrank.experiment.run import prepare, train_recommender
+from reelrank.types import Ratings
 
 
 def test_from_ratings_keeps_every_row(ratings: Ratings) -> None:

@@ -29,10 +29,7 @@ from movielens_fakes import (
     write_grouplens_folder,
 )
 
-from reelrank.data import movielens
-from reelrank.data.grouplens_format import read_grouplens
-from reelrank.data.movielens import LICENCE_NOTICE, dataset_info, load_movielens_100k
-from reelrank.data.sources import (
+from reelrank.data.fetch.sources import (
     GROUPLENS_FILE_SHA256,
     GROUPLENS_SHA256,
     RECBOLE_SHA256,
@@ -42,8 +39,12 @@ from reelrank.data.sources import (
     RecBoleWheel,
     Source,
 )
-from reelrank.data.user_path import UserPath
-from reelrank.types import DataError, Ratings
+from reelrank.data.movielens.ml100k import load as movielens
+from reelrank.data.movielens.ml100k.grouplens_files import read_grouplens
+from reelrank.data.movielens.ml100k.load import LICENCE_NOTICE, dataset_info, load_movielens_100k
+from reelrank.data.movielens.ml100k.user_path import UserPath
+from reelrank.errors import DataError
+from reelrank.types import Ratings
 
 WHEEL = recbole_wheel_bytes()
 ML100K_DIR_ENV = "REELRANK_ML100K_DIR"

@@ -21,11 +21,12 @@ from movielens_fakes import (
     write_grouplens_folder,
 )
 
-from reelrank.data.grouplens_format import read_grouplens
-from reelrank.data.movielens_tables import bucketize_age
-from reelrank.data.recbole_format import read_recbole_wheel
-from reelrank.data.sources import RECBOLE_WHEEL
-from reelrank.types import GENRES, DataError
+from reelrank.data.fetch.sources import RECBOLE_WHEEL
+from reelrank.data.movielens.ml100k.grouplens_files import read_grouplens
+from reelrank.data.movielens.ml100k.recbole_files import read_recbole_wheel
+from reelrank.data.movielens.ml100k.tables import bucketize_age
+from reelrank.errors import DataError
+from reelrank.types import GENRES
 
 WHEEL = recbole_wheel_bytes()
 

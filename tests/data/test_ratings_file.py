@@ -13,9 +13,10 @@ import pyarrow.csv as pv
 import pyarrow.parquet as pq
 import pytest
 
-from reelrank.data.column_mapping import ColumnMapping, MovieColumns
-from reelrank.data.ratings_file import interactions_from_table, read_ratings_file
-from reelrank.types import GENRES, DataError, ReelrankError
+from reelrank.data.tables.column_mapping import ColumnMapping, MovieColumns
+from reelrank.data.tables.ratings_file import interactions_from_table, read_ratings_file
+from reelrank.errors import DataError, ReelrankError
+from reelrank.types import GENRES
 
 HEADER = "userId,movieId,rating,timestamp\n"
 ROWS = "1,10,4.0,978300760\n2,10,3.5,978300761\n10,2,5,978300762\n2,2,1,978300763\n"

@@ -18,8 +18,8 @@ from movielens_fakes import (
     write_grouplens_folder,
 )
 
-from reelrank.data import sources
-from reelrank.data.sources import (
+from reelrank.data.fetch import sources
+from reelrank.data.fetch.sources import (
     GROUPLENS_FILE_SHA256,
     GROUPLENS_SHA256,
     GROUPLENS_URL,
@@ -33,8 +33,8 @@ from reelrank.data.sources import (
     default_sources,
     fetch_raw,
 )
-from reelrank.data.user_path import OFFICIAL_DIGESTS, UNOFFICIAL_MARKER, UserPath
-from reelrank.types import DataError
+from reelrank.data.movielens.ml100k.user_path import OFFICIAL_DIGESTS, UNOFFICIAL_MARKER, UserPath
+from reelrank.errors import DataError
 
 ZIP = grouplens_zip_bytes()
 WHEEL = recbole_wheel_bytes()

@@ -9,7 +9,8 @@ from reelrank.data.splits import (
     split_ratings,
     split_temporal,
 )
-from reelrank.types import Ratings, ReelrankError
+from reelrank.errors import ReelrankError
+from reelrank.types import Ratings
 
 
 def _is_partition(train: np.ndarray, test: np.ndarray, n: int) -> bool:

@@ -1,4 +1,4 @@
-"""Synthetic MovieLens data in GroupLens' ml-25m layout (`reelrank.data.synth`)."""
+"""Synthetic MovieLens data in GroupLens' ml-25m layout (`reelrank.data.synth.writer`)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import TypedDict
 import numpy as np
 import pytest
 
-from reelrank.data import synth
-from reelrank.data.synth import GENRE_COUNTS, NO_GENRES, SynthSummary, synthesize
-from reelrank.types import ReelrankError
+from reelrank.data.synth import writer as synth
+from reelrank.data.synth.writer import GENRE_COUNTS, NO_GENRES, SynthSummary, synthesize
+from reelrank.errors import ReelrankError
 
 
 class Shape(TypedDict):

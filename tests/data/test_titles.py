@@ -3,9 +3,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from reelrank.data.encoding import MovieTable, Vocabularies
-from reelrank.data.features import movie_tables
-from reelrank.data.titles import (
+from reelrank.data.catalog.titles import (
     AmbiguousTitleError,
     TitleMatcher,
     normalize,
@@ -13,8 +11,11 @@ from reelrank.data.titles import (
     split_query_year,
     split_release_year,
 )
-from reelrank.testing import synthetic_ratings
-from reelrank.types import Ratings, ReelrankError, UnknownIdError
+from reelrank.data.encoding.encoded import MovieTable, Vocabularies
+from reelrank.data.encoding.features import movie_tables
+from reelrank.errors import ReelrankError, UnknownIdError
+from reelrank.testing.ml100k_files import synthetic_ratings
+from reelrank.types import Ratings
 
 TITLES = [
     "Usual Suspects, The (1995)",

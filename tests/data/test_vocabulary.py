@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from reelrank.data.vocabulary import UNKNOWN_INDEX, Vocabulary
-from reelrank.types import UnknownIdError
+from reelrank.data.encoding.vocabulary import UNKNOWN_INDEX, Vocabulary
+from reelrank.errors import UnknownIdError
 
 
 def test_like_keras_string_lookup_sorted_from_one_with_zero_unknown() -> None:

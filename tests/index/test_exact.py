@@ -11,9 +11,9 @@ from safetensors.torch import load_file
 from torch import Tensor
 
 from reelrank.config import preset
-from reelrank.experiment import train_recommender
+from reelrank.experiment.run import train_recommender
 from reelrank.index import BruteForceIndex, index_from_state
-from reelrank.recommender import Recommender
+from reelrank.recommender.recommender import Recommender
 from reelrank.types import Ratings
 
 

@@ -6,9 +6,13 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from reelrank.config import RetrievalModelConfig
-from reelrank.models.blend import Blend, FoldIn
-from reelrank.models.factory import fit_closed_form, new_two_tower, retrieval_model_from_state_dict
-from reelrank.models.item_based import ItemItemModel, histories_from_pairs
+from reelrank.models.retrieval.blend import Blend, FoldIn
+from reelrank.models.retrieval.factory import (
+    fit_closed_form,
+    new_two_tower,
+    retrieval_model_from_state_dict,
+)
+from reelrank.models.retrieval.item_item import ItemItemModel, histories_from_pairs
 
 N_USERS, N_MOVIES = 12, 9
 CONFIG = RetrievalModelConfig(kind="blend", embedding_dim=4, ease_lambda=2.0, blend_weight=0.7)
@@ -99,7 +103,7 @@ def test_fold_in_reuses_the_tower_movie_vectors_until_a_weight_changes() -> None
 def test_many_users_are_calibrated_on_a_seeded_sample(monkeypatch: pytest.MonkeyPatch) -> None:
     """Past `CALIBRATION_USERS` users the spreads come from a seeded sample (all users x movies
     would not fit at 25M's size): the same sample each time, and close to every user's spread."""
-    from reelrank.models import blend as blend_module
+    from reelrank.models.retrieval import blend as blend_module
 
     every = _blend().scales.clone()
     monkeypatch.setattr(blend_module, "CALIBRATION_USERS", 8)
@@ -111,7 +115,7 @@ def test_many_users_are_calibrated_on_a_seeded_sample(monkeypatch: pytest.Monkey
 
 def test_folding_in_many_movies_goes_in_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     """`fold_in_each` holds at most `SCORES_AT_ONCE` scores: chunks give what one batch gives."""
-    from reelrank.models import blend as blend_module
+    from reelrank.models.retrieval import blend as blend_module
 
     model = _blend()
     movies = torch.arange(1, N_MOVIES + 1)

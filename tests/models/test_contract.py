@@ -2,7 +2,7 @@
 movie, empty history, save/load round trip, determinism.
 
 Parametrised over every retrieval kind and the ranking model, all built the way
-`reelrank.experiment` builds them, on the package's synthetic data set.
+`reelrank.experiment.run` builds them, on the package's synthetic data set.
 """
 
 from __future__ import annotations
@@ -17,19 +17,19 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from reelrank.config import ExperimentConfig, RankingModelConfig, RetrievalModelConfig
-from reelrank.data import features
-from reelrank.experiment import prepare
-from reelrank.models.blend import Blend
-from reelrank.models.factory import (
+from reelrank.data.encoding import features
+from reelrank.experiment.run import prepare
+from reelrank.models.rating.mlp import RankingModel
+from reelrank.models.retrieval.base import RetrievalModel, UserHistories
+from reelrank.models.retrieval.blend import Blend
+from reelrank.models.retrieval.factory import (
     CLOSED_FORM,
     fit_closed_form,
     new_two_tower,
     retrieval_model_from_state_dict,
 )
-from reelrank.models.item_based import ItemItemModel
-from reelrank.models.low_rank import LowRankItemModel
-from reelrank.models.ranking import RankingModel
-from reelrank.models.retrieval import RetrievalModel, UserHistories
+from reelrank.models.retrieval.item_item import ItemItemModel
+from reelrank.models.retrieval.low_rank import LowRankItemModel
 from reelrank.types import Ratings
 
 # Towers with every kind of feature (bag, dense, categorical) and an MLP, so the tables and
@@ -100,7 +100,7 @@ def data(ratings: Ratings) -> _Data:
 
 
 def _build(kind: str, data: _Data, *, seed: int = 0) -> nn.Module:
-    """A model of `kind` as `reelrank.experiment` builds it: fitted, or freshly initialised."""
+    """A model of `kind` as `reelrank.experiment.run` builds it: fitted, or freshly initialised."""
     sizes = {"n_users": data.n_users, "n_movies": data.n_movies}
     generator = torch.Generator().manual_seed(seed)
     if kind == "ranking":

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from reelrank.config import RetrievalModelConfig
-from reelrank.models.factory import (
+from reelrank.models.retrieval.factory import (
     fit_closed_form,
     new_two_tower,
     retrieval_model_from_state_dict,

@@ -12,8 +12,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from reelrank.config import RetrievalModelConfig
-from reelrank.data.synthetic import synthetic_ratings
-from reelrank.models.item_based import (
+from reelrank.models.retrieval.item_item import (
     EASE,
     EDLAE,
     ItemItemModel,
@@ -22,6 +21,7 @@ from reelrank.models.item_based import (
     interaction_matrix,
     low_rank_weights,
 )
+from reelrank.testing.synthetic import synthetic_ratings
 
 # 4 users x 3 movies (indices 1..3; 0 is padding). User 4 has rated nothing.
 USERS = np.array([1, 1, 2, 2, 2, 3])

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from reelrank.config import RetrievalLossConfig
-from reelrank.models.losses import (
+from reelrank.models.retrieval.losses import (
     RetrievalLoss,
     _UniqueCandidateSoftmax,
     log_sampling_probability,

@@ -9,8 +9,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from reelrank.config import RetrievalModelConfig
-from reelrank.models.factory import fit_closed_form, retrieval_model_from_state_dict
-from reelrank.models.popularity import Popularity
+from reelrank.models.retrieval.factory import fit_closed_form, retrieval_model_from_state_dict
+from reelrank.models.retrieval.popularity import Popularity
 
 CONFIG = RetrievalModelConfig(kind="popularity")
 N_USERS, N_MOVIES = 6, 9

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from reelrank.config import RankingModelConfig
-from reelrank.models.ranking import RankingModel
+from reelrank.models.rating.mlp import RankingModel
 
 
 def _model(seed: int = 0, n_users: int = 943, n_movies: int = 1664) -> RankingModel:

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from reelrank.config import RankingModelConfig, RatingComponent, TrainingConfig
-from reelrank.models.ensemble import Ensemble, least_squares_weights
-from reelrank.models.rating import RatingModel
-from reelrank.models.rating_factory import (
+from reelrank.models.rating.base import RatingModel
+from reelrank.models.rating.ensemble import Ensemble, least_squares_weights
+from reelrank.models.rating.factory import (
     feature_names,
     needs_histories,
     new_rating_model,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from reelrank.models.retrieval import index_vector, known_history, state_rows
+from reelrank.models.retrieval.base import index_vector, known_history, state_rows
 
 
 def test_known_history_drops_the_unknown_movie_and_keeps_order() -> None:

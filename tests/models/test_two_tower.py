@@ -12,8 +12,8 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from reelrank.config import RetrievalModelConfig
-from reelrank.models.factory import retrieval_model_from_state_dict
-from reelrank.models.two_tower import TwoTower
+from reelrank.models.retrieval.factory import retrieval_model_from_state_dict
+from reelrank.models.retrieval.two_tower import TwoTower
 
 N_USERS, N_MOVIES, DIM, WIDTH = 6, 9, 4, 5
 

@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from reelrank.config import PRESETS, ExperimentConfig, TrainingConfig
-from reelrank.experiment import train_recommender
-from reelrank.recommender import Recommender
+from reelrank.experiment.run import train_recommender
+from reelrank.recommender.recommender import Recommender
 from reelrank.service import create_app
 from reelrank.types import Ratings
 

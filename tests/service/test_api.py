@@ -11,10 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from reelrank.config import preset
-from reelrank.data.catalog import ListFilter
-from reelrank.data.titles import AmbiguousTitleError
-from reelrank.experiment import train_recommender
-from reelrank.recommender import Recommender
+from reelrank.data.catalog.catalog import ListFilter
+from reelrank.data.catalog.titles import AmbiguousTitleError
+from reelrank.experiment.run import train_recommender
+from reelrank.recommender.recommender import Recommender
 from reelrank.service import create_app
 from reelrank.service.app import ARTIFACT_ENV, app_from_env
 from reelrank.service.schemas import MAX_BODY_BYTES, MAX_K, MAX_LIST, MAX_SEARCH
@@ -519,7 +519,7 @@ def test_app_from_env(two_stage_artifact: Path, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_a_missing_or_corrupt_artifact_stops_start_up(tmp_path: Path) -> None:
-    from reelrank.types import ArtifactError
+    from reelrank.errors import ArtifactError
 
     with pytest.raises(ArtifactError), TestClient(create_app(artifact=tmp_path / "missing")):
         pass

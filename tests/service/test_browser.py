@@ -19,8 +19,8 @@ import pytest
 import uvicorn
 from playwright.sync_api import Page, expect, sync_playwright
 
-from reelrank.data.catalog import ListFilter
-from reelrank.recommender import Recommender
+from reelrank.data.catalog.catalog import ListFilter
+from reelrank.recommender.recommender import Recommender
 from reelrank.service import create_app
 
 CHROMIUM = os.environ.get("REELRANK_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"

@@ -17,7 +17,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from reelrank.recommender import Recommender
+from reelrank.recommender.recommender import Recommender
 from reelrank.service import create_app
 
 EXAMPLES = 30  # per operation and generation mode

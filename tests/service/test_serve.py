@@ -12,7 +12,7 @@ import uvicorn
 from typer.testing import CliRunner
 
 from reelrank import cli
-from reelrank.recommender import Recommender
+from reelrank.recommender.recommender import Recommender
 from reelrank.service import server
 from reelrank.service.app import ARTIFACT_ENV, THREADS_ENV
 

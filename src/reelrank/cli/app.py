@@ -14,7 +14,7 @@ import typer
 
 from reelrank.cli.output import say
 from reelrank.data.splits import SPLIT_HELP
-from reelrank.devices import DEVICE_HELP
+from reelrank.runtime.devices import DEVICE_HELP
 
 app = typer.Typer(
     name="reelrank",

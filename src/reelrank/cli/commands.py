@@ -36,8 +36,8 @@ from reelrank.cli.output import (
     user_errors,
 )
 from reelrank.data.splits import parse_split
-from reelrank.recommender import Recommender
-from reelrank.types import ReelrankError
+from reelrank.errors import ReelrankError
+from reelrank.recommender.recommender import Recommender
 
 
 @app.command()
@@ -57,8 +57,8 @@ def evaluate(
 ) -> None:
     """Evaluate a trained artifact on the test part of a split of the data it was trained on
     (or of the data named)."""
-    from reelrank.devices import resolve_device
-    from reelrank.experiment import evaluate_recommender
+    from reelrank.experiment.run import evaluate_recommender
+    from reelrank.runtime.devices import resolve_device
 
     with user_errors():
         if split is not None:
@@ -112,10 +112,10 @@ def report(
 ) -> None:
     """Evaluate an artifact as `evaluate` does, plus the liked path given 1, 3 and 10 liked
     movies, and write metrics.json, report.md and plots (PNG) to --out."""
-    from reelrank.devices import resolve_device
-    from reelrank.experiment import evaluate_recommender
-    from reelrank.report import pyplot, writable_dir, write_report
-    from reelrank.served_evaluation import LIKED_COUNTS
+    from reelrank.evaluation.report import pyplot, writable_dir, write_report
+    from reelrank.evaluation.served import LIKED_COUNTS
+    from reelrank.experiment.run import evaluate_recommender
+    from reelrank.runtime.devices import resolve_device
 
     with user_errors():
         if split is not None:
@@ -169,7 +169,7 @@ def data_info(
 ) -> None:
     """What data set is cached where, with counts of users, movies and ratings (never
     downloads)."""
-    from reelrank.data.datasets import data_summary
+    from reelrank.data.choice import data_summary
 
     with user_errors():
         choice = data_choice(
@@ -204,7 +204,7 @@ def serve(
         from reelrank.service.server import serve as run_server
     except ImportError as error:
         fail(f"serving needs the 'serve' extra: pip install 'reelrank[serve]' ({error})")
-    from reelrank.devices import resolve_device
+    from reelrank.runtime.devices import resolve_device
 
     with user_errors():
         if not 1 <= port <= 65535:
@@ -241,7 +241,7 @@ def data_synth(
 ) -> None:
     """Write a synthetic MovieLens-style folder (ml-25m's layout and, by default, its shape);
     read it with --dataset ml-25m --data FOLDER."""
-    from reelrank.data.synth import synthesize
+    from reelrank.data.synth.writer import synthesize
 
     with user_errors():
         summary = synthesize(

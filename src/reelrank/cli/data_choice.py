@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from reelrank.cli.output import say
-from reelrank.data.datasets import ML_100K, DataChoice, load_data
-from reelrank.recommender import Recommender
+from reelrank.data.choice import ML_100K, DataChoice, load_data
+from reelrank.recommender.recommender import Recommender
 
 
 def data_choice(

@@ -17,10 +17,10 @@ from reelrank.cli.output import (
     say,
     user_errors,
 )
-from reelrank.data.catalog import ListFilter
-from reelrank.recommender import Recommender
-from reelrank.served_lists import ListOrder, check_k
-from reelrank.types import ReelrankError
+from reelrank.data.catalog.catalog import ListFilter
+from reelrank.errors import ReelrankError
+from reelrank.recommender.lists import ListOrder, check_k
+from reelrank.recommender.recommender import Recommender
 
 
 @app.command()
@@ -111,7 +111,7 @@ def recommend(
                 "--include-seen applies to --user only; liked movies are always left out"
             )
         check_k(k)
-        from reelrank.devices import resolve_device
+        from reelrank.runtime.devices import resolve_device
 
         recommender = Recommender.load(artifact).to(resolve_device(device_name))
         if user is not None:
@@ -158,9 +158,9 @@ def _all_users(
     as_json: bool,
 ) -> None:
     """`recommend --all-users`: every list to Parquet, shared among torchrun's processes."""
-    from reelrank.batch_recommendations import write_all_users
-    from reelrank.devices import resolve_device
-    from reelrank.distributed import World, joined
+    from reelrank.recommender.batch import write_all_users
+    from reelrank.runtime.devices import resolve_device
+    from reelrank.runtime.distributed import World, joined
 
     check_k(k)
     world = World.from_env()
@@ -235,7 +235,7 @@ def score(
     as_json: JsonOption = False,
 ) -> None:
     """Predict a user's rating of one or more movies."""
-    from reelrank.experiment import untrained_copy
+    from reelrank.experiment.run import untrained_copy
 
     with user_errors():
         recommender = Recommender.load(artifact)

@@ -20,9 +20,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from reelrank.served_lists import Recommendation
-from reelrank.training import Progress as TrainProgress
-from reelrank.types import ReelrankError
+from reelrank.errors import ReelrankError
+from reelrank.recommender.lists import Recommendation
+from reelrank.training.loop import Progress as TrainProgress
 
 # sysexits' EX_SOFTWARE: the program, not its input, is at fault.
 BUG_EXIT_CODE = 70

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from reelrank.artifact_dir import check_target
+from reelrank.artifacts.directory import check_target
 from reelrank.cli.app import (
     BadRowsOption,
     CacheOption,
@@ -34,8 +34,8 @@ from reelrank.cli.output import (
 )
 from reelrank.config import ExperimentConfig, preset, with_overrides
 from reelrank.data.splits import SPLIT_HELP, parse_split
-from reelrank.devices import DEVICE_HELP, PRECISIONS
-from reelrank.types import ReelrankError
+from reelrank.errors import ReelrankError
+from reelrank.runtime.devices import DEVICE_HELP, PRECISIONS
 
 
 @app.command()
@@ -105,10 +105,10 @@ def train(
     split, save an artifact. Training is checkpointed, and --resume continues a stopped run.
     Under torchrun (or with --nproc) the processes train together, and rank 0 evaluates,
     saves and reports."""
-    from reelrank.checkpoints import Checkpoints
-    from reelrank.devices import check_precision, resolve_device
-    from reelrank.distributed import World, joined
-    from reelrank.experiment import check_split, run_identity, train_recommender
+    from reelrank.experiment.run import check_split, run_identity, train_recommender
+    from reelrank.runtime.devices import check_precision, resolve_device
+    from reelrank.runtime.distributed import World, joined
+    from reelrank.training.checkpoints import Checkpoints
 
     world = World.from_env()
     if nproc is not None:

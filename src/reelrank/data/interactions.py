@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from reelrank.types import GENRES, Ratings, ReelrankError
+from reelrank.errors import ReelrankError
+from reelrank.types import GENRES, Ratings
 
 
 @dataclass(frozen=True, eq=False)

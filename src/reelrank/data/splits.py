@@ -12,7 +12,8 @@ from typing import TypeVar
 import numpy as np
 
 from reelrank.data.interactions import Interactions
-from reelrank.types import Ratings, ReelrankError
+from reelrank.errors import ReelrankError
+from reelrank.types import Ratings
 
 SPLIT_HELP = "random:FRACTION (e.g. random:0.8), fold:1..5, temporal:FRACTION or leave-last:N"
 

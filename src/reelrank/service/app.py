@@ -30,10 +30,10 @@ from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from reelrank.recommender import Recommender
+from reelrank.errors import ReelrankError, UnknownIdError
+from reelrank.recommender.recommender import Recommender
 from reelrank.service.routes import ROUTERS
 from reelrank.service.schemas import MAX_BODY_BYTES
-from reelrank.types import ReelrankError, UnknownIdError
 
 # uvicorn configures its own loggers only; start-up messages go through its error logger so they
 # appear beside its own.

@@ -13,10 +13,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import StringConstraints
 
-from reelrank.data.catalog import ListFilter
-from reelrank.recommender import Recommender
-from reelrank.served_lists import ListOrder
-from reelrank.served_lists import Recommendation as RecommenderItem
+from reelrank.data.catalog.catalog import ListFilter
+from reelrank.errors import UnknownIdError
+from reelrank.recommender.lists import ListOrder
+from reelrank.recommender.lists import Recommendation as RecommenderItem
+from reelrank.recommender.recommender import Recommender
 from reelrank.service import schemas
 from reelrank.service.schemas import (
     BODY_ERROR_RESPONSES,
@@ -31,7 +32,7 @@ from reelrank.service.schemas import (
     MAX_SEARCH,
     ORDER_HELP,
 )
-from reelrank.types import GENRES, UnknownIdError
+from reelrank.types import GENRES
 
 
 async def get_recommender(request: Request) -> Recommender:

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from reelrank.served_lists import ListOrder
+from reelrank.recommender.lists import ListOrder
 from reelrank.types import GENRES
 
 # Caps: a request can never ask for more work than these allow.

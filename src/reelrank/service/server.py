@@ -13,7 +13,7 @@ import torch
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-from reelrank.recommender import Recommender
+from reelrank.recommender.recommender import Recommender
 from reelrank.service.app import ARTIFACT_ENV, DEVICE_ENV, THREADS_ENV, create_app
 
 log = logging.getLogger("reelrank.service")
