@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from reelrank.config import RankingModelConfig, TrainingConfig
+from reelrank.config import RatingModelConfig, TrainingConfig
 from reelrank.models.rating.autorec import AutoRec, RatingColumns
 from reelrank.training.optimizers import make_optimizer
 from reelrank.training.rating import AUTOREC_CHUNK
@@ -29,7 +29,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=4)
     args = parser.parse_args()
     torch.manual_seed(0)
-    config = RankingModelConfig(kind="autorec", hidden_dims=(500,), l2=200.0)
+    config = RatingModelConfig(kind="autorec", hidden_dims=(500,), l2=200.0)
     model = AutoRec(config, n_users=args.users, n_movies=args.movies)
     optimizer = make_optimizer(model.parameters(), TrainingConfig(optimizer="adam"))
     chunk = torch.arange(1, AUTOREC_CHUNK + 1)

@@ -35,19 +35,19 @@ def worker(folder: Path, cache: Path) -> None:
 
     from reelrank.config import preset, with_overrides
     from reelrank.data.choice import DataChoice, load_data
-    from reelrank.experiment.run import new_ranking_model, prepare
+    from reelrank.experiment.run import build_rating_model, prepare
     from reelrank.runtime.distributed import World, joined
-    from reelrank.training.loop import fit_ranking
+    from reelrank.training.loop import fit_rating_minibatch
 
     world = World.from_env()
     data = load_data(DataChoice("ml-25m", data=str(folder)), cache_dir=cache, notify=lambda _: None)
     config = preset("seed")
     config = with_overrides(config, training=with_overrides(config.training, epochs=1))
     split = prepare(data, config)
-    model = new_ranking_model(config, split)
+    model = build_rating_model(config, split)
     with joined(world, torch.device("cpu")):
         start = time.perf_counter()
-        fit_ranking(model, split.train, config.training, world=world)
+        fit_rating_minibatch(model, split.train, config.training, world=world)
         seconds = time.perf_counter() - start
     if world.is_main:
         print(

@@ -7,7 +7,7 @@ Run: .venv/bin/python benchmarks/liked_path.py [--folds 0 1 2 3 4] [--seed 0] [-
 Protocol. The users of MovieLens 100k are cut into 5 folds by a seeded permutation (`--seed`).
 For each fold, every preset is trained on all the ratings of the other folds' users
 (`train_recommender` on `ratings.take(rows)`, split `leave-last:1000000`, which trains on every
-given row; no ranking model, as the liked path keeps retrieval's order and never reads it). For
+given row; no rating model, as the liked path keeps retrieval's order and never reads it). For
 each held-out user, their liked movies are their ratings >= 4 of movies the model knows; a seeded
 permutation of them gives the N liked movies (N = 1, 3, 10, and "all" of them; the 1 are among
 the 3, the 3 among the 10), passed oldest first (the tower keeps the latest 100). Relevant: every
@@ -295,8 +295,8 @@ def proposed_lists(
 
 
 def train(ratings: Ratings, name: str) -> Recommender:
-    """A preset trained on every row of `ratings`, without its ranking model."""
-    config = dataclasses.replace(preset(name), split=TRAIN_ON_ALL, ranking=None)
+    """A preset trained on every row of `ratings`, without its rating model."""
+    config = dataclasses.replace(preset(name), split=TRAIN_ON_ALL, rating=None)
     return train_recommender(ratings, config)
 
 

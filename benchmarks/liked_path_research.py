@@ -239,7 +239,7 @@ def edlae_grid(ratings: Ratings, data: dict[str, Any], *, fold: int, seed: int) 
     constants = {k: float(v) for k, v in lp.PER_QUERY.items() if k != "method"}
     for lam, dropout in itertools.product(*EDLAE_GRID.values()):
         retrieval = dataclasses.replace(base.retrieval, ease_lambda=lam, edlae_dropout=dropout)
-        config = dataclasses.replace(base, split=lp.TRAIN_ON_ALL, ranking=None, retrieval=retrieval)
+        config = dataclasses.replace(base, split=lp.TRAIN_ON_ALL, rating=None, retrieval=retrieval)
         model = train_recommender(fit, config).retrieval
         assert model is not None
         cells = []

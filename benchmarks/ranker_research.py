@@ -60,7 +60,7 @@ from reelrank.data.movielens.ml100k.load import load_movielens_100k
 from reelrank.data.splits import split_random
 from reelrank.experiment.run import (
     SplitData,
-    new_ranking_model,
+    build_rating_model,
     new_retrieval_model,
     train_recommender,
 )
@@ -75,7 +75,7 @@ DAY = 86_400.0
 MONTH = 30 * DAY
 KS = (10, 20)
 # The config fields that decide a trained stage (others, e.g. serving options, do not).
-STAGE_FIELDS = ("ranking", "retrieval", "retrieval_loss", "training", "retrieval_training")
+STAGE_FIELDS = ("rating", "retrieval", "retrieval_loss", "training", "retrieval_training")
 DEFAULT_CACHE = Path(__file__).resolve().parent / "results" / "ranker_research"
 
 
@@ -110,9 +110,9 @@ def train_stage(
     vocabs = catalog.vocabs
     train = EncodedRatings.encode(ratings.take(rows), vocabs)
     data = SplitData(catalog, train, EncodedRatings.encode(ratings.take(rows[:0]), vocabs))
-    ranking = new_ranking_model(config, data, ratings)
-    assert config.ranking is not None
-    fit_rating_model(ranking, train, config.training, components=config.ranking.components)
+    rater = build_rating_model(config, data, ratings)
+    assert config.rating is not None
+    fit_rating_model(rater, train, config.training, components=config.rating.components)
     retrieval = new_retrieval_model(config, ratings, data)
     assert isinstance(retrieval, Blend) and config.retrieval is not None
     fit(
@@ -122,7 +122,7 @@ def train_stage(
         retrieval_loss=config.retrieval_loss,
     )
     retrieval.calibrate(weight=config.retrieval.blend_weight)
-    stage = stage_of(ranking, retrieval)
+    stage = stage_of(rater, retrieval)
     cache.mkdir(parents=True, exist_ok=True)
     np.savez(path, scores=stage.scores, item=stage.item, tower=stage.tower, rated=stage.rated)
     print(f"  trained stage on {len(rows)} rows in {time.perf_counter() - start:.0f}s", flush=True)
@@ -130,9 +130,9 @@ def train_stage(
 
 
 @torch.no_grad()
-def stage_of(ranking: RatingModel, retrieval: Blend) -> Stage:
+def stage_of(rater: RatingModel, retrieval: Blend) -> Stage:
     """Every user x movie retrieval score, its two parts and predicted rating."""
-    ranking.eval()
+    rater.eval()
     retrieval.eval()
     n_users, n_movies = retrieval.n_users + 1, retrieval.n_movies + 1
     every = torch.arange(n_users)
@@ -141,7 +141,7 @@ def stage_of(ranking: RatingModel, retrieval: Blend) -> Stage:
     tower = retrieval.two_tower.score_all(every).numpy() * float(retrieval.scales[1])
     users = np.repeat(np.arange(n_users), n_movies)
     movies = np.tile(np.arange(n_movies), n_users)
-    rated = ranking.predict(users, movies, batch_size=65536).reshape(n_users, n_movies)
+    rated = rater.predict(users, movies, batch_size=65536).reshape(n_users, n_movies)
     return Stage(*(a.astype(np.float32) for a in (scores, item, tower, rated)))
 
 
@@ -775,8 +775,8 @@ def test(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     recommender = train_recommender(ratings, config)  # the product's two-stage model
     print(f"train_recommender: {time.perf_counter() - start:.0f}s")
-    assert isinstance(recommender.retrieval, Blend) and recommender.ranking is not None
-    stage = stage_of(recommender.ranking, recommender.retrieval)
+    assert isinstance(recommender.retrieval, Blend) and recommender.rater is not None
+    stage = stage_of(recommender.rater, recommender.retrieval)
     held = held_out(ratings, vocabs, test_rows)
     seen = recommender.seen
     users_of = np.repeat(np.arange(seen.n_users), np.diff(seen.indptr))

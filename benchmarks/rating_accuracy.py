@@ -34,8 +34,8 @@ import numpy as np
 from reelrank.config import ExperimentConfig, preset, with_overrides
 from reelrank.data.movielens.ml100k.load import load_movielens_100k
 from reelrank.evaluation.report import pyplot
-from reelrank.evaluation.stages import evaluate_ranking
-from reelrank.experiment.run import new_ranking_model, prepare
+from reelrank.evaluation.stages import evaluate_ratings
+from reelrank.experiment.run import build_rating_model, prepare
 from reelrank.training.loop import Progress
 from reelrank.training.rating import fit_rating_model
 from reelrank.types import Ratings
@@ -88,7 +88,7 @@ def run(
     validation curve of each model part and the (true, predicted) test ratings."""
     config = dataclasses.replace(config, split=split)
     data = prepare(ratings, config)
-    ranking = new_ranking_model(config, data, ratings)
+    rater = build_rating_model(config, data, ratings)
     curves: dict[str, list[float]] = {}
 
     def watch(progress: Progress) -> None:
@@ -96,17 +96,17 @@ def run(
             curves.setdefault(progress.task, []).append(progress.validation_rmse)
 
     start = time.perf_counter()
-    assert config.ranking is not None
+    assert config.rating is not None
     fit_rating_model(
-        ranking,
+        rater,
         data.train,
         config.training,
-        components=config.ranking.components,
+        components=config.rating.components,
         on_progress=watch,
     )
     seconds = time.perf_counter() - start
-    scored = evaluate_ranking(ranking, data.test, batch_size=config.training.eval_batch_size)
-    predicted = ranking.predict(data.test.user_idx, data.test.movie_idx)
+    scored = evaluate_ratings(rater, data.test, batch_size=config.training.eval_batch_size)
+    predicted = rater.predict(data.test.user_idx, data.test.movie_idx)
     details.update(curves=curves, true=data.test.rating, predicted=predicted)
     return {
         "rmse": scored["root_mean_squared_error"],

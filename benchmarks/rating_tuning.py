@@ -15,9 +15,9 @@ import dataclasses
 import time
 from typing import Any
 
-from reelrank.config import ExperimentConfig, RankingModelConfig, preset
+from reelrank.config import ExperimentConfig, RatingModelConfig, preset
 from reelrank.data.movielens.ml100k.load import load_movielens_100k
-from reelrank.experiment.run import new_ranking_model, prepare
+from reelrank.experiment.run import build_rating_model, prepare
 from reelrank.training.rating import fit_rating_model, split_validation
 from reelrank.training.validation import validation_rmse
 
@@ -39,16 +39,16 @@ def main() -> None:
     ratings = load_movielens_100k()
     for name, values in GRID.items():
         base = preset(name)
-        assert base.ranking is not None
+        assert base.rating is not None
         config = dataclasses.replace(base, split=args.split)
         data = prepare(ratings, config)
         fit, held = split_validation(
             data.train, config.training.validation_fraction, config.training.seed
         )
         for l2 in values:
-            model_config: RankingModelConfig = dataclasses.replace(base.ranking, l2=l2)
-            candidate: ExperimentConfig = dataclasses.replace(config, ranking=model_config)
-            model = new_ranking_model(candidate, data, ratings)
+            model_config: RatingModelConfig = dataclasses.replace(base.rating, l2=l2)
+            candidate: ExperimentConfig = dataclasses.replace(config, rating=model_config)
+            model = build_rating_model(candidate, data, ratings)
             start = time.perf_counter()
             fit_rating_model(model, fit, config.training, validation=held)
             score = validation_rmse(model, held, 65536)
@@ -59,7 +59,7 @@ def main() -> None:
     fit, held = split_validation(data.train, base.training.validation_fraction, base.training.seed)
     for changes in TRAINING_GRID:
         training = dataclasses.replace(base.training, **changes)
-        model = new_ranking_model(dataclasses.replace(base, training=training), data, ratings)
+        model = build_rating_model(dataclasses.replace(base, training=training), data, ratings)
         fit_rating_model(model, fit, training, validation=held)
         score = validation_rmse(model, held, 65536)
         print(f"features {changes} validation RMSE {score:.4f}")

@@ -58,14 +58,14 @@ def training_rows(ratings: Ratings) -> Ratings:
 def validation_config(split_seed: int, tower_seed: int) -> ExperimentConfig:
     """The two-stage preset's retrieval, on a `random:0.9` validation split of the training rows.
 
-    `training.seed` seeds the split (there is no ranking model to train); `retrieval_training`
+    `training.seed` seeds the split (there is no rating model to train); `retrieval_training`
     seeds the two-tower model's initial weights and shuffles.
     """
     two_stage = PRESETS["two-stage"]
     assert two_stage.retrieval_training is not None
     return dataclasses.replace(
         two_stage,
-        ranking=None,
+        rating=None,
         split="random:0.9",
         training=dataclasses.replace(two_stage.training, seed=split_seed),
         retrieval_training=dataclasses.replace(two_stage.retrieval_training, seed=tower_seed),

@@ -58,9 +58,9 @@ def phase_epoch(folder: Path, cache: Path) -> dict[str, Any]:
     import torch
 
     from reelrank.config import preset, with_overrides
-    from reelrank.evaluation.stages import evaluate_ranking
-    from reelrank.experiment.run import new_ranking_model, prepare
-    from reelrank.training.loop import fit_ranking
+    from reelrank.evaluation.stages import evaluate_ratings
+    from reelrank.experiment.run import build_rating_model, prepare
+    from reelrank.training.loop import fit_rating_minibatch
 
     out: dict[str, Any] = {"threads": torch.get_num_threads()}
     start = time.perf_counter()
@@ -71,14 +71,14 @@ def phase_epoch(folder: Path, cache: Path) -> dict[str, Any]:
     start = time.perf_counter()
     split = prepare(data, config)
     out["split_and_encode_seconds"] = time.perf_counter() - start
-    model = new_ranking_model(config, split)
+    model = build_rating_model(config, split)
     start = time.perf_counter()
-    fit_ranking(model, split.train, config.training)
+    fit_rating_minibatch(model, split.train, config.training)
     seconds = time.perf_counter() - start
     out |= {"epoch_seconds": seconds, "train_ratings": len(split.train)}
     out["ratings_per_second"] = len(split.train) / seconds
     start = time.perf_counter()
-    metrics = evaluate_ranking(model, split.test, batch_size=config.training.eval_batch_size)
+    metrics = evaluate_ratings(model, split.test, batch_size=config.training.eval_batch_size)
     out["rmse_seconds"] = time.perf_counter() - start
     out |= {"test_ratings": len(split.test), "rmse": metrics["root_mean_squared_error"]}
     out["peak_mb"] = _peak_mb()
@@ -91,10 +91,10 @@ def phase_throughput(runs: int) -> dict[str, Any]:
     import torch
     from torch import nn
 
-    from reelrank.config import RankingModelConfig, TrainingConfig
+    from reelrank.config import RatingModelConfig, TrainingConfig
     from reelrank.data.encoding.encoded import EncodedRatings
-    from reelrank.models.rating.mlp import RankingModel
-    from reelrank.training.loop import fit_ranking
+    from reelrank.models.rating.mlp import RatingMLP
+    from reelrank.training.loop import fit_rating_minibatch
 
     n, users, movies = 1_000_000, 162_541, 62_423
     rng = np.random.default_rng(0)
@@ -106,28 +106,26 @@ def phase_throughput(runs: int) -> dict[str, Any]:
     )
     config = TrainingConfig(epochs=1)
 
-    def model() -> RankingModel:
+    def model() -> RatingMLP:
         generator = torch.Generator().manual_seed(0)
-        return RankingModel(
-            RankingModelConfig(), n_users=users, n_movies=movies, generator=generator
-        )
+        return RatingMLP(RatingModelConfig(), n_users=users, n_movies=movies, generator=generator)
 
     def reelrank_loop() -> float:
-        ranking = model()
+        rater = model()
         start = time.perf_counter()
-        fit_ranking(ranking, train, config)
+        fit_rating_minibatch(rater, train, config)
         return n / (time.perf_counter() - start)
 
     def plain_loop() -> float:
-        ranking = model()
+        rater = model()
         optimizer = torch.optim.Adagrad(
-            ranking.parameters(), lr=0.1, initial_accumulator_value=0.1, eps=1e-7
+            rater.parameters(), lr=0.1, initial_accumulator_value=0.1, eps=1e-7
         )
         u, m = torch.from_numpy(train.user_idx), torch.from_numpy(train.movie_idx)
         r = torch.from_numpy(train.rating)
         start = time.perf_counter()
         for rows in torch.randperm(n).split(config.batch_size):
-            loss = nn.functional.mse_loss(ranking(u[rows], m[rows]), r[rows])
+            loss = nn.functional.mse_loss(rater(u[rows], m[rows]), r[rows])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -1,4 +1,4 @@
-"""reelrank against TensorFlow Recommenders on the seed's ranking model, side by side (issue 10).
+"""reelrank against TensorFlow Recommenders on the seed's rating model, side by side (issue 10).
 
 Run: make bench-tfrs   (builds .venv-tfrs with tensorflow-cpu, tf-keras, tensorflow-recommenders)
  or: .venv/bin/python benchmarks/tfrs_side_by_side.py --tfrs-python .venv-tfrs/bin/python
@@ -26,8 +26,8 @@ import numpy as np
 
 from reelrank.config import preset, with_overrides
 from reelrank.data.interactions import Interactions, as_interactions
-from reelrank.evaluation.stages import evaluate_ranking
-from reelrank.experiment.run import new_ranking_model, prepare
+from reelrank.evaluation.stages import evaluate_ratings
+from reelrank.experiment.run import build_rating_model, prepare
 
 WORKER = Path(__file__).parent / "tfrs" / "seed_tfrs.py"
 
@@ -53,13 +53,13 @@ def write_npz(data: Interactions, path: Path, epochs: int) -> Any:
 
 
 def reelrank_run(config: Any, split: Any) -> dict[str, float]:
-    from reelrank.training.loop import fit_ranking
+    from reelrank.training.loop import fit_rating_minibatch
 
-    model = new_ranking_model(config, split)
+    model = build_rating_model(config, split)
     start = time.perf_counter()
-    fit_ranking(model, split.train, config.training)
+    fit_rating_minibatch(model, split.train, config.training)
     seconds = time.perf_counter() - start
-    rmse = evaluate_ranking(model, split.test)["root_mean_squared_error"]
+    rmse = evaluate_ratings(model, split.test)["root_mean_squared_error"]
     n = len(split.train) * config.training.epochs
     return {"seconds": seconds, "ratings_per_second": n / seconds, "rmse": rmse}
 

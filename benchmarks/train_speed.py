@@ -24,8 +24,8 @@ import torch
 
 from reelrank.config import preset
 from reelrank.data.movielens.ml100k.load import load_movielens_100k
-from reelrank.experiment.run import new_ranking_model, prepare
-from reelrank.training.loop import fit_ranking
+from reelrank.experiment.run import build_rating_model, prepare
+from reelrank.training.loop import fit_rating_minibatch
 
 
 def command_wall_times(args: argparse.Namespace, out: Path) -> tuple[list[float], list[float]]:
@@ -47,9 +47,9 @@ def training_throughput(args: argparse.Namespace) -> list[float]:
     data = prepare(load_movielens_100k(args.data), config)
     rates = []
     for _ in range(args.runs):
-        model = new_ranking_model(config, data)
+        model = build_rating_model(config, data)
         start = time.perf_counter()
-        fit_ranking(model, data.train, config.training)
+        fit_rating_minibatch(model, data.train, config.training)
         seconds = time.perf_counter() - start
         rates.append(config.training.epochs * len(data.train) / seconds)
     return rates

@@ -87,13 +87,13 @@ def test_strict_tensor_loading(artifact: Path, tmp_path: Path, change: str) -> N
     copy = _copy(artifact, tmp_path)
     tensors = load_file(copy / "weights.safetensors")
     if change == "extra":
-        tensors["ranking.bonus"] = torch.zeros(1)
+        tensors["rater.bonus"] = torch.zeros(1)
         match = "unexpected"
     elif change == "missing":
-        del tensors["ranking.ratings.0.bias"]
+        del tensors["rater.ratings.0.bias"]
         match = "missing"
     else:
-        tensors["ranking.ratings.0.bias"] = torch.zeros(3)
+        tensors["rater.ratings.0.bias"] = torch.zeros(3)
         match = "has shape"
     save_file(tensors, copy / "weights.safetensors")
     _refresh_checksum(copy, "weights.safetensors")
@@ -229,10 +229,10 @@ def _edit_config(path: Path, edit: Callable[[dict[str, Any]], None]) -> None:
 @pytest.mark.parametrize(
     ("where", "value", "message"),
     [
-        (("ranking", "embedding_dim"), "32", "embedding_dim: expected an integer, got '32'"),
-        (("ranking", "embedding_dim"), -4, "embedding_dim: must lie in [1, 4096], got -4"),
-        (("ranking", "embedding_dim"), 10**9, "embedding_dim: must lie in [1, 4096]"),
-        (("ranking", "hidden_dims"), [10**7, 10**7], "hidden_dims: must lie in [1, 16384]"),
+        (("rating", "embedding_dim"), "32", "embedding_dim: expected an integer, got '32'"),
+        (("rating", "embedding_dim"), -4, "embedding_dim: must lie in [1, 4096], got -4"),
+        (("rating", "embedding_dim"), 10**9, "embedding_dim: must lie in [1, 4096]"),
+        (("rating", "hidden_dims"), [10**7, 10**7], "hidden_dims: must lie in [1, 16384]"),
         (("candidates",), "100", "candidates: expected an integer, got '100'"),
         (("training", "learning_rate"), None, "learning_rate: expected a number, got None"),
         (("index",), "annoy", "index: must be one of ['auto', 'brute_force', 'hnsw']"),
@@ -285,7 +285,7 @@ def test_corrupt_tensors_are_refused_at_load(
     copy = _copy(artifact, tmp_path)
     tensors = load_file(copy / "weights.safetensors")
     if change == "nan-weights":
-        name = next(k for k in tensors if k.startswith("ranking.") and k.endswith("weight"))
+        name = next(k for k in tensors if k.startswith("rater.") and k.endswith("weight"))
         tensors[name] = tensors[name].clone()
         tensors[name].view(-1)[0] = float("nan")
     elif change == "inf-rating":

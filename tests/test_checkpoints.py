@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 from reelrank.cli import app
 from reelrank.config import (
     ExperimentConfig,
-    RankingModelConfig,
     RatingComponent,
+    RatingModelConfig,
     TrainingConfig,
     preset,
 )
@@ -52,7 +52,7 @@ def _stop_at(step: int, task: str | None = None):  # type: ignore[no-untyped-def
 
 def _weights(recommender: Recommender) -> dict[str, torch.Tensor]:
     out = {}
-    for name, model in (("r", recommender.ranking), ("t", recommender.retrieval)):
+    for name, model in (("r", recommender.rater), ("t", recommender.retrieval)):
         if model is not None:
             out |= {f"{name}.{k}": v for k, v in model.state_dict().items()}
     return out
@@ -65,15 +65,15 @@ CONFIGS = {
     # trained with AdamW, blended with closed-form EDLAE.
     "two-stage": dataclasses.replace(
         preset("two-stage"),
-        ranking=RankingModelConfig(
+        rating=RatingModelConfig(
             kind="ensemble",
             components=(
                 RatingComponent(
-                    RankingModelConfig(kind="mf", embedding_dim=8, l2=0.05),
+                    RatingModelConfig(kind="mf", embedding_dim=8, l2=0.05),
                     TrainingConfig(optimizer="adam", batch_size=256, epochs=4, patience=1),
                 ),
                 RatingComponent(
-                    RankingModelConfig(kind="autorec", hidden_dims=(8,), l2=5.0),
+                    RatingModelConfig(kind="autorec", hidden_dims=(8,), l2=5.0),
                     TrainingConfig(optimizer="lbfgs", epochs=2),
                 ),
             ),
@@ -120,9 +120,9 @@ def test_checkpoints_are_safetensors_and_json_only(ratings: Ratings, tmp_path: P
     assert sorted(p.name for p in folder.iterdir()) == [STATE, TENSORS]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith("step-")] == [folder.name]
     state = json.loads((folder / STATE).read_text())
-    assert state["phase"] is None and state["completed"] == ["ranking"]
+    assert state["phase"] is None and state["completed"] == ["rating"]
     tensors = load_file(folder / TENSORS)
-    assert "rng.torch" in tensors and any(k.startswith("model.ranking.") for k in tensors)
+    assert "rng.torch" in tensors and any(k.startswith("model.rater.") for k in tensors)
     assert not any(k.startswith("optimizer.") for k in tensors)  # none kept between phases
 
 

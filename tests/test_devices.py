@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from reelrank.config import ExperimentConfig, RankingModelConfig, TrainingConfig, preset
+from reelrank.config import ExperimentConfig, RatingModelConfig, TrainingConfig, preset
 from reelrank.errors import ReelrankError
 from reelrank.experiment.run import evaluate_recommender, train_recommender
 from reelrank.index import BruteForceIndex
@@ -54,7 +54,7 @@ def test_bf16_training_lands_near_fp32(ratings: Ratings) -> None:
     rmse = "root_mean_squared_error"
     assert full.metrics[rmse] != bf16.metrics[rmse]  # bf16 really ran
     assert abs(full.metrics[rmse] - bf16.metrics[rmse]) < 0.02
-    assert bf16.ranking is not None and bf16.ranking.user_embedding.weight.dtype == torch.float32
+    assert bf16.rater is not None and bf16.rater.user_embedding.weight.dtype == torch.float32
 
 
 def test_cli_refuses_a_missing_gpu_and_an_unknown_precision(tmp_path: object) -> None:
@@ -80,7 +80,7 @@ DEVICES = ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
 def two_stage_artifact(ratings: Ratings, tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = dataclasses.replace(
         preset("two-stage"),
-        ranking=RankingModelConfig(),  # the seed's ranker: quick, and on the device too
+        rating=RatingModelConfig(),  # the seed's rating model: quick, and on the device too
         training=TrainingConfig(batch_size=256, epochs=2),
         retrieval_training=TrainingConfig(batch_size=256, epochs=2, optimizer="adam"),
         candidates=20,
@@ -91,7 +91,7 @@ def two_stage_artifact(ratings: Ratings, tmp_path_factory: pytest.TempPathFactor
 def _tensors(recommender: Recommender) -> list[torch.Tensor]:
     """Every tensor a recommender computes with."""
     out: list[torch.Tensor] = []
-    for model in (recommender.ranking, recommender.retrieval):
+    for model in (recommender.rater, recommender.retrieval):
         if model is not None:
             out += [*model.parameters(), *model.buffers()]
     if isinstance(recommender.index, BruteForceIndex):
@@ -123,11 +123,11 @@ def _movies(served: list[object]) -> list[list[object]]:
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("which", ["ranking-only", "two-stage"])
+@pytest.mark.parametrize("which", ["rating-only", "two-stage"])
 def test_a_recommender_serves_the_same_lists_on_any_device(
     device: str, which: str, artifact: Path, two_stage_artifact: Path
 ) -> None:
-    path = artifact if which == "ranking-only" else two_stage_artifact
+    path = artifact if which == "rating-only" else two_stage_artifact
     on_cpu = _served(Recommender.load(path))
     moved = Recommender.load(path).to(device)
     assert moved.device == torch.device(device)

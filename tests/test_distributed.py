@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from reelrank.cli import app
 from reelrank.config import RetrievalLossConfig, TaskWeights
-from reelrank.models.rating.mlp import RankingModel
+from reelrank.models.rating.mlp import RatingMLP
 from reelrank.models.retrieval.losses import RetrievalLoss
 from reelrank.models.retrieval.two_tower import TwoTower
 from reelrank.runtime.distributed import World
@@ -44,17 +44,17 @@ def test_the_shares_of_a_batch_average_to_the_whole_batchs_gradient(size: int) -
     """What DistributedDataParallel computes (the mean of every process's gradient) equals the
     gradient one process takes on the whole batch, for the rating loss and the in-batch softmax
     with every correction; checked here without processes, to float rounding."""
-    from reelrank.config import RankingModelConfig, RetrievalModelConfig
+    from reelrank.config import RatingModelConfig, RetrievalModelConfig
 
     generator = torch.Generator().manual_seed(0)
-    ranking = RankingModel(RankingModelConfig(), n_users=30, n_movies=20, generator=generator)
+    rater = RatingMLP(RatingModelConfig(), n_users=30, n_movies=20, generator=generator)
     tower = TwoTower(RetrievalModelConfig(), n_users=30, n_movies=20, generator=generator)
     counts = torch.randint(1, 50, (21,), generator=generator)
     loss = RetrievalLoss(
         RetrievalLossConfig(temperature=0.5, remove_accidental_hits=True, logq_correction=True),
         movie_counts=counts,
     )
-    step = TrainingStep(ranking, tower, loss, TaskWeights(rating=1.0, retrieval=0.5), "fp32")
+    step = TrainingStep(rater, tower, loss, TaskWeights(rating=1.0, retrieval=0.5), "fp32")
     users = torch.randint(1, 31, (23,), generator=generator)
     movies = torch.randint(1, 21, (23,), generator=generator)  # repeats: accidental hits
     ratings = torch.randint(1, 6, (23,), generator=generator).float()

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import Tensor
 
-from reelrank.config import RankingModelConfig, RetrievalModelConfig, TrainingConfig, preset
+from reelrank.config import RatingModelConfig, RetrievalModelConfig, TrainingConfig, preset
 from reelrank.data.encoding.encoded import UserRatings
 from reelrank.experiment.run import train_recommender
 from reelrank.models.retrieval.base import RetrievalModel, known_history
@@ -105,7 +105,7 @@ def two_stage(ratings: Ratings) -> Recommender:
     return train_recommender(
         ratings,
         dataclasses.replace(
-            config, ranking=RankingModelConfig(), training=fast, retrieval_training=fast
+            config, rating=RatingModelConfig(), training=fast, retrieval_training=fast
         ),
     )
 
@@ -165,7 +165,7 @@ def test_unexplained_lists(
 ) -> None:
     assert all(r.because_title is None for r in two_stage.similar("1", 5))
     assert all(r.because_title is None for r in two_stage.score("7", ["1", "2"]))
-    # A ranking model alone: no retrieval model to say what brought a movie.
+    # A rating model alone: no retrieval model to say what brought a movie.
     assert all(r.because_title is None for r in recommender.recommend("7", 5))
     # The most popular movies, for a user with too little history, are nobody's because.
     rated = len(two_stage.rated_movies("7"))
@@ -173,7 +173,7 @@ def test_unexplained_lists(
         config=dataclasses.replace(two_stage.config, min_history=rated + 1),
         catalog=two_stage.catalog,
         seen=two_stage.seen,
-        ranking=two_stage.ranking,
+        rater=two_stage.rater,
         retrieval=two_stage.retrieval,
         index=two_stage.index,
     )

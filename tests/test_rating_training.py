@@ -13,15 +13,15 @@ import torch
 
 from reelrank.config import (
     ExperimentConfig,
-    RankingModelConfig,
     RatingComponent,
+    RatingModelConfig,
     TrainingConfig,
     preset,
 )
 from reelrank.errors import ReelrankError
 from reelrank.experiment.run import (
     SplitData,
-    new_ranking_model,
+    build_rating_model,
     prepare,
     sized_for,
     train_recommender,
@@ -36,13 +36,13 @@ from reelrank.training.rating import fit_rating_model, split_validation
 from reelrank.training.validation import validation_rmse
 from reelrank.types import Ratings
 
-MF = RankingModelConfig(kind="mf", embedding_dim=8, l2=0.05)
+MF = RatingModelConfig(kind="mf", embedding_dim=8, l2=0.05)
 ADAM = TrainingConfig(optimizer="adam", learning_rate=0.01, batch_size=128, epochs=4)
-AUTOREC = RankingModelConfig(kind="autorec", hidden_dims=(16,), l2=5.0)
+AUTOREC = RatingModelConfig(kind="autorec", hidden_dims=(16,), l2=5.0)
 
 
-def _data(ratings: Ratings, model: RankingModelConfig) -> tuple[ExperimentConfig, SplitData]:
-    config = ExperimentConfig(preset="test", ranking=model, training=ADAM)
+def _data(ratings: Ratings, model: RatingModelConfig) -> tuple[ExperimentConfig, SplitData]:
+    config = ExperimentConfig(preset="test", rating=model, training=ADAM)
     return config, prepare(ratings, config)
 
 
@@ -75,7 +75,7 @@ def test_early_stopping_keeps_the_best_epoch(ratings: Ratings) -> None:
         ADAM, learning_rate=0.3, epochs=30, patience=2, validation_fraction=0.2
     )
     _, held = split_validation(data.train, 0.2, wild.seed)
-    model = new_ranking_model(config, data, ratings)
+    model = build_rating_model(config, data, ratings)
     seen: list[Progress] = []
     history = fit_rating_model(model, data.train, wild, on_progress=seen.append)
     scores = [p.validation_rmse for p in seen if p.validation_rmse is not None]
@@ -87,7 +87,7 @@ def test_early_stopping_keeps_the_best_epoch(ratings: Ratings) -> None:
 def test_mf_and_svdpp_learn_better_than_the_mean(ratings: Ratings) -> None:
     for model_config in (MF, dataclasses.replace(MF, implicit=True)):
         config, data = _data(ratings, model_config)
-        model = new_ranking_model(config, data, ratings)
+        model = build_rating_model(config, data, ratings)
         fit_rating_model(model, data.train, dataclasses.replace(ADAM, epochs=15))
         mean = float(data.train.rating.mean())
         baseline = float(np.sqrt(np.mean((data.test.rating - mean) ** 2)))
@@ -101,7 +101,7 @@ def test_autorec_trains_with_either_optimiser(
     """L-BFGS on the whole matrix, or (past `FULL_BATCH_CELLS`) Adam on chunks of movies."""
     monkeypatch.setattr(rating_training, "AUTOREC_CHUNK", 16)
     config, data = _data(ratings, AUTOREC)
-    model = new_ranking_model(config, data, ratings)
+    model = build_rating_model(config, data, ratings)
     assert isinstance(model, AutoRec)
     training = TrainingConfig(optimizer=optimizer, learning_rate=0.01, epochs=6)
     history = fit_rating_model(model, data.train, training)
@@ -119,7 +119,7 @@ def test_autorec_trains_with_either_optimiser(
 
 def test_an_ensemble_blends_on_validation_and_beats_its_average_model(ratings: Ratings) -> None:
     training = dataclasses.replace(ADAM, epochs=10)
-    ensemble = RankingModelConfig(
+    ensemble = RatingModelConfig(
         kind="ensemble",
         components=(
             RatingComponent(MF, training),
@@ -127,7 +127,7 @@ def test_an_ensemble_blends_on_validation_and_beats_its_average_model(ratings: R
         ),
     )
     config, data = _data(ratings, ensemble)
-    model = new_ranking_model(config, data, ratings)
+    model = build_rating_model(config, data, ratings)
     assert isinstance(model, Ensemble)
     fit_rating_model(
         model,
@@ -149,7 +149,7 @@ def test_a_tiny_best_preset_trains_saves_and_serves(ratings: Ratings, tmp_path: 
     """`--preset best`'s shape on the synthetic data, end to end: trained, evaluated, saved,
     loaded with the same ratings, and recommending."""
     best = preset("best")
-    assert best.ranking is not None
+    assert best.rating is not None
     quick = tuple(
         RatingComponent(
             dataclasses.replace(c.model, embedding_dim=8, hidden_dims=(16,))
@@ -157,9 +157,9 @@ def test_a_tiny_best_preset_trains_saves_and_serves(ratings: Ratings, tmp_path: 
             else dataclasses.replace(c.model, embedding_dim=8),
             dataclasses.replace(c.training, epochs=3),
         )
-        for c in best.ranking.components
+        for c in best.rating.components
     )
-    config = dataclasses.replace(best, ranking=dataclasses.replace(best.ranking, components=quick))
+    config = dataclasses.replace(best, rating=dataclasses.replace(best.rating, components=quick))
     trained = train_recommender(ratings, config)
     assert 0 < trained.metrics["root_mean_squared_error"] < 1.5
     loaded = Recommender.load(trained.save(tmp_path / "best"))
@@ -173,8 +173,8 @@ def test_command_line_overrides_reach_every_model_of_an_ensemble() -> None:
     from reelrank.cli.train import build_config
 
     config = build_config("best", epochs=2, split=None, seed=7, batch_size=64)
-    assert config.ranking is not None and config.ranking.components
-    for component in config.ranking.components:
+    assert config.rating is not None and config.rating.components
+    for component in config.rating.components:
         training = component.training
         assert (training.epochs, training.seed, training.batch_size) == (2, 7, 64)
         assert training.validation_fraction == 0.05  # what the preset chose stays
@@ -187,20 +187,20 @@ def test_an_ensemble_leaves_out_models_past_their_size_and_saves_what_it_kept(
     only the models trained; with none left, the error names the limit."""
     small = RatingComponent(AUTOREC, TrainingConfig(optimizer="lbfgs", epochs=2), max_cells=10)
     kept = RatingComponent(MF, dataclasses.replace(ADAM, epochs=2))
-    ensemble = RankingModelConfig(kind="ensemble", components=(small, kept))
+    ensemble = RatingModelConfig(kind="ensemble", components=(small, kept))
     config = ExperimentConfig(
-        preset="test", ranking=ensemble, training=TrainingConfig(validation_fraction=0.1)
+        preset="test", rating=ensemble, training=TrainingConfig(validation_fraction=0.1)
     )
     trained = train_recommender(ratings, config)
-    assert trained.config.ranking is not None
-    assert trained.config.ranking.components == (kept,)
-    assert isinstance(trained.ranking, Ensemble) and len(trained.ranking.models) == 1
+    assert trained.config.rating is not None
+    assert trained.config.rating.components == (kept,)
+    assert isinstance(trained.rater, Ensemble) and len(trained.rater.models) == 1
     loaded = Recommender.load(trained.save(tmp_path / "sized"))
     np.testing.assert_allclose(
         loaded.predict(2, np.arange(1, 6)), trained.predict(2, np.arange(1, 6))
     )
     only_small = dataclasses.replace(
-        config, ranking=dataclasses.replace(ensemble, components=(small,))
+        config, rating=dataclasses.replace(ensemble, components=(small,))
     )
     with pytest.raises(ReelrankError, match="limited to fewer users x movies cells"):
         train_recommender(ratings, only_small)

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from reelrank.config import RankingModelConfig, TrainingConfig, preset
+from reelrank.config import RatingModelConfig, TrainingConfig, preset
 from reelrank.data.encoding.encoded import EncodedRatings, UserRatings
 from reelrank.data.splits import split_ratings
 from reelrank.evaluation.served import (
@@ -29,7 +29,7 @@ def two_stage(ratings: Ratings) -> Recommender:
     return train_recommender(
         ratings,
         dataclasses.replace(
-            config, ranking=RankingModelConfig(), training=FAST, retrieval_training=FAST
+            config, rating=RatingModelConfig(), training=FAST, retrieval_training=FAST
         ),
     )
 

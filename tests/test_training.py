@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from reelrank.config import ExperimentConfig, TrainingConfig
-from reelrank.experiment.run import new_ranking_model, prepare
-from reelrank.training.loop import Progress, batches, fit_ranking
+from reelrank.experiment.run import build_rating_model, prepare
+from reelrank.training.loop import Progress, batches, fit_rating_minibatch
 from reelrank.training.optimizers import Adagrad, make_optimizer
 from reelrank.types import Ratings
 
@@ -12,8 +12,8 @@ from reelrank.types import Ratings
 def _train(ratings: Ratings, seed: int, epochs: int = 4) -> tuple[list[float], np.ndarray]:
     config = ExperimentConfig(training=TrainingConfig(batch_size=128, epochs=epochs, seed=seed))
     data = prepare(ratings, config)
-    model = new_ranking_model(config, data)
-    history = fit_ranking(model, data.train, config.training)
+    model = build_rating_model(config, data)
+    history = fit_rating_minibatch(model, data.train, config.training)
     return history, model.predict(data.test.user_idx, data.test.movie_idx)
 
 
@@ -31,8 +31,8 @@ def test_progress_reports_every_step_with_rmse(ratings: Ratings) -> None:
     config = ExperimentConfig(training=TrainingConfig(batch_size=500, epochs=2))
     data = prepare(ratings, config)
     seen: list[Progress] = []
-    fit_ranking(
-        new_ranking_model(config, data), data.train, config.training, on_progress=seen.append
+    fit_rating_minibatch(
+        build_rating_model(config, data), data.train, config.training, on_progress=seen.append
     )
     assert [(p.epoch, p.step) for p in seen] == [(1, 1), (1, 2), (1, 3), (2, 1), (2, 2), (2, 3)]
     assert all(p.rmse == pytest.approx(p.loss**0.5) for p in seen)
@@ -55,7 +55,7 @@ def test_progress_names_the_task_and_has_no_rmse_for_retrieval(ratings: Ratings)
     from reelrank.training.loop import fit
 
     config = ExperimentConfig(
-        ranking=None,
+        rating=None,
         retrieval=RetrievalModelConfig(embedding_dim=8),
         training=TrainingConfig(batch_size=500, epochs=1),
     )

@@ -49,13 +49,13 @@ def test_every_preset_trains_evaluates_and_round_trips(
 ) -> None:
     recommender = train_recommender(ratings, fast(name))
     metrics = recommender.metrics
-    assert ("root_mean_squared_error" in metrics) == (recommender.ranking is not None)
+    assert ("root_mean_squared_error" in metrics) == (recommender.rater is not None)
     if name != "popularity":  # popularity's lists are ties, scored pessimistically
         # The saved figures are those of the lists `recommend` serves, worked out here.
         assert metrics["known_user/recall@10"] == pytest.approx(
             served_recall(recommender, ratings, 10)
         )
-    if recommender.ranking is None:
+    if recommender.rater is None:
         # With no ranking stage the served list is the retrieval list.
         assert metrics["known_user/recall@10"] == pytest.approx(metrics["retrieval/recall@10"])
     loaded = Recommender.load(recommender.save(tmp_path / name))
@@ -159,9 +159,9 @@ def test_orders_say_what_is_wrong(ratings: Ratings, two_stage: Recommender) -> N
     with pytest.raises(ReelrankError, match="order must be"):
         two_stage.recommend_for_liked(["1"], 5, order="rating")  # type: ignore[arg-type]
     ease = train_recommender(ratings, fast("ease"))
-    with pytest.raises(ReelrankError, match="no ranking model, so it cannot order by predicted"):
+    with pytest.raises(ReelrankError, match="no rating model, so it cannot order by predicted"):
         ease.recommend("7", 5, order="predicted_rating")
-    with pytest.raises(ReelrankError, match="no ranking model"):
+    with pytest.raises(ReelrankError, match="no rating model"):
         ease.recommend_for_liked(["1"], 5, order="predicted_rating")
     # Retrieval alone: relevance is its own score.
     scores = [r.retrieval_score for r in ease.recommend("7", 10)]
@@ -230,9 +230,9 @@ def test_search_movies_and_info(two_stage: Recommender) -> None:
 def test_multitask_shares_one_set_of_embeddings(ratings: Ratings, tmp_path: Path) -> None:
     recommender = train_recommender(ratings, fast("multitask"))
     loaded = Recommender.load(recommender.save(tmp_path / "multi"))
-    assert loaded.ranking is not None and loaded.retrieval is not None
+    assert loaded.rater is not None and loaded.retrieval is not None
     tower = loaded.retrieval.user_tower.id_embedding  # type: ignore[union-attr]
-    assert loaded.ranking.user_embedding is tower
+    assert loaded.rater.user_embedding is tower
 
 
 def test_hnsw_index_reloads(ratings: Ratings, tmp_path: Path) -> None:

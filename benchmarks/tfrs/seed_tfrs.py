@@ -1,4 +1,4 @@
-"""The seed document's ranking model in TensorFlow Recommenders, timed: the worker of
+"""The seed document's rating model in TensorFlow Recommenders, timed: the worker of
 `benchmarks/tfrs_side_by_side.py`, run with the separate TFRS venv (`make bench-tfrs`).
 
 Reads `--npz` (train/test user ids, titles and ratings as the driver wrote them), builds the
@@ -22,7 +22,7 @@ import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
 
-class RankingModel(tf.keras.Model):
+class RatingMLP(tf.keras.Model):
     def __init__(self, unique_user_ids: np.ndarray, unique_movie_titles: np.ndarray) -> None:
         super().__init__()
         embedding_dimension = 32
@@ -56,7 +56,7 @@ class RankingModel(tf.keras.Model):
 class MovielensModel(tfrs.models.Model):
     def __init__(self, unique_user_ids: np.ndarray, unique_movie_titles: np.ndarray) -> None:
         super().__init__()
-        self.ranking_model = RankingModel(unique_user_ids, unique_movie_titles)
+        self.ranking_model = RatingMLP(unique_user_ids, unique_movie_titles)
         self.task = tfrs.tasks.Ranking(
             loss=tf.keras.losses.MeanSquaredError(),
             metrics=[tf.keras.metrics.RootMeanSquaredError()],

@@ -1,7 +1,7 @@
 """The contract every model passes (LensKit's shared suite, DESIGN.md): unknown user, unknown
 movie, empty history, save/load round trip, determinism.
 
-Parametrised over every retrieval kind and the ranking model, all built the way
+Parametrised over every retrieval kind and the rating model, all built the way
 `reelrank.experiment.run` builds them, on the package's synthetic data set.
 """
 
@@ -16,10 +16,10 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from reelrank.config import ExperimentConfig, RankingModelConfig, RetrievalModelConfig
+from reelrank.config import ExperimentConfig, RatingModelConfig, RetrievalModelConfig
 from reelrank.data.encoding import features
 from reelrank.experiment.run import prepare
-from reelrank.models.rating.mlp import RankingModel
+from reelrank.models.rating.mlp import RatingMLP
 from reelrank.models.retrieval.base import RetrievalModel, UserHistories
 from reelrank.models.retrieval.blend import Blend
 from reelrank.models.retrieval.factory import (
@@ -56,14 +56,14 @@ CONFIGS: dict[str, RetrievalModelConfig] = {
         _TOWER, kind="blend", approx_lambda=5.0, dense_item_item_mb=0, approx_rank=6
     ),
 }
-RANKING = RankingModelConfig(embedding_dim=8, hidden_dims=(16,))
+RANKING = RatingModelConfig(embedding_dim=8, hidden_dims=(16,))
 RETRIEVAL_KINDS = tuple(CONFIGS)
-ALL_KINDS = (*RETRIEVAL_KINDS, "ranking")
+ALL_KINDS = (*RETRIEVAL_KINDS, "rating")
 LEARNED_KINDS = (
     "two_tower",
     "blend",
     "blend_low_rank",
-    "ranking",
+    "rating",
 )  # those whose weights depend on the seed
 
 
@@ -103,8 +103,8 @@ def _build(kind: str, data: _Data, *, seed: int = 0) -> nn.Module:
     """A model of `kind` as `reelrank.experiment.run` builds it: fitted, or freshly initialised."""
     sizes = {"n_users": data.n_users, "n_movies": data.n_movies}
     generator = torch.Generator().manual_seed(seed)
-    if kind == "ranking":
-        return RankingModel(RANKING, **sizes, generator=generator)
+    if kind == "rating":
+        return RatingMLP(RANKING, **sizes, generator=generator)
     config = CONFIGS[kind]
     if config.kind in CLOSED_FORM:
         return fit_closed_form(config, data.users, data.movies, **sizes)
@@ -126,8 +126,8 @@ def _reload(kind: str, model: nn.Module, data: _Data, path: Path) -> nn.Module:
     """`model` saved to safetensors and rebuilt from its state dict, as an artifact does."""
     save_file(model.state_dict(), str(path))
     state = load_file(str(path))
-    if kind == "ranking":
-        loaded = RankingModel(RANKING, n_users=data.n_users, n_movies=data.n_movies)
+    if kind == "rating":
+        loaded = RatingMLP(RANKING, n_users=data.n_users, n_movies=data.n_movies)
         loaded.load_state_dict(state, strict=True)
         return loaded
     return retrieval_model_from_state_dict(CONFIGS[kind], state, user_histories=data.histories)

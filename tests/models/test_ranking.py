@@ -1,18 +1,16 @@
-"""The ranking model: the seed's architecture, Keras init from an explicit generator, predict."""
+"""The rating model: the seed's architecture, Keras init from an explicit generator, predict."""
 
 import numpy as np
 import pytest
 import torch
 
-from reelrank.config import RankingModelConfig
-from reelrank.models.rating.mlp import RankingModel
+from reelrank.config import RatingModelConfig
+from reelrank.models.rating.mlp import RatingMLP
 
 
-def _model(seed: int = 0, n_users: int = 943, n_movies: int = 1664) -> RankingModel:
+def _model(seed: int = 0, n_users: int = 943, n_movies: int = 1664) -> RatingMLP:
     generator = torch.Generator().manual_seed(seed)
-    return RankingModel(
-        RankingModelConfig(), n_users=n_users, n_movies=n_movies, generator=generator
-    )
+    return RatingMLP(RatingModelConfig(), n_users=n_users, n_movies=n_movies, generator=generator)
 
 
 def test_seed_architecture_and_keras_init() -> None:
@@ -64,14 +62,14 @@ def test_predict_matches_forward_in_any_batch_size() -> None:
 
 def test_rejects_empty_vocabularies() -> None:
     with pytest.raises(ValueError, match="at least one user"):
-        RankingModel(RankingModelConfig(), n_users=0, n_movies=3)
+        RatingMLP(RatingModelConfig(), n_users=0, n_movies=3)
 
 
 @pytest.mark.parametrize("hidden_dims", [(256, 64), (8,), ()])
 @pytest.mark.parametrize("max_cells", [1, 50, 1 << 24])
 def test_rate_grid_is_rate_on_every_pair(hidden_dims: tuple[int, ...], max_cells: int) -> None:
-    config = RankingModelConfig(embedding_dim=4, hidden_dims=hidden_dims)
-    model = RankingModel(
+    config = RatingModelConfig(embedding_dim=4, hidden_dims=hidden_dims)
+    model = RatingMLP(
         config, n_users=6, n_movies=9, generator=torch.Generator().manual_seed(1)
     ).eval()
     users = torch.tensor([1, 4, 6])

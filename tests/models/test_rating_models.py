@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from reelrank.config import RankingModelConfig, RatingComponent, TrainingConfig
+from reelrank.config import RatingComponent, RatingModelConfig, TrainingConfig
 from reelrank.models.rating.base import RatingModel
 from reelrank.models.rating.ensemble import Ensemble, least_squares_weights
 from reelrank.models.rating.factory import (
@@ -21,25 +21,25 @@ from reelrank.models.rating.factory import (
 )
 
 N_USERS, N_MOVIES = 12, 20
-FEATURES = RankingModelConfig(
+FEATURES = RatingModelConfig(
     biases=True,
     user_features=("gender", "age", "occupation", "zip_prefix", "active_time"),
     movie_features=("genres", "year"),
 )
-KINDS: dict[str, RankingModelConfig] = {
-    "seed": RankingModelConfig(),
-    "seed-biased": RankingModelConfig(biases=True),
+KINDS: dict[str, RatingModelConfig] = {
+    "seed": RatingModelConfig(),
+    "seed-biased": RatingModelConfig(biases=True),
     "features": FEATURES,
     "dcn": dataclasses.replace(FEATURES, cross_layers=2),
-    "mf": RankingModelConfig(kind="mf", embedding_dim=8, l2=0.1),
-    "svdpp": RankingModelConfig(kind="mf", embedding_dim=8, l2=0.1, implicit=True),
-    "autorec": RankingModelConfig(kind="autorec", hidden_dims=(16,), l2=1.0),
-    "ensemble": RankingModelConfig(
+    "mf": RatingModelConfig(kind="mf", embedding_dim=8, l2=0.1),
+    "svdpp": RatingModelConfig(kind="mf", embedding_dim=8, l2=0.1, implicit=True),
+    "autorec": RatingModelConfig(kind="autorec", hidden_dims=(16,), l2=1.0),
+    "ensemble": RatingModelConfig(
         kind="ensemble",
         components=(
-            RatingComponent(RankingModelConfig(kind="mf", embedding_dim=4)),
-            RatingComponent(RankingModelConfig(kind="autorec", hidden_dims=(8,))),
-            RatingComponent(RankingModelConfig(biases=True, hidden_dims=(8,))),
+            RatingComponent(RatingModelConfig(kind="mf", embedding_dim=4)),
+            RatingComponent(RatingModelConfig(kind="autorec", hidden_dims=(8,))),
+            RatingComponent(RatingModelConfig(biases=True, hidden_dims=(8,))),
         ),
     ),
 }
@@ -164,13 +164,13 @@ def test_out_of_range_indices_are_refused() -> None:
 
 def test_unknown_kind_and_feature_are_named() -> None:
     with pytest.raises(ValueError, match="unknown rating model kind 'gbdt'"):
-        new_rating_model(RankingModelConfig(kind="gbdt"), n_users=2, n_movies=2)
-    bad = RankingModelConfig(user_features=("shoe_size",))
+        new_rating_model(RatingModelConfig(kind="gbdt"), n_users=2, n_movies=2)
+    bad = RatingModelConfig(user_features=("shoe_size",))
     with pytest.raises(ValueError, match="unknown user feature 'shoe_size'"):
         new_rating_model(bad, n_users=2, n_movies=2, tables={})
     with pytest.raises(ValueError, match="needs the users' training histories"):
         new_rating_model(KINDS["svdpp"], n_users=2, n_movies=2)
-    nested = RankingModelConfig(kind="ensemble", components=(RatingComponent(KINDS["ensemble"]),))
+    nested = RatingModelConfig(kind="ensemble", components=(RatingComponent(KINDS["ensemble"]),))
     with pytest.raises(ValueError, match="cannot be ensembles"):
         new_rating_model(nested, n_users=2, n_movies=2)
 

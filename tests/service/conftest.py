@@ -15,7 +15,7 @@ from reelrank.recommender.recommender import Recommender
 from reelrank.service import create_app
 from reelrank.types import Ratings
 
-# The ranking model is an ensemble, blended on validation rows: a tenth stays held out.
+# The rating model is an ensemble, blended on validation rows: a tenth stays held out.
 SMALL_TRAINING = TrainingConfig(batch_size=256, epochs=3, validation_fraction=0.1)
 
 

@@ -262,11 +262,11 @@ def test_ordering_by_rating_needs_a_ranking_model(ratings: Ratings) -> None:
     retrieval_only = train_recommender(ratings, preset("ease"))
     with TestClient(create_app(retrieval_only)) as ease:
         response = ease.get("/users/1/recommendations", params={"order": "predicted_rating"})
-        assert_error(response, 422, "no ranking model", "order 'relevance'")
+        assert_error(response, 422, "no rating model", "order 'relevance'")
         response = ease.post(
             "/recommendations", json={"liked": ["11"], "order": "predicted_rating"}
         )
-        assert_error(response, 422, "no ranking model")
+        assert_error(response, 422, "no rating model")
         body = ease.get("/users/1/recommendations", params={"k": 3}).json()
         assert all(
             r["predicted_rating"] is None and r["because_title"] for r in body["recommendations"]

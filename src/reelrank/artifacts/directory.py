@@ -53,7 +53,9 @@ from reelrank.files import (
 # 3: a blend's movie vectors gain a popularity column, and its fold-in weights are stored.
 # 4: manifest.json holds the checksums of every other file, config.json included.
 # 5: data_info's ratings_sha256 is `Interactions.fingerprint` (ids once, then codes per row).
-SCHEMA_VERSION = 6
+# 6: every rating model saves a `rating_scale` buffer.
+# 7: the rating model is the config's `rating` and its tensors are prefixed `rater.`.
+SCHEMA_VERSION = 7
 MANIFEST_FILE = "manifest.json"
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"

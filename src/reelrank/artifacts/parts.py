@@ -28,7 +28,7 @@ from reelrank.errors import ArtifactError, ReelrankError
 from reelrank.index import Index, index_from_state
 from reelrank.models.rating.base import RatingModel
 from reelrank.models.rating.factory import rating_model_for_state
-from reelrank.models.rating.mlp import RankingModel
+from reelrank.models.rating.mlp import RatingMLP
 from reelrank.models.retrieval.base import RetrievalModel
 from reelrank.models.retrieval.factory import retrieval_model_from_state_dict
 from reelrank.models.retrieval.two_tower import TwoTower
@@ -41,7 +41,7 @@ class RecommenderParts:
     config: ExperimentConfig
     catalog: Catalog
     seen: UserRatings  # each user's training ratings: excluded from, and read by, the models
-    ranking: RatingModel | None
+    rater: RatingModel | None
     retrieval: RetrievalModel | None
     index: Index | None
     metrics: dict[str, Any]
@@ -52,8 +52,8 @@ def save_parts(path: str | Path, parts: RecommenderParts) -> Path:
     """Write a recommender's parts as an artifact directory (atomically); returns the path."""
     catalog, seen = parts.catalog, parts.seen
     tensors: dict[str, torch.Tensor] = {}
-    if parts.ranking is not None:
-        tensors |= {f"ranking.{k}": v for k, v in parts.ranking.state_dict().items()}
+    if parts.rater is not None:
+        tensors |= {f"rater.{k}": v for k, v in parts.rater.state_dict().items()}
     index_config: dict[str, Any] | None = None
     if parts.retrieval is not None and parts.index is not None:
         tensors |= {f"retrieval.{k}": v for k, v in parts.retrieval.state_dict().items()}
@@ -119,33 +119,33 @@ def load_parts(path: str | Path) -> RecommenderParts:
             raise ArtifactError(
                 f"{where}: the retrieval model cannot be rebuilt: {error}"
             ) from None
-    ranking = None
-    if config.ranking is not None:
-        state = _prefixed(dict(tensors), "ranking.")
+    rater = None
+    if config.rating is not None:
+        state = _prefixed(dict(tensors), "rater.")
         try:
-            ranking = rating_model_for_state(
-                config.ranking, state, n_users=len(catalog.users), n_movies=len(catalog.movies)
+            rater = rating_model_for_state(
+                config.rating, state, n_users=len(catalog.users), n_movies=len(catalog.movies)
             )
         except (ValueError, RuntimeError, KeyError) as error:
             raise ArtifactError(f"{where}: the rating model cannot be rebuilt: {error}") from None
         if (
             config.shared_embeddings
             and isinstance(retrieval, TwoTower)
-            and isinstance(ranking, RankingModel)
+            and isinstance(rater, RatingMLP)
         ):
-            ranking.share_embeddings(
+            rater.share_embeddings(
                 retrieval.user_tower.id_embedding, retrieval.movie_tower.id_embedding
             )
-        load_strict(ranking, _prefixed(tensors, "ranking."), where, "ranking")
-    if ranking is None and retrieval is None:
-        raise ArtifactError(f"{where} configures neither a ranking nor a retrieval model")
+        load_strict(rater, _prefixed(tensors, "rater."), where, "rating")
+    if rater is None and retrieval is None:
+        raise ArtifactError(f"{where} configures neither a rating nor a retrieval model")
     if tensors:
         raise ArtifactError(f"{where} has unexpected tensors: {sorted(tensors)[:5]}")
     return RecommenderParts(
         config=config,
         catalog=catalog,
         seen=seen,
-        ranking=ranking,
+        rater=rater,
         retrieval=retrieval,
         index=index,
         metrics=contents.metrics,

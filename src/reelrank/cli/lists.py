@@ -239,8 +239,8 @@ def score(
 
     with user_errors():
         recommender = Recommender.load(artifact)
-        if untrained and recommender.ranking is not None:
-            recommender.ranking = untrained_copy(recommender.config, recommender.ranking)
+        if untrained and recommender.rater is not None:
+            recommender.rater = untrained_copy(recommender.config, recommender.rater)
         recs = recommender.score(user, movie)
     if as_json:
         emit_json({"user_id": user, "untrained": untrained, "scores": [r.to_dict() for r in recs]})

@@ -190,7 +190,7 @@ def progress_bar(enabled: bool) -> Iterator[Callable[[TrainProgress], None] | No
         tasks: dict[tuple[str, int], Any] = {}
 
         def update(p: TrainProgress) -> None:
-            key = (p.task, p.epoch)  # a preset may train ranking, then retrieval
+            key = (p.task, p.epoch)  # a preset may train a rating model, then retrieval
             if key not in tasks:
                 tasks[key] = bar.add_task(
                     p.task, total=p.steps, epoch=f"{p.epoch}/{p.epochs}", loss=0.0, rmse=""

@@ -216,18 +216,18 @@ def build_config(
     retrieval_training = config.retrieval_training
     if retrieval_training is not None:
         retrieval_training = with_overrides(retrieval_training, **overrides)
-    ranking = config.ranking
-    if ranking is not None and ranking.components:
+    rating = config.rating
+    if rating is not None and rating.components:
         # An ensemble's models each train with their own config: the overrides apply to each.
         components = tuple(
             dataclasses.replace(c, training=with_overrides(c.training, **overrides))
-            for c in ranking.components
+            for c in rating.components
         )
-        ranking = dataclasses.replace(ranking, components=components)
+        rating = dataclasses.replace(rating, components=components)
     return with_overrides(
         config,
         split=split,
         training=training,
         retrieval_training=retrieval_training,
-        ranking=ranking,
+        rating=rating,
     )

@@ -1,7 +1,7 @@
 """Configuration: one frozen dataclass per component, serialised to JSON in every artifact, and the
 named presets. Standard library only (layer 1).
 
-- `models`: `RankingModelConfig` (and `RatingComponent`), `RetrievalModelConfig`,
+- `models`: `RatingModelConfig` (and `RatingComponent`), `RetrievalModelConfig`,
   `RetrievalLossConfig`;
 - `training`: `TrainingConfig`, `TaskWeights`;
 - `experiment`: `ExperimentConfig` (everything an artifact needs to be rebuilt), `with_overrides`;
@@ -11,8 +11,8 @@ named presets. Standard library only (layer 1).
 
 from reelrank.config.experiment import ExperimentConfig, with_overrides
 from reelrank.config.models import (
-    RankingModelConfig,
     RatingComponent,
+    RatingModelConfig,
     RetrievalLossConfig,
     RetrievalModelConfig,
 )
@@ -22,8 +22,8 @@ from reelrank.config.training import TaskWeights, TrainingConfig
 __all__ = [
     "PRESETS",
     "ExperimentConfig",
-    "RankingModelConfig",
     "RatingComponent",
+    "RatingModelConfig",
     "RetrievalLossConfig",
     "RetrievalModelConfig",
     "TaskWeights",

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from reelrank.config.json_io import from_dict, to_dict
-from reelrank.config.models import RankingModelConfig, RetrievalLossConfig, RetrievalModelConfig
+from reelrank.config.models import RatingModelConfig, RetrievalLossConfig, RetrievalModelConfig
 from reelrank.config.training import TaskWeights, TrainingConfig
 
 T = TypeVar("T")
@@ -20,7 +20,7 @@ class ExperimentConfig:
 
     preset: str = "seed"
     split: str = "random:0.8"
-    ranking: RankingModelConfig | None = field(default_factory=RankingModelConfig)
+    rating: RatingModelConfig | None = field(default_factory=RatingModelConfig)
     retrieval: RetrievalModelConfig | None = None
     retrieval_loss: RetrievalLossConfig = field(default_factory=RetrievalLossConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)

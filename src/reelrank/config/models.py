@@ -1,4 +1,4 @@
-"""The models' configuration: the rating model (`RankingModelConfig`, and `RatingComponent` for
+"""The models' configuration: the rating model (`RatingModelConfig`, and `RatingComponent` for
 ensembles), the retrieval model and its loss. Standard library only (layer 1)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from reelrank.config.training import TrainingConfig
 
 
 @dataclass(frozen=True)
-class RankingModelConfig:
+class RatingModelConfig:
     """The rating model, of `kind`:
 
     - "mlp" (the seed): user and movie embeddings, concatenated, through a ReLU MLP of
@@ -46,7 +46,7 @@ class RatingComponent:
     ensemble leaves this model out on data of more (users + 1) × (movies + 1) cells than that;
     the saved config then lists only the models it has."""
 
-    model: RankingModelConfig = field(default_factory=RankingModelConfig)
+    model: RatingModelConfig = field(default_factory=RatingModelConfig)
     training: TrainingConfig = field(default_factory=lambda: TrainingConfig())
     max_cells: int = 0
 

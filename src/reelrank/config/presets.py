@@ -7,8 +7,8 @@ import dataclasses
 
 from reelrank.config.experiment import ExperimentConfig
 from reelrank.config.models import (
-    RankingModelConfig,
     RatingComponent,
+    RatingModelConfig,
     RetrievalLossConfig,
     RetrievalModelConfig,
 )
@@ -40,20 +40,20 @@ _MLP_TRAINING = dataclasses.replace(
     _WATCHED, optimizer="adam", learning_rate=0.002, batch_size=1024, epochs=40
 )
 _AUTOREC_TRAINING = dataclasses.replace(_WATCHED, optimizer="lbfgs", epochs=60)
-_SEED_BIASED = RankingModelConfig(biases=True)
-_FEATURES = RankingModelConfig(
+_SEED_BIASED = RatingModelConfig(biases=True)
+_FEATURES = RatingModelConfig(
     biases=True,
     user_features=("gender", "age", "occupation", "zip_prefix", "active_time"),
     movie_features=("genres", "year"),
 )
 _DCN = dataclasses.replace(_FEATURES, cross_layers=2, hidden_dims=(256, 64))
-_MF = RankingModelConfig(kind="mf", embedding_dim=64, l2=0.1)
-_SVDPP = RankingModelConfig(kind="mf", embedding_dim=64, l2=0.1, implicit=True)
-_AUTOREC = RankingModelConfig(kind="autorec", hidden_dims=(500,), l2=200.0)
+_MF = RatingModelConfig(kind="mf", embedding_dim=64, l2=0.1)
+_SVDPP = RatingModelConfig(kind="mf", embedding_dim=64, l2=0.1, implicit=True)
+_AUTOREC = RatingModelConfig(kind="autorec", hidden_dims=(500,), l2=200.0)
 # The blend chosen by cross-validating its weights on the validation rows: of every mix of
 # AutoRec, SVD++, MF, the feature-aware MLP and DCN, this one was within 0.0001 of the best and
 # trains well within a minute (docs/rating_accuracy.md).
-_BEST = RankingModelConfig(
+_BEST = RatingModelConfig(
     kind="ensemble",
     components=(
         # Past 50M cells (MovieLens 1M has 22M, 25M 10 billion) these two are left out: AutoRec
@@ -67,9 +67,9 @@ _BEST = RankingModelConfig(
 
 
 def _rating_preset(
-    name: str, model: RankingModelConfig, training: TrainingConfig
+    name: str, model: RatingModelConfig, training: TrainingConfig
 ) -> ExperimentConfig:
-    return ExperimentConfig(preset=name, ranking=model, training=training)
+    return ExperimentConfig(preset=name, rating=model, training=training)
 
 
 PRESETS: dict[str, ExperimentConfig] = {
@@ -79,7 +79,7 @@ PRESETS: dict[str, ExperimentConfig] = {
     # batch 8192, 3 epochs, every rating a positive.
     "seed-retrieval": ExperimentConfig(
         preset="seed-retrieval",
-        ranking=None,
+        rating=None,
         retrieval=_IDS_ONLY,
         retrieval_loss=_TFRS_SOFTMAX,
         tasks=TaskWeights(rating=0.0, retrieval=1.0),
@@ -94,14 +94,14 @@ PRESETS: dict[str, ExperimentConfig] = {
     ),
     # Baselines, so users see what a model adds.
     "popularity": ExperimentConfig(
-        preset="popularity", ranking=None, retrieval=RetrievalModelConfig(kind="popularity")
+        preset="popularity", rating=None, retrieval=RetrievalModelConfig(kind="popularity")
     ),
     "ease": ExperimentConfig(
-        preset="ease", ranking=None, retrieval=RetrievalModelConfig(kind="ease", ease_lambda=500.0)
+        preset="ease", rating=None, retrieval=RetrievalModelConfig(kind="ease", ease_lambda=500.0)
     ),
     "edlae": ExperimentConfig(
         preset="edlae",
-        ranking=None,
+        rating=None,
         retrieval=RetrievalModelConfig(kind="edlae", ease_lambda=300.0),
     ),
     # The learned half of the two-stage retrieval alone: a two-tower model whose user tower reads
@@ -109,7 +109,7 @@ PRESETS: dict[str, ExperimentConfig] = {
     # softmax, log-Q correction and accidental hits removed.
     "two-tower": ExperimentConfig(
         preset="two-tower",
-        ranking=None,
+        rating=None,
         retrieval=_HISTORY_TOWER,
         retrieval_loss=_CORRECTED_SOFTMAX,
         retrieval_training=_TOWER_TRAINING,
@@ -131,7 +131,7 @@ PRESETS: dict[str, ExperimentConfig] = {
     # training data (docs/retrieval_research.md; benchmarks/retrieval_research.py).
     "two-stage": ExperimentConfig(
         preset="two-stage",
-        ranking=_BEST,
+        rating=_BEST,
         retrieval=dataclasses.replace(
             _HISTORY_TOWER, kind="blend", ease_lambda=300.0, blend_weight=0.5
         ),

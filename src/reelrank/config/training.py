@@ -27,7 +27,7 @@ class TrainingConfig:
     validation_fraction: float = 0.0
     patience: int = 0
     # The served lists are scored for at most this many test users (a sample fixed by `seed`):
-    # all of MovieLens 100k's 943, a few percent of 25M's 162k, whose ranking-only lists would
+    # all of MovieLens 100k's 943, a few percent of 25M's 162k, whose rating-only lists would
     # otherwise cost 10^10 predictions. The rating metrics always use every test rating.
     served_users: int = 2000
     # "bf16": dense layers multiply in bfloat16 (weights and optimizer state stay fp32).

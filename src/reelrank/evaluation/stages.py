@@ -15,7 +15,7 @@ from reelrank.models.rating.base import RatingModel
 from reelrank.models.retrieval.base import RetrievalModel
 
 
-def evaluate_ranking(
+def evaluate_ratings(
     model: RatingModel, test: EncodedRatings, *, batch_size: int = 4096
 ) -> dict[str, float]:
     """The seed's `model.evaluate` dict for a rating model, plus mean absolute error.
@@ -115,14 +115,14 @@ def evaluate_retrieval(
     held_out = test.by_user(seen.n_users)
     relevant = [np.unique(held_out.movies_of(u)) for u in test_users]
     indptr = np.r_[0, np.cumsum([len(r) for r in relevant])]
-    ranking = metrics.ranking_metrics(
+    list_metrics = metrics.ranking_metrics(
         top.cpu().numpy(),
         indptr,
         np.concatenate(relevant),
         ks=RANKING_KS,
         top_scores=scores.cpu().numpy(),
     )
-    out |= {f"retrieval/{name}": value for name, value in ranking.items()}
+    out |= {f"retrieval/{name}": value for name, value in list_metrics.items()}
     out["retrieval/unknown_test_ratings"] = int((~known).sum())
     if sampled_from:
         out["retrieval/sampled_users_of"] = sampled_from

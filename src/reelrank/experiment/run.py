@@ -19,7 +19,7 @@ from reelrank.data.interactions import Interactions, as_interactions, check_expl
 from reelrank.data.splits import split_ratings, split_rows
 from reelrank.errors import ReelrankError
 from reelrank.evaluation.served import evaluate_served, scorable_test
-from reelrank.evaluation.stages import evaluate_ranking, evaluate_retrieval
+from reelrank.evaluation.stages import evaluate_ratings, evaluate_retrieval
 from reelrank.index import Index, build_index
 from reelrank.models.rating.base import RatingModel
 from reelrank.models.rating.factory import (
@@ -28,7 +28,7 @@ from reelrank.models.rating.factory import (
     new_rating_model,
     rating_model_for_state,
 )
-from reelrank.models.rating.mlp import RankingModel
+from reelrank.models.rating.mlp import RatingMLP
 from reelrank.models.retrieval.base import RetrievalModel
 from reelrank.models.retrieval.blend import Blend, FoldIn
 from reelrank.models.retrieval.factory import CLOSED_FORM, fit_closed_form, new_two_tower
@@ -95,26 +95,26 @@ def check_split(ratings: Ratings | Interactions, config: ExperimentConfig) -> tu
     return len(train_rows), len(test_rows)
 
 
-def new_ranking_model(
+def build_rating_model(
     config: ExperimentConfig, data: SplitData, ratings: Ratings | Interactions | None = None
 ) -> RatingModel:
-    """A freshly initialised rating model of `config.ranking.kind`, with the feature tables and
+    """A freshly initialised rating model of `config.rating.kind`, with the feature tables and
     histories it reads (user features come from `ratings`, the data `data` was split from); the
     same seed gives the same weights."""
-    if config.ranking is None:
-        raise ReelrankError(f"preset {config.preset!r} has no ranking model")
+    if config.rating is None:
+        raise ReelrankError(f"preset {config.preset!r} has no rating model")
     tables: dict[str, torch.Tensor] = {}
-    if feature_names(config.ranking):
+    if feature_names(config.rating):
         if ratings is None:
             raise ValueError("a rating model with side features needs the ratings they come from")
         built = features.rating_tables(ratings, data.vocabs, data.train, data.movies)
         tables = {k: torch.from_numpy(v) for k, v in built.items()}
     histories = None
-    if needs_histories(config.ranking):
+    if needs_histories(config.rating):
         histories = (torch.from_numpy(data.seen.indptr), torch.from_numpy(data.seen.movie_idx))
     try:
         return new_rating_model(
-            config.ranking,
+            config.rating,
             n_users=len(data.vocabs.users),
             n_movies=len(data.vocabs.movies),
             tables=tables,
@@ -129,27 +129,27 @@ def sized_for(config: ExperimentConfig, *, n_users: int, n_movies: int) -> Exper
     """`config` without the ensemble models whose `max_cells` this data exceeds (the config the
     artifact then saves lists only the models trained). An ensemble left with none is an
     error naming the limit."""
-    ranking = config.ranking
-    if ranking is None or not ranking.components:
+    rating = config.rating
+    if rating is None or not rating.components:
         return config
     cells = (n_users + 1) * (n_movies + 1)
-    kept = tuple(c for c in ranking.components if not c.max_cells or cells <= c.max_cells)
+    kept = tuple(c for c in rating.components if not c.max_cells or cells <= c.max_cells)
     if not kept:
         raise ReelrankError(
             f"every model of preset {config.preset!r}'s rating ensemble is limited to fewer "
             f"users x movies cells than this data's {cells:,}: choose another preset"
         )
-    if len(kept) == len(ranking.components):
+    if len(kept) == len(rating.components):
         return config
-    return dataclasses.replace(config, ranking=dataclasses.replace(ranking, components=kept))
+    return dataclasses.replace(config, rating=dataclasses.replace(rating, components=kept))
 
 
 def untrained_copy(config: ExperimentConfig, trained: RatingModel) -> RatingModel:
     """A freshly initialised rating model shaped like `trained` (the same feature tables and
     histories), drawn from the config's seed: what the seed document scores before training."""
-    assert config.ranking is not None
+    assert config.rating is not None
     fresh = rating_model_for_state(
-        config.ranking,
+        config.rating,
         trained.state_dict(),
         n_users=trained.n_users,
         n_movies=trained.n_movies,
@@ -213,32 +213,34 @@ def train_recommender(
     continues from the last checkpoint. In a `world` of several processes the models train
     together (see `reelrank.training.loop.fit`), and only rank 0 evaluates: the others' recommenders
     come back without metrics."""
-    if config.ranking is None and config.retrieval is None:
-        raise ReelrankError(f"preset {config.preset!r} names neither ranking nor retrieval")
+    if config.rating is None and config.retrieval is None:
+        raise ReelrankError(
+            f"preset {config.preset!r} names neither a rating nor a retrieval model"
+        )
     ratings = as_interactions(ratings)  # encoded once; every step below reads the codes
-    if config.ranking is not None:
+    if config.rating is not None:
         check_explicit(ratings, f"preset {config.preset!r} has a rating model, which")
     data = prepare(ratings, config)
     config = sized_for(config, n_users=len(data.vocabs.users), n_movies=len(data.vocabs.movies))
-    ranking = new_ranking_model(config, data, ratings) if config.ranking is not None else None
+    rater = build_rating_model(config, data, ratings) if config.rating is not None else None
     retrieval = new_retrieval_model(config, ratings, data) if config.retrieval else None
     tower = retrieval.two_tower if isinstance(retrieval, Blend) else retrieval
     if checkpoints is not None:
-        checkpoints.track(ranking=ranking, retrieval=tower if isinstance(tower, TwoTower) else None)
+        checkpoints.track(rater=rater, retrieval=tower if isinstance(tower, TwoTower) else None)
 
     if config.shared_embeddings:
         # The TFRS multitask model: one set of embeddings, rating and retrieval losses together.
-        if not isinstance(retrieval, TwoTower) or not isinstance(ranking, RankingModel):
+        if not isinstance(retrieval, TwoTower) or not isinstance(rater, RatingMLP):
             raise ReelrankError(
-                "shared_embeddings needs an mlp ranking model and a two_tower retrieval model"
+                "shared_embeddings needs an mlp rating model and a two_tower retrieval model"
             )
-        ranking.share_embeddings(
+        rater.share_embeddings(
             retrieval.user_tower.id_embedding, retrieval.movie_tower.id_embedding
         )
         fit(
             data.train,
             config.training,
-            ranking=ranking,
+            rater=rater,
             retrieval=retrieval,
             retrieval_loss=config.retrieval_loss,
             weights=config.tasks,
@@ -248,13 +250,13 @@ def train_recommender(
             world=world,
         )
     else:
-        if ranking is not None:
-            assert config.ranking is not None
+        if rater is not None:
+            assert config.rating is not None
             fit_rating_model(
-                ranking,
+                rater,
                 data.train,
                 config.training,
-                components=config.ranking.components,
+                components=config.rating.components,
                 on_progress=on_progress,
                 device=device,
                 checkpoints=checkpoints,
@@ -277,14 +279,14 @@ def train_recommender(
                 weight=config.retrieval.blend_weight, fold_in=FoldIn.from_config(config.retrieval)
             )
 
-    for model in (ranking, retrieval):
+    for model in (rater, retrieval):
         if isinstance(model, torch.nn.Module):
             model.cpu()  # the Recommender is built, and its caches computed, on the CPU
     recommender = Recommender(
         config=config,
         catalog=data.catalog,
         seen=data.seen,
-        ranking=ranking,
+        rater=rater,
         retrieval=retrieval,
         index=_index_of(retrieval, config.index) if retrieval is not None else None,
         # What it was trained on, so `evaluate_recommender` can tell training rows from test rows.
@@ -338,8 +340,8 @@ def evaluate_on(
     stage's own, and those of the lists it serves (`liked_counts`: see `evaluate_served`)."""
     batch = recommender.config.training.eval_batch_size
     metrics: dict[str, Any] = {}
-    if recommender.ranking is not None:
-        metrics |= evaluate_ranking(recommender.ranking, test, batch_size=batch)
+    if recommender.rater is not None:
+        metrics |= evaluate_ratings(recommender.rater, test, batch_size=batch)
     if recommender.retrieval is not None:
         metrics |= evaluate_retrieval(
             recommender.retrieval,

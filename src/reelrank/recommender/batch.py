@@ -4,7 +4,7 @@
 `recommend_many` path, so the same filters, order and popular fallback), a chunk of users at a
 time, and streams the rows to a Parquet file, so memory stays flat however many users there are.
 One row per list place: `user_id`, `rank` (1 = first), `movie_id`, `movie_title`, `score` (what
-the list is ordered by) and `predicted_rating` (null without a ranking model).
+the list is ordered by) and `predicted_rating` (null without a rating model).
 
 Launched by `torchrun`, each process writes the lists of its own share of the users as a part
 file of one output folder, and rank 0 adds `_manifest.json`, listing the parts, once all are

@@ -21,12 +21,12 @@ from reelrank.errors import ReelrankError
 from reelrank.models.rating.base import RatingModel
 
 # How a personal list is ordered:
-# - "relevance": the best match first, the retrieval model's order (the ranking model's predicted
+# - "relevance": the best match first, the retrieval model's order (the rating model's predicted
 #   rating is shown beside each movie). The default: on MovieLens 100k it finds about three times
 #   the held-out movies that sorting by predicted rating does (Recall@10 0.243 against 0.084).
 # - "predicted_rating": the highest predicted rating first, among retrieval's candidates (the
-#   seed tutorial's order); needs a ranking model.
-# A model with one stage only orders by its own score either way: a ranking-only model by
+#   seed tutorial's order); needs a rating model.
+# A model with one stage only orders by its own score either way: a rating-only model by
 # predicted rating, a retrieval-only model by retrieval score.
 ListOrder = Literal["relevance", "predicted_rating"]
 LIST_ORDERS: tuple[ListOrder, ...] = ("relevance", "predicted_rating")
@@ -121,21 +121,21 @@ def top_by_score(
 
 
 def best_rated(
-    ranking: RatingModel, users: np.ndarray, exclude: list[np.ndarray], n_rows: int, k: int
+    rater: RatingModel, users: np.ndarray, exclude: list[np.ndarray], n_rows: int, k: int
 ) -> ServedLists:
-    """A ranking-only model's lists: for each of `[q]` users, the `k` movies of `1..n_rows - 1`
+    """A rating-only model's lists: for each of `[q]` users, the `k` movies of `1..n_rows - 1`
     with the highest predicted ratings, without its `exclude`d ones. Users go in chunks of about
     2^22 predictions, so memory stays flat however many users and movies there are."""
     every = np.arange(1, n_rows)
-    device = ranking.device
+    device = rater.device
     every_t = torch.from_numpy(every).to(device)
     chunk = max(1, (1 << 22) // max(1, len(every)))
     parts = []
     for start in range(0, len(users) or 1, chunk):  # once at least: an empty [0, k] list
         part = users[start : start + chunk]
         with torch.no_grad():
-            vectors = ranking.user_vectors(torch.from_numpy(part).to(device))
-        ratings = ranking.rate_grid(vectors, every_t).cpu().numpy()
+            vectors = rater.user_vectors(torch.from_numpy(part).to(device))
+        ratings = rater.rate_grid(vectors, every_t).cpu().numpy()
         for row, movies in enumerate(exclude[start : start + chunk]):
             ratings[row, movies - 1] = float("-inf")
         parts.append(top_by_score(np.broadcast_to(every, ratings.shape), ratings, None, k))
@@ -162,7 +162,7 @@ class Recommendation:
     """One recommended or scored movie: its ids, year and genres, and every number labelled by
     what it is.
 
-    `predicted_rating` is the ranking model's rating on the 1..5 scale (None without a ranking
+    `predicted_rating` is the rating model's rating on the 1..5 scale (None without a rating
     model). `retrieval_score` is the retrieval stage's score, a dot product that only orders one
     list (None without a retrieval model); for `similar` it is how strongly liking the query movie
     points to this one. `because_movie_id` and `because_title` name the liked movie that did most
@@ -216,17 +216,17 @@ def number_or_none(values: np.ndarray | None, i: int) -> float | None:
     return float(values[i])
 
 
-def check_order(order: str, *, ranking: bool = True) -> ListOrder:
+def check_order(order: str, *, has_rater: bool = True) -> ListOrder:
     """`order` must be one of `LIST_ORDERS` (see `ListOrder`), and "predicted_rating" needs a
-    ranking model (`ranking`: whether there is one)."""
+    rating model (`has_rater`: whether there is one)."""
     if order not in LIST_ORDERS:
         raise ReelrankError(
             "order must be 'relevance' (the best match first) or 'predicted_rating' (the highest "
             f"predicted rating first), got {order!r}"
         )
-    if order == "predicted_rating" and not ranking:
+    if order == "predicted_rating" and not has_rater:
         raise ReelrankError(
-            "this artifact has no ranking model, so it cannot order by predicted rating: use "
+            "this artifact has no rating model, so it cannot order by predicted rating: use "
             "order 'relevance' (its retrieval model's best match first)"
         )
     return cast(ListOrder, order)

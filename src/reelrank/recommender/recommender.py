@@ -48,7 +48,7 @@ from reelrank.recommender.lists import (
 # Largest users x movies score table a Recommender keeps in memory (float32: 100 MB); the same
 # cap holds for each table behind "because you liked" (see `Explainer`).
 MAX_CACHED = 25_000_000
-# (user, movie) pairs the ranking model rates at once.
+# (user, movie) pairs the rating model rates at once.
 PREDICT_BATCH = 65_536
 
 
@@ -64,20 +64,20 @@ class Recommender:
         config: ExperimentConfig,
         catalog: Catalog,
         seen: UserRatings,
-        ranking: RatingModel | None,
+        rater: RatingModel | None,
         retrieval: RetrievalModel | None = None,
         index: Index | None = None,
         metrics: dict[str, Any] | None = None,
         data_info: dict[str, Any] | None = None,
     ) -> None:
-        if ranking is None and retrieval is None:
-            raise ValueError("a Recommender needs a ranking model, a retrieval model or both")
+        if rater is None and retrieval is None:
+            raise ValueError("a Recommender needs a rating model, a retrieval model or both")
         if (retrieval is None) != (index is None):
             raise ValueError("a retrieval model and its index come together")
         self.config = config
         self.catalog = catalog
         self.seen = seen
-        self.ranking = ranking.eval() if ranking is not None else None
+        self.rater = rater.eval() if rater is not None else None
         self.retrieval = retrieval.eval() if retrieval is not None else None
         self.index = index
         self.device = torch.device("cpu")
@@ -94,9 +94,9 @@ class Recommender:
         # How often each movie was rated in training, for users with too little history.
         counts = np.bincount(seen.movie_idx, minlength=catalog.movies.size)
         self._log_popularity = np.log1p(counts).astype(np.float64)
-        if ranking is not None:
+        if rater is not None:
             # A "typical user" for people not in the data: the mean of the known users' vectors.
-            self._typical_user = ranking.typical_user()
+            self._typical_user = rater.typical_user()
         # Popularity ranks the same movies for everyone: no liked movie explains its lists.
         self._explainer = (
             None
@@ -110,14 +110,14 @@ class Recommender:
         vectors and the cached scores move there, and lists still come back as numpy arrays on
         the CPU. An artifact always saves and loads from the CPU."""
         device = torch.device(device)
-        for model in (self.ranking, self.retrieval):
+        for model in (self.rater, self.retrieval):
             if model is not None:
                 model.to(device)
         if self.index is not None:
             self.index = self.index.to(device)
         if self._user_scores is not None:
             self._user_scores = self._user_scores.to(device)
-        if self.ranking is not None:
+        if self.rater is not None:
             self._typical_user = self._typical_user.to(device)
         if self._explainer is not None and self.retrieval is not None:
             # Its tables are kept on the device they were computed on: start them afresh.
@@ -132,7 +132,7 @@ class Recommender:
     @property
     def two_stage(self) -> bool:
         """Whether recommendations go through retrieval and then ranking."""
-        return self.retrieval is not None and self.ranking is not None
+        return self.retrieval is not None and self.rater is not None
 
     def rated_movies(self, user_id: str | int) -> list[tuple[str, str, float]]:
         """A user's training ratings as (movie_id, title, rating), best rated first."""
@@ -155,8 +155,8 @@ class Recommender:
     def _predict(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
         """Predicted ratings of `[...]` (user, movie) index pairs, any shape (user 0: a typical
         user; movie `-1`, an empty list place: `-inf`)."""
-        if self.ranking is None:
-            raise ReelrankError("this artifact has no ranking model, so it cannot predict ratings")
+        if self.rater is None:
+            raise ReelrankError("this artifact has no rating model, so it cannot predict ratings")
         shape = np.broadcast_shapes(users.shape, movies.shape)
         users_t = self._tensor(np.broadcast_to(users, shape).ravel())
         movies_t = self._tensor(np.broadcast_to(movies, shape).ravel())
@@ -165,10 +165,10 @@ class Recommender:
             u, m = users_t[part], movies_t[part].clamp(min=0)
             known = u > 0
             if known.any():
-                ratings[part[known]] = self.ranking(u[known], m[known])
+                ratings[part[known]] = self.rater(u[known], m[known])
             if not known.all():
                 vectors = self._typical_user.expand(int((~known).sum()), -1)
-                ratings[part[~known]] = self.ranking.rate(vectors, m[~known])
+                ratings[part[~known]] = self.rater.rate(vectors, m[~known])
         ratings[movies_t < 0] = float("-inf")
         return ratings.cpu().numpy().reshape(shape)
 
@@ -225,7 +225,7 @@ class Recommender:
         lists, as arrays, without explanations. Evaluation scores these, so it measures what
         people are served."""
         k = self._list_length(k)
-        order = check_order(order, ranking=self.ranking is not None)
+        order = check_order(order, has_rater=self.rater is not None)
         users = np.asarray(user_idx, dtype=np.int64).reshape(-1)
         if users.size and (users.min() < 1 or users.max() >= self.catalog.users.size):
             raise ReelrankError(f"user indices must lie in 1..{self.catalog.users.size - 1}")
@@ -275,7 +275,7 @@ class Recommender:
         """The most-rated movies in training, one list per entry of `exclude` (the movies to
         leave out of it), with a typical user's predicted ratings."""
         movies, top = most_popular(self._log_popularity, exclude, k)
-        ratings = None if self.ranking is None else self._predict(np.zeros_like(movies), movies)
+        ratings = None if self.rater is None else self._predict(np.zeros_like(movies), movies)
         return ServedLists(movies, top, ratings, None).padded(k)
 
     @torch.no_grad()
@@ -285,8 +285,8 @@ class Recommender:
         """The lists of `[q]` users with a training history, each without its `exclude`d movies
         (see `recommend_many`)."""
         if self.retrieval is None:
-            assert self.ranking is not None
-            return best_rated(self.ranking, users, exclude, self.catalog.movies.size, k)
+            assert self.rater is not None
+            return best_rated(self.rater, users, exclude, self.catalog.movies.size, k)
         # In retrieval's order the list is its top k; re-ordered, its top `candidates`.
         n = k if order == "relevance" else max(k, self.config.candidates)
         if self._user_scores is not None:
@@ -315,7 +315,7 @@ class Recommender:
 
         `order="relevance"` (the default): by that vector's retrieval score.
         `order="predicted_rating"`: retrieval's `config.candidates` best matches re-ordered by a
-        typical user's predicted rating (the ranking model has no row for a new person), as for
+        typical user's predicted rating (the rating model has no row for a new person), as for
         known users. The predicted rating shown is that typical user's. Each movie names the
         liked movie that did most to bring it (`because_title`).
         """
@@ -340,7 +340,7 @@ class Recommender:
     ) -> ServedLists:
         """`recommend_for_liked` by movie index (`[h]` ints > 0): one list, as arrays."""
         k = self._list_length(k)
-        order = check_order(order, ranking=self.ranking is not None)
+        order = check_order(order, has_rater=self.rater is not None)
         if self.retrieval is None or self.index is None:
             raise ReelrankError(
                 "this artifact has no retrieval model; train one with --preset two-stage"
@@ -383,7 +383,7 @@ class Recommender:
         """Retrieval's `[q, n]` candidates (`-1`: none), best first, for `[q]` users (0: a
         typical user): the first k in retrieval order with their predicted ratings alongside, or
         the k with the highest predicted ratings (`order`)."""
-        if self.ranking is None:
+        if self.rater is None:
             return ServedLists(
                 candidates[:, :k], retrieval_scores[:, :k], None, retrieval_scores[:, :k]
             )
@@ -428,7 +428,7 @@ class Recommender:
             config=self.config,
             catalog=self.catalog,
             seen=self.seen,
-            ranking=self.ranking,
+            rater=self.rater,
             retrieval=self.retrieval,
             index=self.index,
             metrics=self.metrics,

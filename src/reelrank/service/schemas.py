@@ -50,7 +50,7 @@ ORDER_HELP = (
     "model's order, with the predicted rating shown beside each movie; 'predicted_rating', the "
     "highest predicted rating first among the retrieval model's candidates (the seed tutorial's "
     "order; it surfaces less-known movies). A model with one stage orders by its own score either "
-    "way; one without a ranking model cannot order by predicted rating (422)."
+    "way; one without a rating model cannot order by predicted rating (422)."
 )
 
 
@@ -77,7 +77,7 @@ class LikedRequest(_Request):
     year_to: Year | None = Field(default=None, description="Only movies up to this year.")
     order: ListOrder = Field(
         default="relevance",
-        description=ORDER_HELP + " Here the predicted rating is a typical user's: the ranking "
+        description=ORDER_HELP + " Here the predicted rating is a typical user's: the rating "
         "model has no row for someone not in the data.",
     )
 
@@ -125,7 +125,7 @@ class Recommendation(BaseModel):
     year: int | None = Field(description="Release year, from the title; null when unknown.")
     genres: list[str] = Field(description="The movie's genres, as MovieLens lists them.")
     predicted_rating: float | None = Field(
-        description="The ranking model's predicted rating, on the 1..5 scale; null when the "
+        description="The rating model's predicted rating, on the 1..5 scale; null when the "
         "model has no ranking stage (retrieval-only presets) or for similar movies."
     )
     retrieval_score: float | None = Field(

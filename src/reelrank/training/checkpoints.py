@@ -61,8 +61,8 @@ class CheckpointError(ReelrankError):
 class Position:
     """Where a training run stands.
 
-    `phase` is the loop in progress ("ranking", "retrieval" or "multitask"; a preset may train
-    ranking, then retrieval), or None between phases; `completed` the phases finished, with the
+    `phase` is the loop in progress ("rating", "retrieval" or "multitask"; a preset may train
+    rating, then retrieval), or None between phases; `completed` the phases finished, with the
     mean loss of each of their epochs in `history`. Within `phase`: `epoch` (1-based) is in
     progress with `step` batches done, `sums` its running loss sums, and `shuffle` the shuffle
     generator's state when the epoch began.

@@ -42,7 +42,7 @@ class Progress:
     steps: int
     loss: float  # running mean over the epoch so far
     rmse: float | None  # sqrt of the running rating MSE, when a rating loss is trained
-    task: str = "ranking"  # what is trained: "ranking", "retrieval" or "multitask"
+    task: str = "rating"  # what is trained: "rating", "retrieval" or "multitask"
     # After an epoch's last step, when validation ratings are watched: their RMSE.
     validation_rmse: float | None = None
 
@@ -58,7 +58,7 @@ def batches(n: int, batch_size: int, generator: torch.Generator | None) -> Itera
     yield from order.split(batch_size)
 
 
-def fit_ranking(
+def fit_rating_minibatch(
     model: RatingModel,
     train: EncodedRatings,
     config: TrainingConfig,
@@ -68,7 +68,7 @@ def fit_ranking(
     checkpoints: Checkpoints | None = None,
     world: World | None = None,
     validation: EncodedRatings | None = None,
-    phase: str = "ranking",
+    phase: str = "rating",
 ) -> list[float]:
     """Train a rating model on `train` with MSE (plus the model's `penalty`); returns the mean
     loss of each epoch. With `validation` and `config.patience`, training stops early and keeps
@@ -76,7 +76,7 @@ def fit_ranking(
     return fit(
         train,
         config,
-        ranking=model,
+        rater=model,
         on_progress=on_progress,
         device=device,
         checkpoints=checkpoints,
@@ -96,7 +96,7 @@ def fit(
     train: EncodedRatings,
     config: TrainingConfig,
     *,
-    ranking: RatingModel | None = None,
+    rater: RatingModel | None = None,
     retrieval: TwoTower | None = None,
     retrieval_loss: RetrievalLossConfig | None = None,
     weights: TaskWeights | None = None,
@@ -129,10 +129,10 @@ def fit(
         raise ValueError("cannot train on an empty training set")
     if config.epochs < 0:
         raise ValueError(f"epochs must be >= 0, got {config.epochs}")
-    if ranking is None and retrieval is None:
-        raise ValueError("nothing to train: give a ranking model, a retrieval model or both")
+    if rater is None and retrieval is None:
+        raise ValueError("nothing to train: give a rating model, a retrieval model or both")
     weights = weights or TaskWeights(
-        rating=1.0 if ranking is not None else 0.0,
+        rating=1.0 if rater is not None else 0.0,
         retrieval=1.0 if retrieval is not None else 0.0,
     )
     device = device or torch.device("cpu")
@@ -150,21 +150,21 @@ def fit(
             movie_counts=counts if loss_config.logq_correction else None,
             reduction=_reduction(loss_config.reduction),
         )
-    if ranking is not None:
-        ranking.start_training(*rating_stats(train))
-    modules = [m for m in (ranking, retrieval) if m is not None]
+    if rater is not None:
+        rater.start_training(*rating_stats(train))
+    modules = [m for m in (rater, retrieval) if m is not None]
     for module in modules:
         module.to(device)
     parameters = {id(p): p for m in modules for p in m.parameters()}  # shared ones once
     optimizer = make_optimizer(iter(parameters.values()), config)
     generator = torch.Generator().manual_seed(config.seed)
     steps = math.ceil(len(train) / config.batch_size)
-    tracks_rating = ranking is not None and weights.rating > 0
+    tracks_rating = rater is not None and weights.rating > 0
     trains_retrieval = softmax is not None and weights.retrieval > 0
-    task = "multitask" if tracks_rating and trains_retrieval else "ranking"
+    task = "multitask" if tracks_rating and trains_retrieval else "rating"
     task = "retrieval" if trains_retrieval and not tracks_rating else task
     task = phase or task
-    watcher = EarlyStopping(ranking, validation, config) if tracks_rating else None
+    watcher = EarlyStopping(rater, validation, config) if tracks_rating else None
     if watcher is not None and checkpoints is not None and watcher.best is not None:
         checkpoints.track(**{f"{task}_best": watcher.best})
     start = checkpoints.restore(task, optimizer) if checkpoints is not None else None
@@ -182,7 +182,7 @@ def fit(
     for module in modules:
         module.train()
     trainer = TrainingStep(
-        ranking if tracks_rating else None,
+        rater if tracks_rating else None,
         retrieval if trains_retrieval else None,
         softmax,
         weights,
@@ -305,14 +305,14 @@ class TrainingStep(nn.Module):
 
     def __init__(
         self,
-        ranking: RatingModel | None,
+        rater: RatingModel | None,
         retrieval: TwoTower | None,
         softmax: RetrievalLoss | None,
         weights: TaskWeights,
         precision: str,
     ) -> None:
         super().__init__()
-        self.ranking, self.retrieval, self.softmax = ranking, retrieval, softmax
+        self.rater, self.retrieval, self.softmax = rater, retrieval, softmax
         self.weights, self.precision = weights, precision
 
     def forward(
@@ -327,11 +327,11 @@ class TrainingStep(nn.Module):
         device = users.device
         loss = torch.zeros((), device=device)
         mse = torch.zeros((), device=device)
-        if self.ranking is not None:
+        if self.rater is not None:
             with autocast(self.precision, device):
-                vectors = self.ranking.user_vectors(users)
-                predicted = self.ranking.rate(vectors, movies)
-                penalty = self.ranking.penalty(users, movies, vectors)
+                vectors = self.rater.user_vectors(users)
+                predicted = self.rater.rate(vectors, movies)
+                penalty = self.rater.penalty(users, movies, vectors)
             if world_size == 1:
                 mse = nn.functional.mse_loss(predicted.float(), ratings)
                 rating_loss = mse

@@ -21,7 +21,7 @@ from reelrank.models.rating.base import RatingModel
 from reelrank.models.rating.ensemble import Ensemble, least_squares_weights
 from reelrank.runtime.distributed import World
 from reelrank.training.checkpoints import Checkpoints, Position
-from reelrank.training.loop import Progress, ProgressCallback, fit_ranking, rating_stats
+from reelrank.training.loop import Progress, ProgressCallback, fit_rating_minibatch, rating_stats
 from reelrank.training.optimizers import learning_rate_at, make_optimizer
 from reelrank.training.validation import EarlyStopping
 
@@ -57,7 +57,7 @@ def fit_rating_model(
     device: torch.device | None = None,
     checkpoints: Checkpoints | None = None,
     world: World | None = None,
-    phase: str = "ranking",
+    phase: str = "rating",
 ) -> list[float]:
     """Train `model` on `train` by its kind; returns the mean training loss of each epoch.
 
@@ -82,7 +82,7 @@ def fit_rating_model(
             checkpoints=checkpoints,
             phase=phase,
         )
-    return fit_ranking(
+    return fit_rating_minibatch(
         model,
         train,
         config,
@@ -160,7 +160,7 @@ def fit_autorec(
     on_progress: ProgressCallback | None = None,
     device: torch.device | None = None,
     checkpoints: Checkpoints | None = None,
-    phase: str = "ranking",
+    phase: str = "rating",
 ) -> list[float]:
     """Train I-AutoRec: loss = Σ over observed ratings of the squared error + the weights' L2.
 

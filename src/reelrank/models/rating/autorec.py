@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from reelrank.config import RankingModelConfig
+from reelrank.config import RatingModelConfig
 from reelrank.models.csr import gather_rows
 from reelrank.models.rating.base import RatingModel
 
@@ -59,7 +59,7 @@ class AutoRec(RatingModel):
 
     def __init__(
         self,
-        config: RankingModelConfig,
+        config: RatingModelConfig,
         *,
         n_users: int,
         n_movies: int,

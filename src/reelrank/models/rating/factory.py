@@ -8,19 +8,19 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor
 
-from reelrank.config import RankingModelConfig
+from reelrank.config import RatingModelConfig
 from reelrank.models.rating.autorec import AutoRec
 from reelrank.models.rating.base import RatingModel
 from reelrank.models.rating.ensemble import Ensemble
 from reelrank.models.rating.matrix_factorization import MatrixFactorization
-from reelrank.models.rating.mlp import RankingModel
+from reelrank.models.rating.mlp import RatingMLP
 
 __all__ = ["RATING_KINDS", "feature_names", "new_rating_model", "rating_model_for_state"]
 
 RATING_KINDS = ("mlp", "mf", "autorec", "ensemble")
 
 
-def feature_names(config: RankingModelConfig) -> tuple[str, ...]:
+def feature_names(config: RatingModelConfig) -> tuple[str, ...]:
     """Every side-feature table `config` (and its components) read."""
     names = (*config.user_features, *config.movie_features)
     for component in config.components:
@@ -28,14 +28,14 @@ def feature_names(config: RankingModelConfig) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def needs_histories(config: RankingModelConfig) -> bool:
+def needs_histories(config: RatingModelConfig) -> bool:
     """Whether `config` (or a component) reads the users' training histories (SVD++)."""
     own = config.kind == "mf" and config.implicit
     return own or any(needs_histories(c.model) for c in config.components)
 
 
 def new_rating_model(
-    config: RankingModelConfig,
+    config: RatingModelConfig,
     *,
     n_users: int,
     n_movies: int,
@@ -49,7 +49,7 @@ def new_rating_model(
     seed)."""
     sizes = {"n_users": n_users, "n_movies": n_movies}
     if config.kind == "mlp":
-        return RankingModel(config, **sizes, tables=tables, generator=generator)
+        return RatingMLP(config, **sizes, tables=tables, generator=generator)
     if config.kind == "mf":
         given = histories if config.implicit else None
         return MatrixFactorization(config, **sizes, histories=given, generator=generator)
@@ -78,7 +78,7 @@ def new_rating_model(
 
 
 def rating_model_for_state(
-    config: RankingModelConfig,
+    config: RatingModelConfig,
     state: Mapping[str, Tensor],
     *,
     n_users: int,
@@ -92,7 +92,7 @@ def rating_model_for_state(
 
 
 def _skeleton(
-    config: RankingModelConfig,
+    config: RatingModelConfig,
     state: Mapping[str, Tensor],
     prefix: str,
     *,

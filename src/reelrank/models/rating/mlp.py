@@ -1,4 +1,4 @@
-"""The ranking model: predicts the rating a user gives a movie (the seed's `RankingModel`).
+"""The rating model: predicts the rating a user gives a movie (the seed's `RatingMLP`).
 
 Beyond the seed it can add user and movie biases, side features of users and movies, and a
 DCN-v2 cross network before the MLP (the TFRS deep & cross tutorial).
@@ -11,12 +11,12 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
-from reelrank.config import RankingModelConfig
+from reelrank.config import RatingModelConfig
 from reelrank.models.initialization import keras_init_
 from reelrank.models.rating.base import RatingModel
 from reelrank.models.retrieval.two_tower import FeatureEncoder, FeatureKind
 
-__all__ = ["RATING_FEATURE_KINDS", "RankingModel"]
+__all__ = ["RATING_FEATURE_KINDS", "RatingMLP"]
 
 # The side features a rating MLP reads, by side, and how each table is encoded (see `TwoTower`).
 RATING_FEATURE_KINDS: dict[str, FeatureKind] = {
@@ -32,7 +32,7 @@ USER_SIDE = ("gender", "age", "occupation", "zip_prefix", "active_time")
 MOVIE_SIDE = ("genres", "year")
 
 
-class RankingModel(RatingModel):
+class RatingMLP(RatingModel):
     """User and movie embeddings, concatenated, through ReLU dense layers to one rating.
 
     With the default config this is the seed exactly: Embedding(users+1, 32), Embedding(movies+1,
@@ -40,7 +40,7 @@ class RankingModel(RatingModel):
     Initialisation is Keras' (`keras_init_`), drawn from `generator`: the same seed gives the same
     weights (the optional parts are made, and drawn, after the seed's).
 
-    Options (`RankingModelConfig`): `user_features` and `movie_features` are encoded to
+    Options (`RatingModelConfig`): `user_features` and `movie_features` are encoded to
     `embedding_dim` each and join the id embeddings (their tables, `[n + 1]` int or `[n + 1, G]`
     float, travel as buffers `table_<name>`); `cross_layers` DCN-v2 layers
     `x ← x0 ⊙ (W x + b) + x` run on the concatenation before the MLP; `biases` adds a user and a
@@ -51,7 +51,7 @@ class RankingModel(RatingModel):
 
     def __init__(
         self,
-        config: RankingModelConfig,
+        config: RatingModelConfig,
         *,
         n_users: int,
         n_movies: int,
@@ -60,7 +60,7 @@ class RankingModel(RatingModel):
     ) -> None:
         super().__init__(n_users=n_users, n_movies=n_movies)
         if config.kind != "mlp":
-            raise ValueError(f"RankingModel needs kind='mlp', got {config.kind!r}")
+            raise ValueError(f"RatingMLP needs kind='mlp', got {config.kind!r}")
         self.config = config
         dim = config.embedding_dim
         self.user_embedding = nn.Embedding(n_users + 1, dim)
@@ -197,7 +197,7 @@ class RankingModel(RatingModel):
             if mine.weight.shape != theirs.weight.shape:
                 raise ValueError(
                     f"cannot share embeddings of shape {tuple(theirs.weight.shape)} with a "
-                    f"ranking model whose tables are {tuple(mine.weight.shape)}"
+                    f"rating model whose tables are {tuple(mine.weight.shape)}"
                 )
         self.user_embedding = user
         self.movie_embedding = movie
