@@ -35,7 +35,8 @@ def worker(folder: Path, cache: Path) -> None:
 
     from reelrank.config import preset, with_overrides
     from reelrank.data.choice import DataChoice, load_data
-    from reelrank.experiment.run import build_rating_model, prepare
+    from reelrank.experiment.build import build_rating_model
+    from reelrank.experiment.split import prepare
     from reelrank.runtime.distributed import World, joined
     from reelrank.training.loop import fit_rating_minibatch
 

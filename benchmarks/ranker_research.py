@@ -58,12 +58,9 @@ from reelrank.data.encoding import features as feature_tables
 from reelrank.data.encoding.encoded import EncodedRatings, MovieTable, Vocabularies
 from reelrank.data.movielens.ml100k.load import load_movielens_100k
 from reelrank.data.splits import split_random
-from reelrank.experiment.run import (
-    SplitData,
-    build_rating_model,
-    new_retrieval_model,
-    train_recommender,
-)
+from reelrank.experiment.build import build_rating_model, build_retrieval_model
+from reelrank.experiment.run import train_recommender
+from reelrank.experiment.split import SplitData
 from reelrank.models.rating.base import RatingModel
 from reelrank.models.retrieval.blend import Blend
 from reelrank.training.loop import fit
@@ -113,7 +110,7 @@ def train_stage(
     rater = build_rating_model(config, data, ratings)
     assert config.rating is not None
     fit_rating_model(rater, train, config.training, components=config.rating.components)
-    retrieval = new_retrieval_model(config, ratings, data)
+    retrieval = build_retrieval_model(config, ratings, data)
     assert isinstance(retrieval, Blend) and config.retrieval is not None
     fit(
         train,

@@ -35,7 +35,8 @@ from reelrank.config import ExperimentConfig, preset, with_overrides
 from reelrank.data.movielens.ml100k.load import load_movielens_100k
 from reelrank.evaluation.report import pyplot
 from reelrank.evaluation.stages import evaluate_ratings
-from reelrank.experiment.run import build_rating_model, prepare
+from reelrank.experiment.build import build_rating_model
+from reelrank.experiment.split import prepare
 from reelrank.training.loop import Progress
 from reelrank.training.rating import fit_rating_model
 from reelrank.types import Ratings

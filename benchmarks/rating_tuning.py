@@ -17,7 +17,8 @@ from typing import Any
 
 from reelrank.config import ExperimentConfig, RatingModelConfig, preset
 from reelrank.data.movielens.ml100k.load import load_movielens_100k
-from reelrank.experiment.run import build_rating_model, prepare
+from reelrank.experiment.build import build_rating_model
+from reelrank.experiment.split import prepare
 from reelrank.training.rating import fit_rating_model, split_validation
 from reelrank.training.validation import validation_rmse
 

@@ -36,7 +36,8 @@ from reelrank.config import PRESETS, ExperimentConfig, RetrievalModelConfig
 from reelrank.data.movielens.ml100k.load import load_movielens_100k
 from reelrank.data.splits import split_rows
 from reelrank.evaluation.stages import evaluate_retrieval
-from reelrank.experiment.run import SplitData, new_retrieval_model, prepare
+from reelrank.experiment.build import build_retrieval_model
+from reelrank.experiment.split import SplitData, prepare
 from reelrank.models.retrieval.base import RetrievalModel
 from reelrank.models.retrieval.blend import Blend
 from reelrank.models.retrieval.item_item import EASE
@@ -89,7 +90,7 @@ def one_run(train: Ratings, config: ExperimentConfig, weights: Sequence[float]) 
     """Fit every model on the validation split `config` names and score each on its held-out 10%."""
     assert config.retrieval_training is not None
     data = prepare(train, config)
-    blend = new_retrieval_model(config, train, data)  # EDLAE fitted, two-tower untrained
+    blend = build_retrieval_model(config, train, data)  # EDLAE fitted, two-tower untrained
     assert isinstance(blend, Blend)
     fit(
         data.train,

@@ -59,7 +59,8 @@ def phase_epoch(folder: Path, cache: Path) -> dict[str, Any]:
 
     from reelrank.config import preset, with_overrides
     from reelrank.evaluation.stages import evaluate_ratings
-    from reelrank.experiment.run import build_rating_model, prepare
+    from reelrank.experiment.build import build_rating_model
+    from reelrank.experiment.split import prepare
     from reelrank.training.loop import fit_rating_minibatch
 
     out: dict[str, Any] = {"threads": torch.get_num_threads()}

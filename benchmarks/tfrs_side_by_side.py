@@ -27,7 +27,8 @@ import numpy as np
 from reelrank.config import preset, with_overrides
 from reelrank.data.interactions import Interactions, as_interactions
 from reelrank.evaluation.stages import evaluate_ratings
-from reelrank.experiment.run import build_rating_model, prepare
+from reelrank.experiment.build import build_rating_model
+from reelrank.experiment.split import prepare
 
 WORKER = Path(__file__).parent / "tfrs" / "seed_tfrs.py"
 

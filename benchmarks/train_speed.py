@@ -24,7 +24,8 @@ import torch
 
 from reelrank.config import preset
 from reelrank.data.movielens.ml100k.load import load_movielens_100k
-from reelrank.experiment.run import build_rating_model, prepare
+from reelrank.experiment.build import build_rating_model
+from reelrank.experiment.split import prepare
 from reelrank.training.loop import fit_rating_minibatch
 
 

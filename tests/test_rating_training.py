@@ -19,13 +19,9 @@ from reelrank.config import (
     preset,
 )
 from reelrank.errors import ReelrankError
-from reelrank.experiment.run import (
-    SplitData,
-    build_rating_model,
-    prepare,
-    sized_for,
-    train_recommender,
-)
+from reelrank.experiment.build import build_rating_model, sized_for
+from reelrank.experiment.run import train_recommender
+from reelrank.experiment.split import SplitData, prepare
 from reelrank.models.rating.autorec import AutoRec
 from reelrank.models.rating.ensemble import Ensemble
 from reelrank.recommender.recommender import Recommender

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from reelrank.config import ExperimentConfig, TrainingConfig
-from reelrank.experiment.run import build_rating_model, prepare
+from reelrank.experiment.build import build_rating_model
+from reelrank.experiment.split import prepare
 from reelrank.training.loop import Progress, batches, fit_rating_minibatch
 from reelrank.training.optimizers import Adagrad, make_optimizer
 from reelrank.types import Ratings
@@ -51,7 +52,7 @@ def test_adagrad_matches_keras_defaults() -> None:
 
 def test_progress_names_the_task_and_has_no_rmse_for_retrieval(ratings: Ratings) -> None:
     from reelrank.config import RetrievalModelConfig
-    from reelrank.experiment.run import new_retrieval_model
+    from reelrank.experiment.build import build_retrieval_model
     from reelrank.training.loop import fit
 
     config = ExperimentConfig(
@@ -60,7 +61,7 @@ def test_progress_names_the_task_and_has_no_rmse_for_retrieval(ratings: Ratings)
         training=TrainingConfig(batch_size=500, epochs=1),
     )
     data = prepare(ratings, config)
-    tower = new_retrieval_model(config, ratings, data)
+    tower = build_retrieval_model(config, ratings, data)
     seen: list[Progress] = []
     fit(data.train, config.training, retrieval=tower, on_progress=seen.append)  # type: ignore[arg-type]
     assert {p.task for p in seen} == {"retrieval"} and all(p.rmse is None for p in seen)

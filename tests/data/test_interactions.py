@@ -11,7 +11,8 @@ from reelrank.data.encoding.features import user_tables
 from reelrank.data.interactions import Interactions, as_interactions, encode_ids
 from reelrank.data.splits import split_ratings, split_rows
 from reelrank.errors import ReelrankError
-from reelrank.experiment.run import prepare, train_recommender
+from reelrank.experiment.run import train_recommender
+from reelrank.experiment.split import prepare
 from reelrank.types import Ratings
 
 

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from reelrank.config import ExperimentConfig, RatingModelConfig, RetrievalModelConfig
 from reelrank.data.encoding import features
-from reelrank.experiment.run import prepare
+from reelrank.experiment.split import prepare
 from reelrank.models.rating.mlp import RatingMLP
 from reelrank.models.retrieval.base import RetrievalModel, UserHistories
 from reelrank.models.retrieval.blend import Blend

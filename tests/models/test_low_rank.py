@@ -7,7 +7,8 @@ import dataclasses
 import torch
 
 from reelrank.config import RetrievalModelConfig, preset
-from reelrank.experiment.run import prepare, train_recommender
+from reelrank.experiment.run import train_recommender
+from reelrank.experiment.split import prepare
 from reelrank.models.retrieval.factory import dense_item_item_mb, fit_closed_form
 from reelrank.models.retrieval.low_rank import LowRankItemModel
 from reelrank.types import Ratings

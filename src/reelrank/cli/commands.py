@@ -11,21 +11,14 @@ from rich.table import Table
 
 from reelrank.cli.app import (
     ArtifactArg,
-    BadRowsOption,
     CacheOption,
-    ColumnsOption,
-    DataOption,
-    DatasetOption,
     DeviceOption,
     JsonOption,
-    MovieColumnsOption,
-    MoviesOption,
-    RatingsOption,
     TestSplitOption,
     app,
     data_app,
 )
-from reelrank.cli.data_choice import data_choice, load_ratings
+from reelrank.cli.inputs import DataOptions, load_ratings, load_recommender, with_data_options
 from reelrank.cli.output import (
     console,
     emit_json,
@@ -41,16 +34,11 @@ from reelrank.recommender.recommender import Recommender
 
 
 @app.command()
+@with_data_options
 def evaluate(
     artifact: ArtifactArg,
     split: TestSplitOption = None,
-    dataset: DatasetOption = None,
-    data: DataOption = None,
-    ratings_file: RatingsOption = None,
-    columns: ColumnsOption = None,
-    movies: MoviesOption = None,
-    movie_columns: MovieColumnsOption = None,
-    on_bad_rows: BadRowsOption = None,
+    data_options: DataOptions = DataOptions(),
     cache_dir: CacheOption = None,
     device_name: DeviceOption = "auto",
     as_json: JsonOption = False,
@@ -58,23 +46,12 @@ def evaluate(
     """Evaluate a trained artifact on the test part of a split of the data it was trained on
     (or of the data named)."""
     from reelrank.experiment.run import evaluate_recommender
-    from reelrank.runtime.devices import resolve_device
 
     with user_errors():
         if split is not None:
             parse_split(split)
-        device = resolve_device(device_name)
-        recommender = Recommender.load(artifact).to(device)
-        choice = data_choice(
-            dataset,
-            data,
-            ratings_file,
-            columns,
-            movies,
-            movie_columns,
-            on_bad_rows,
-            recorded=recommender,
-        )
+        recommender = load_recommender(artifact, device_name)
+        choice = data_options.choice(recorded=recommender)
         ratings = load_ratings(choice, cache_dir)
         metrics = evaluate_recommender(recommender, ratings, split)
     if as_json:
@@ -94,19 +71,14 @@ def evaluate(
 
 
 @app.command()
+@with_data_options
 def report(
     artifact: ArtifactArg,
     out_dir: Annotated[
         Path, typer.Option("--out", help="Directory to write the report to (made if missing).")
     ],
     split: TestSplitOption = None,
-    dataset: DatasetOption = None,
-    data: DataOption = None,
-    ratings_file: RatingsOption = None,
-    columns: ColumnsOption = None,
-    movies: MoviesOption = None,
-    movie_columns: MovieColumnsOption = None,
-    on_bad_rows: BadRowsOption = None,
+    data_options: DataOptions = DataOptions(),
     cache_dir: CacheOption = None,
     device_name: DeviceOption = "auto",
 ) -> None:
@@ -115,25 +87,14 @@ def report(
     from reelrank.evaluation.report import pyplot, writable_dir, write_report
     from reelrank.evaluation.served import LIKED_COUNTS
     from reelrank.experiment.run import evaluate_recommender
-    from reelrank.runtime.devices import resolve_device
 
     with user_errors():
         if split is not None:
             parse_split(split)
         pyplot()  # before minutes of evaluation: without matplotlib, say so now
         writable_dir(out_dir)
-        device = resolve_device(device_name)
-        recommender = Recommender.load(artifact).to(device)
-        choice = data_choice(
-            dataset,
-            data,
-            ratings_file,
-            columns,
-            movies,
-            movie_columns,
-            on_bad_rows,
-            recorded=recommender,
-        )
+        recommender = load_recommender(artifact, device_name)
+        choice = data_options.choice(recorded=recommender)
         ratings = load_ratings(choice, cache_dir)
         metrics = evaluate_recommender(recommender, ratings, split, liked_counts=LIKED_COUNTS)
         config = recommender.config
@@ -156,14 +117,9 @@ def report(
 
 
 @data_app.command("info")
+@with_data_options
 def data_info(
-    dataset: DatasetOption = None,
-    data: DataOption = None,
-    ratings_file: RatingsOption = None,
-    columns: ColumnsOption = None,
-    movies: MoviesOption = None,
-    movie_columns: MovieColumnsOption = None,
-    on_bad_rows: BadRowsOption = None,
+    data_options: DataOptions = DataOptions(),
     cache_dir: CacheOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -172,9 +128,7 @@ def data_info(
     from reelrank.data.choice import data_summary
 
     with user_errors():
-        choice = data_choice(
-            dataset, data, ratings_file, columns, movies, movie_columns, on_bad_rows
-        )
+        choice = data_options.choice()
         info = data_summary(choice, cache_dir=cache_dir, notify=say)
     if as_json:
         emit_json(info)

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from reelrank.cli.app import ArtifactArg, DeviceOption, JsonOption, ScoresOption, app
+from reelrank.cli.inputs import load_recommender
 from reelrank.cli.output import (
     console,
     count_bar,
@@ -111,9 +112,7 @@ def recommend(
                 "--include-seen applies to --user only; liked movies are always left out"
             )
         check_k(k)
-        from reelrank.runtime.devices import resolve_device
-
-        recommender = Recommender.load(artifact).to(resolve_device(device_name))
+        recommender = load_recommender(artifact, device_name)
         if user is not None:
             recs = recommender.recommend(
                 user, k, include_seen=include_seen, offset=offset, only=only, order=orders[order]
@@ -210,7 +209,7 @@ def similar(
     """The movies most like one movie (people who liked it also liked these)."""
     with user_errors():
         check_k(k)
-        recommender = Recommender.load(artifact)
+        recommender = load_recommender(artifact)
         info = recommender.catalog.movie_info(movie)
         recs = recommender.similar(movie, k)
     if as_json:
@@ -235,10 +234,10 @@ def score(
     as_json: JsonOption = False,
 ) -> None:
     """Predict a user's rating of one or more movies."""
-    from reelrank.experiment.run import untrained_copy
+    from reelrank.experiment.build import untrained_copy
 
     with user_errors():
-        recommender = Recommender.load(artifact)
+        recommender = load_recommender(artifact)
         if untrained and recommender.rater is not None:
             recommender.rater = untrained_copy(recommender.config, recommender.rater)
         recs = recommender.score(user, movie)

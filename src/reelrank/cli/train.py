@@ -11,18 +11,11 @@ import typer
 
 from reelrank.artifacts.directory import check_target
 from reelrank.cli.app import (
-    BadRowsOption,
     CacheOption,
-    ColumnsOption,
-    DataOption,
-    DatasetOption,
     JsonOption,
-    MovieColumnsOption,
-    MoviesOption,
-    RatingsOption,
     app,
 )
-from reelrank.cli.data_choice import data_choice, load_ratings, quiet
+from reelrank.cli.inputs import DataOptions, load_ratings, quiet, with_data_options
 from reelrank.cli.output import (
     console,
     emit_json,
@@ -39,6 +32,7 @@ from reelrank.runtime.devices import DEVICE_HELP, PRECISIONS
 
 
 @app.command()
+@with_data_options
 def train(
     preset_name: Annotated[
         str, typer.Option("--preset", help="Named configuration to start from.")
@@ -55,13 +49,7 @@ def train(
     out_dir: Annotated[
         Path, typer.Option("--out", help="Directory to write the trained artifact to.")
     ] = Path("artifacts/model"),
-    dataset: DatasetOption = None,
-    data: DataOption = None,
-    ratings_file: RatingsOption = None,
-    columns: ColumnsOption = None,
-    movies: MoviesOption = None,
-    movie_columns: MovieColumnsOption = None,
-    on_bad_rows: BadRowsOption = None,
+    data_options: DataOptions = DataOptions(),
     cache_dir: CacheOption = None,
     device_name: Annotated[
         str, typer.Option("--device", help=f"Train on: {DEVICE_HELP}.")
@@ -105,7 +93,8 @@ def train(
     split, save an artifact. Training is checkpointed, and --resume continues a stopped run.
     Under torchrun (or with --nproc) the processes train together, and rank 0 evaluates,
     saves and reports."""
-    from reelrank.experiment.run import check_split, run_identity, train_recommender
+    from reelrank.experiment.run import run_identity, train_recommender
+    from reelrank.experiment.split import check_split
     from reelrank.runtime.devices import check_precision, resolve_device
     from reelrank.runtime.distributed import World, joined
     from reelrank.training.checkpoints import Checkpoints
@@ -125,9 +114,7 @@ def train(
         device = world.device(resolve_device(device_name))
         check_precision(config.training.precision, device, say if world.is_main else quiet)
         check_target(out_dir)  # before the data is loaded and the model trained, not after
-        choice = data_choice(
-            dataset, data, ratings_file, columns, movies, movie_columns, on_bad_rows
-        )
+        choice = data_options.choice()
         ratings = load_ratings(choice, cache_dir, silent=not world.is_main)
         check_split(ratings, config)
         checkpoints = Checkpoints(

@@ -1,39 +1,23 @@
-"""An experiment end to end: split the ratings, train the configured models, evaluate, and wrap
-them in a `Recommender`. The CLI's `train` and `evaluate` and the benchmarks call this."""
+"""An experiment end to end: split the ratings, build and train the configured models, evaluate,
+and wrap them in a `Recommender`. The CLI's `train` and `evaluate` and the benchmarks call this."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 import torch
 
 from reelrank.config import ExperimentConfig
-from reelrank.data.catalog.catalog import Catalog
-from reelrank.data.encoding import features
-from reelrank.data.encoding.encoded import EncodedRatings, MovieTable, UserRatings, Vocabularies
+from reelrank.data.encoding.encoded import EncodedRatings
 from reelrank.data.interactions import Interactions, as_interactions, check_explicit
-from reelrank.data.splits import split_ratings, split_rows
 from reelrank.errors import ReelrankError
 from reelrank.evaluation.served import evaluate_served, scorable_test
 from reelrank.evaluation.stages import evaluate_ratings, evaluate_retrieval
-from reelrank.index import Index, build_index
-from reelrank.models.rating.base import RatingModel
-from reelrank.models.rating.factory import (
-    feature_names,
-    needs_histories,
-    new_rating_model,
-    rating_model_for_state,
-)
+from reelrank.experiment.build import build_rating_model, build_retrieval_model, index_of, sized_for
+from reelrank.experiment.split import prepare
 from reelrank.models.rating.mlp import RatingMLP
-from reelrank.models.retrieval.base import RetrievalModel
 from reelrank.models.retrieval.blend import Blend, FoldIn
-from reelrank.models.retrieval.factory import CLOSED_FORM, fit_closed_form, new_two_tower
-from reelrank.models.retrieval.item_item import ItemItemModel
-from reelrank.models.retrieval.low_rank import LowRankItemModel
 from reelrank.models.retrieval.two_tower import TwoTower
 from reelrank.recommender.recommender import Recommender
 from reelrank.runtime.distributed import World
@@ -41,159 +25,6 @@ from reelrank.training.checkpoints import Checkpoints
 from reelrank.training.loop import ProgressCallback, fit
 from reelrank.training.rating import fit_rating_model
 from reelrank.types import Ratings
-
-
-@dataclass(frozen=True)
-class SplitData:
-    """A split, encoded with the vocabularies of the whole data set (as the seed builds them)."""
-
-    catalog: Catalog
-    train: EncodedRatings
-    test: EncodedRatings
-
-    @property
-    def vocabs(self) -> Vocabularies:
-        return self.catalog.vocabs
-
-    @property
-    def movies(self) -> MovieTable:
-        return self.catalog.table
-
-    @cached_property
-    def seen(self) -> UserRatings:
-        """The training ratings grouped by user, oldest first: grouped once, then shared by the
-        models that read histories and by the `Recommender` (at 25M ratings each copy is
-        hundreds of megabytes)."""
-        return self.train.by_user(self.vocabs.users.size)
-
-
-def prepare(ratings: Ratings | Interactions, config: ExperimentConfig) -> SplitData:
-    """Build vocabularies and catalogue from all ratings, split, and encode both parts."""
-    data = as_interactions(ratings)
-    if len(data) == 0:
-        raise ReelrankError("the ratings table is empty: nothing to train on")
-    vocabs = Vocabularies.from_ratings(data)
-    train, test = split_ratings(data, config.split, seed=config.training.seed)
-    return SplitData(
-        catalog=Catalog(vocabs, MovieTable.from_ratings(data, vocabs.movies)),
-        train=EncodedRatings.encode(train, vocabs),
-        test=EncodedRatings.encode(test, vocabs),
-    )
-
-
-def check_split(ratings: Ratings | Interactions, config: ExperimentConfig) -> tuple[int, int]:
-    """(training rows, test rows) of `config.split` on `ratings`, or a `ReelrankError` when
-    either part would be empty: a model trained on nothing, or one no test rating can judge, is
-    refused before any training (`reelrank train` calls this first)."""
-    train_rows, test_rows = split_rows(ratings, config.split, seed=config.training.seed)
-    if len(train_rows) == 0 or len(test_rows) == 0:
-        raise ReelrankError(
-            f"split {config.split} of {len(ratings):,} rating{'s' * (len(ratings) != 1)} leaves "
-            f"{len(train_rows):,} to train on and {len(test_rows):,} to test on: too few; give "
-            "more ratings (every user needs a few) or another --split"
-        )
-    return len(train_rows), len(test_rows)
-
-
-def build_rating_model(
-    config: ExperimentConfig, data: SplitData, ratings: Ratings | Interactions | None = None
-) -> RatingModel:
-    """A freshly initialised rating model of `config.rating.kind`, with the feature tables and
-    histories it reads (user features come from `ratings`, the data `data` was split from); the
-    same seed gives the same weights."""
-    if config.rating is None:
-        raise ReelrankError(f"preset {config.preset!r} has no rating model")
-    tables: dict[str, torch.Tensor] = {}
-    if feature_names(config.rating):
-        if ratings is None:
-            raise ValueError("a rating model with side features needs the ratings they come from")
-        built = features.rating_tables(ratings, data.vocabs, data.train, data.movies)
-        tables = {k: torch.from_numpy(v) for k, v in built.items()}
-    histories = None
-    if needs_histories(config.rating):
-        histories = (torch.from_numpy(data.seen.indptr), torch.from_numpy(data.seen.movie_idx))
-    try:
-        return new_rating_model(
-            config.rating,
-            n_users=len(data.vocabs.users),
-            n_movies=len(data.vocabs.movies),
-            tables=tables,
-            histories=histories,
-            generator=torch.Generator().manual_seed(config.training.seed),
-        )
-    except ValueError as error:
-        raise ReelrankError(f"preset {config.preset!r}: {error}") from None
-
-
-def sized_for(config: ExperimentConfig, *, n_users: int, n_movies: int) -> ExperimentConfig:
-    """`config` without the ensemble models whose `max_cells` this data exceeds (the config the
-    artifact then saves lists only the models trained). An ensemble left with none is an
-    error naming the limit."""
-    rating = config.rating
-    if rating is None or not rating.components:
-        return config
-    cells = (n_users + 1) * (n_movies + 1)
-    kept = tuple(c for c in rating.components if not c.max_cells or cells <= c.max_cells)
-    if not kept:
-        raise ReelrankError(
-            f"every model of preset {config.preset!r}'s rating ensemble is limited to fewer "
-            f"users x movies cells than this data's {cells:,}: choose another preset"
-        )
-    if len(kept) == len(rating.components):
-        return config
-    return dataclasses.replace(config, rating=dataclasses.replace(rating, components=kept))
-
-
-def untrained_copy(config: ExperimentConfig, trained: RatingModel) -> RatingModel:
-    """A freshly initialised rating model shaped like `trained` (the same feature tables and
-    histories), drawn from the config's seed: what the seed document scores before training."""
-    assert config.rating is not None
-    fresh = rating_model_for_state(
-        config.rating,
-        trained.state_dict(),
-        n_users=trained.n_users,
-        n_movies=trained.n_movies,
-        generator=torch.Generator().manual_seed(config.training.seed),
-    )
-    return fresh.eval()
-
-
-def new_retrieval_model(
-    config: ExperimentConfig, ratings: Ratings | Interactions, data: SplitData
-) -> RetrievalModel:
-    """The retrieval model of `config.retrieval.kind`: fitted if closed-form, else untrained."""
-    if config.retrieval is None:
-        raise ReelrankError(f"preset {config.preset!r} has no retrieval model")
-    retrieval = config.retrieval
-    sizes = {"n_users": len(data.vocabs.users), "n_movies": len(data.vocabs.movies)}
-    users = torch.from_numpy(data.train.user_idx)
-    movies = torch.from_numpy(data.train.movie_idx)
-    histories = (torch.from_numpy(data.seen.indptr), torch.from_numpy(data.seen.movie_idx))
-    if retrieval.kind in CLOSED_FORM:
-        return fit_closed_form(retrieval, users, movies, **sizes, histories=histories)
-    user_tables: dict[str, torch.Tensor] = {}
-    movie_tables: dict[str, torch.Tensor] = {}
-    if retrieval.user_features:
-        tables = features.user_tables(
-            ratings, data.vocabs, data.seen, max_history=retrieval.max_history
-        )
-        user_tables = {k: torch.from_numpy(v) for k, v in tables.items()}
-    if retrieval.movie_features:
-        tables = features.movie_tables(data.movies, data.vocabs)
-        movie_tables = {k: torch.from_numpy(v) for k, v in tables.items()}
-    seed = (config.retrieval_training or config.training).seed
-    tower = new_two_tower(
-        retrieval,
-        **sizes,
-        user_tables=user_tables,
-        movie_tables=movie_tables,
-        generator=torch.Generator().manual_seed(seed),
-    )
-    if retrieval.kind != "blend":
-        return tower
-    item_item = fit_closed_form(retrieval, users, movies, **sizes, histories=histories)
-    assert isinstance(item_item, ItemItemModel | LowRankItemModel)
-    return Blend(item_item, tower)  # calibrated once the tower is trained
 
 
 def train_recommender(
@@ -223,7 +54,7 @@ def train_recommender(
     data = prepare(ratings, config)
     config = sized_for(config, n_users=len(data.vocabs.users), n_movies=len(data.vocabs.movies))
     rater = build_rating_model(config, data, ratings) if config.rating is not None else None
-    retrieval = new_retrieval_model(config, ratings, data) if config.retrieval else None
+    retrieval = build_retrieval_model(config, ratings, data) if config.retrieval else None
     tower = retrieval.two_tower if isinstance(retrieval, Blend) else retrieval
     if checkpoints is not None:
         checkpoints.track(rater=rater, retrieval=tower if isinstance(tower, TwoTower) else None)
@@ -288,7 +119,7 @@ def train_recommender(
         seen=data.seen,
         rater=rater,
         retrieval=retrieval,
-        index=_index_of(retrieval, config.index) if retrieval is not None else None,
+        index=index_of(retrieval, config.index) if retrieval is not None else None,
         # What it was trained on, so `evaluate_recommender` can tell training rows from test rows.
         data_info={
             **(data_info or {}),
@@ -357,13 +188,3 @@ def evaluate_on(
         liked_counts=liked_counts,
         max_users=recommender.config.training.served_users,
     )
-
-
-def _index_of(retrieval: RetrievalModel, kind: str) -> Index:
-    """The configured index over a trained retrieval model's movie vectors."""
-    with torch.no_grad():
-        vectors = retrieval.eval().all_movie_embeddings()
-    try:
-        return build_index(vectors, kind)
-    except ValueError as error:
-        raise ReelrankError(str(error)) from None
