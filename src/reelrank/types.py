@@ -1,6 +1,6 @@
 """Data types every layer shares: the MovieLens-shaped `Ratings` table, its genres, age buckets.
 
-Standard library and numpy only (see DESIGN.md, layer 1).
+Standard library and numpy only (layer 1).
 """
 
 from __future__ import annotations

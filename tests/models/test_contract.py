@@ -1,4 +1,4 @@
-"""The contract every model passes (LensKit's shared suite, DESIGN.md): unknown user, unknown
+"""The contract every model passes (LensKit's shared suite): unknown user, unknown
 movie, empty history, save/load round trip, determinism.
 
 Parametrised over every retrieval kind and the rating model, all built the way

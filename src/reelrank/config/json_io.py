@@ -1,7 +1,7 @@
 """Configs to and from JSON: `to_dict`, and `from_dict` with every value checked (its type,
 `BOUNDS` and `CHOICES`), so that a config read from a file never builds something absurd.
 
-Standard library only (DESIGN.md, layer 1); generic over the dataclasses of this package.
+Standard library only (layer 1); generic over the dataclasses of this package.
 """
 
 from __future__ import annotations

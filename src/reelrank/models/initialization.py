@@ -1,8 +1,8 @@
 """Keras' default initialisation, shared by every learned model.
 
 Matching Keras' start makes our numbers comparable with TensorFlow Recommenders'. The random
-numbers come from an explicit `torch.Generator` (DESIGN.md: randomness is an argument), so the
-same seed gives the same weights whatever else the process has drawn.
+numbers come from an explicit `torch.Generator` (randomness is an argument: docs/contributing.md),
+so the same seed gives the same weights whatever else the process has drawn.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """From a ratings table to what models see: vocabularies, a movie table and int arrays.
 
-Encoding happens once, vectorised; after that training batches are index slices (DESIGN habit 9).
+Encoding happens once, vectorised; after that training batches are index slices (no per-row
+Python in hot paths: docs/contributing.md).
 """
 
 from __future__ import annotations
