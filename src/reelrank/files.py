@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 # A test sets this to stop a writer at a named step (`crash_point`), as a crash or `kill -9`
-# would (tests/test_crash_safety.py, tests/training/test_checkpoints.py); it does nothing
+# would (tests/artifacts/test_crash_safety.py, tests/training/test_checkpoints.py); it does nothing
 # otherwise.
 FAULT_HOOK: Callable[[str], None] | None = None
 

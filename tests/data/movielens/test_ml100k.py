@@ -18,16 +18,6 @@ from typing import Any, BinaryIO
 
 import numpy as np
 import pytest
-from movielens_fakes import (
-    MOVIES,
-    RATINGS,
-    USERS,
-    assert_same,
-    fake_digests,
-    recbole_wheel_bytes,
-    sha256,
-    write_grouplens_folder,
-)
 
 from reelrank.data.fetch.sources import (
     GROUPLENS_FILE_SHA256,
@@ -44,6 +34,16 @@ from reelrank.data.movielens.ml100k.grouplens_files import read_grouplens
 from reelrank.data.movielens.ml100k.load import LICENCE_NOTICE, dataset_info, load_movielens_100k
 from reelrank.data.movielens.ml100k.user_path import UserPath
 from reelrank.errors import DataError
+from reelrank.testing.ml100k_fakes import (
+    MOVIES,
+    RATINGS,
+    USERS,
+    assert_same,
+    fake_digests,
+    recbole_wheel_bytes,
+    sha256,
+    write_grouplens_folder,
+)
 from reelrank.types import Ratings
 
 WHEEL = recbole_wheel_bytes()

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from movielens_fakes import (
+
+from reelrank.data.fetch.sources import RECBOLE_WHEEL
+from reelrank.data.movielens.ml100k.grouplens_files import read_grouplens
+from reelrank.data.movielens.ml100k.recbole_files import read_recbole_wheel
+from reelrank.data.movielens.ml100k.tables import bucketize_age
+from reelrank.errors import DataError
+from reelrank.testing.ml100k_fakes import (
     AGE_BUCKET,
     MOVIES,
     RATINGS,
@@ -20,12 +26,6 @@ from movielens_fakes import (
     recbole_wheel_bytes,
     write_grouplens_folder,
 )
-
-from reelrank.data.fetch.sources import RECBOLE_WHEEL
-from reelrank.data.movielens.ml100k.grouplens_files import read_grouplens
-from reelrank.data.movielens.ml100k.recbole_files import read_recbole_wheel
-from reelrank.data.movielens.ml100k.tables import bucketize_age
-from reelrank.errors import DataError
 from reelrank.types import GENRES
 
 WHEEL = recbole_wheel_bytes()

@@ -9,14 +9,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 import pytest
-from movielens_fakes import (
-    fake_digests,
-    grouplens_files,
-    grouplens_zip_bytes,
-    recbole_wheel_bytes,
-    sha256,
-    write_grouplens_folder,
-)
 
 from reelrank.data.fetch import sources
 from reelrank.data.fetch.sources import (
@@ -35,6 +27,14 @@ from reelrank.data.fetch.sources import (
 )
 from reelrank.data.movielens.ml100k.user_path import OFFICIAL_DIGESTS, UNOFFICIAL_MARKER, UserPath
 from reelrank.errors import DataError
+from reelrank.testing.ml100k_fakes import (
+    fake_digests,
+    grouplens_files,
+    grouplens_zip_bytes,
+    recbole_wheel_bytes,
+    sha256,
+    write_grouplens_folder,
+)
 
 ZIP = grouplens_zip_bytes()
 WHEEL = recbole_wheel_bytes()

@@ -135,7 +135,7 @@ def test_nproc_runs_this_command_under_torchrun(monkeypatch: pytest.MonkeyPatch)
 def test_two_processes_killed_mid_epoch_resume_to_the_same_end(
     grouplens_dir: Path, tmp_path: Path
 ) -> None:
-    from test_checkpoints import KILLER  # tests/ is on the path: pytest imports it so
+    from test_checkpoints import KILLER  # this folder is on the path: pytest imports it so
 
     killer = tmp_path / "killer.py"
     killer.write_text(KILLER)

@@ -1,10 +1,12 @@
-"""The rating models' shared contract: every kind rates (user vector, movie) pairs the same way
-through `forward`, `rate`, `rate_grid` and `predict`; saves and rebuilds from its state; gives
-the unknown user and movie finite ratings; is deterministic per seed; clips to the scale."""
+"""Every rating model kind passes the rating contract of `reelrank.testing.contracts` (the same
+ratings through `forward`, `rate`, `rate_grid` and `predict`; a safetensors round trip; unknown
+ids within the scale; the seed alone decides; clipped outside training only), plus the
+factory's refusals, the seed config's draw order and the ensemble's blend."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -19,6 +21,7 @@ from reelrank.models.rating.factory import (
     new_rating_model,
     rating_model_for_state,
 )
+from reelrank.testing.contracts import RATING_CHECKS, Subject
 
 N_USERS, N_MOVIES = 12, 20
 FEATURES = RatingModelConfig(
@@ -80,78 +83,21 @@ def _model(name: str, seed: int = 0) -> RatingModel:
     return model.eval()
 
 
-PAIRS = (torch.tensor([1, 2, 0, 5, 12]), torch.tensor([3, 0, 4, 20, 1]))
+def _subject(name: str) -> Subject[RatingModel]:
+    def rebuild(state: dict[str, torch.Tensor]) -> RatingModel:
+        model = rating_model_for_state(KINDS[name], state, n_users=N_USERS, n_movies=N_MOVIES)
+        model.load_state_dict(state, strict=True)
+        return model
+
+    return Subject(lambda seed: _model(name, seed), rebuild, n_users=N_USERS, n_movies=N_MOVIES)
 
 
+@pytest.mark.parametrize("check", RATING_CHECKS, ids=lambda check: check.__name__)
 @pytest.mark.parametrize("name", list(KINDS))
-def test_forward_rate_and_grid_agree(name: str) -> None:
-    model = _model(name)
-    users, movies = PAIRS
-    with torch.no_grad():
-        out = model(users, movies)
-        vectors = model.user_vectors(users)
-        assert out.shape == (5,)
-        torch.testing.assert_close(model.rate(vectors, movies), out)
-        grid = model.rate_grid(vectors, torch.arange(N_MOVIES + 1))
-    assert grid.shape == (5, N_MOVIES + 1)
-    torch.testing.assert_close(grid[torch.arange(5), movies], out, rtol=1e-5, atol=1e-5)
-    predicted = model.predict(users.numpy(), movies.numpy(), batch_size=2)
-    np.testing.assert_allclose(predicted, out.numpy(), rtol=1e-5, atol=1e-5)
-    assert model.typical_user().shape == (vectors.shape[1],)
-
-
-@pytest.mark.parametrize("name", list(KINDS))
-def test_save_and_rebuild_gives_the_same_ratings(name: str) -> None:
-    model = _model(name, seed=1)
-    state = model.state_dict()
-    rebuilt = rating_model_for_state(KINDS[name], state, n_users=N_USERS, n_movies=N_MOVIES)
-    rebuilt.load_state_dict(state, strict=True)
-    rebuilt.eval()
-    users, movies = PAIRS
-    with torch.no_grad():
-        torch.testing.assert_close(rebuilt(users, movies), model(users, movies))
-
-
-@pytest.mark.parametrize("name", list(KINDS))
-def test_unknown_ids_and_the_typical_user_get_ratings_within_the_scale(name: str) -> None:
-    model = _model(name)
-    with torch.no_grad():
-        unknown = model(torch.tensor([0, 0, 3]), torch.tensor([0, 5, 0]))
-        typical = model.rate(model.typical_user().expand(3, -1), torch.tensor([1, 2, 0]))
-    for out in (unknown, typical):
-        assert torch.isfinite(out).all()
-        assert (out >= 1).all() and (out <= 5).all()
-
-
-@pytest.mark.parametrize("name", list(KINDS))
-def test_the_seed_alone_decides_the_weights(name: str) -> None:
-    torch.manual_seed(0)
-    first = _model(name, seed=7)
-    torch.manual_seed(99)
-    again = _model(name, seed=7)
-    other = _model(name, seed=8)
-    users, movies = PAIRS
-    with torch.no_grad():
-        torch.testing.assert_close(first(users, movies), again(users, movies))
-    differs = [
-        not torch.equal(a, b) for a, b in zip(first.parameters(), other.parameters(), strict=True)
-    ]
-    assert any(differs)
-
-
-@pytest.mark.parametrize("name", list(KINDS))
-def test_ratings_are_clipped_outside_training_only(name: str) -> None:
-    model = _model(name)
-    model.set_rating_scale(2.9, 3.0)  # narrower than anything the model predicts
-    users, movies = PAIRS
-    with torch.no_grad():
-        clipped = model(users, movies)
-        grid = model.rate_grid(model.user_vectors(users), torch.arange(N_MOVIES + 1))
-        model.train()
-        raw = model(users, movies)
-    assert (clipped >= 2.9).all() and (clipped <= 3.0).all()
-    assert (grid >= 2.9).all() and (grid <= 3.0).all()
-    assert not ((raw >= 2.9) & (raw <= 3.0)).all()  # training sees the raw values
+def test_every_kind_passes_the_rating_contract(
+    name: str, check: Callable[[Subject[RatingModel]], None]
+) -> None:
+    check(_subject(name))
 
 
 def test_out_of_range_indices_are_refused() -> None:
@@ -187,7 +133,7 @@ def test_ensemble_blends_its_models_raw_ratings() -> None:
     model = _model("ensemble")
     assert isinstance(model, Ensemble)
     model.set_blend([0.5, 0.25, 0.25, 0.1])
-    users, movies = PAIRS
+    users, movies = torch.tensor([1, 2, 0, 5, 12]), torch.tensor([3, 0, 4, 20, 1])
     with torch.no_grad():
         parts = [
             m.raw_rate(m.user_vectors(users), movies)  # type: ignore[operator]

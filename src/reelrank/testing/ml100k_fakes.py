@@ -1,4 +1,5 @@
-"""A tiny MovieLens-100k-shaped data set, written as a GroupLens folder, zip and fake RecBole wheel.
+"""A tiny MovieLens-100k-shaped data set for tests, written as a GroupLens folder, zip and fake
+RecBole wheel.
 
 The same records produce every form, so the parsers must agree on them. The records hold the
 awkward cases of the real data: a Latin-1 accented title, a title with a trailing space, the

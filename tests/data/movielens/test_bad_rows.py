@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from movielens_fakes import RATINGS, grouplens_files, write_grouplens_folder
 
 from reelrank.data.movielens.ml100k.grouplens_files import read_grouplens
 from reelrank.data.movielens.ml100k.tables import check_rating_rows
 from reelrank.errors import DataError
+from reelrank.testing.ml100k_fakes import RATINGS, grouplens_files, write_grouplens_folder
 
 
 def _folder(tmp_path: Path, rows: list[tuple[int, int, int, int]]) -> Path:
