@@ -38,7 +38,7 @@ def worker(folder: Path, cache: Path) -> None:
     from reelrank.experiment.build import build_rating_model
     from reelrank.experiment.split import prepare
     from reelrank.runtime.distributed import World, joined
-    from reelrank.training.loop import fit_rating_minibatch
+    from reelrank.training.loop import RunContext, fit_rating_minibatch
 
     world = World.from_env()
     data = load_data(DataChoice("ml-25m", data=str(folder)), cache_dir=cache, notify=lambda _: None)
@@ -48,7 +48,7 @@ def worker(folder: Path, cache: Path) -> None:
     model = build_rating_model(config, split)
     with joined(world, torch.device("cpu")):
         start = time.perf_counter()
-        fit_rating_minibatch(model, split.train, config.training, world=world)
+        fit_rating_minibatch(model, split.train, config.training, context=RunContext(world=world))
         seconds = time.perf_counter() - start
     if world.is_main:
         print(

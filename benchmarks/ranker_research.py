@@ -63,7 +63,7 @@ from reelrank.experiment.run import train_recommender
 from reelrank.experiment.split import SplitData
 from reelrank.models.rating.base import RatingModel
 from reelrank.models.retrieval.blend import Blend
-from reelrank.training.loop import fit
+from reelrank.training.loop import Task, fit
 from reelrank.training.rating import fit_rating_model
 from reelrank.types import Ratings
 
@@ -112,12 +112,8 @@ def train_stage(
     fit_rating_model(rater, train, config.training, components=config.rating.components)
     retrieval = build_retrieval_model(config, ratings, data)
     assert isinstance(retrieval, Blend) and config.retrieval is not None
-    fit(
-        train,
-        config.retrieval_training or config.training,
-        retrieval=retrieval.two_tower,
-        retrieval_loss=config.retrieval_loss,
-    )
+    task = Task(retrieval=retrieval.two_tower, retrieval_loss=config.retrieval_loss)
+    fit(task, train, config.retrieval_training or config.training)
     retrieval.calibrate(weight=config.retrieval.blend_weight)
     stage = stage_of(rater, retrieval)
     cache.mkdir(parents=True, exist_ok=True)

@@ -41,7 +41,7 @@ from reelrank.experiment.split import SplitData, prepare
 from reelrank.models.retrieval.base import RetrievalModel
 from reelrank.models.retrieval.blend import Blend
 from reelrank.models.retrieval.item_item import EASE
-from reelrank.training.loop import fit
+from reelrank.training.loop import Task, fit
 from reelrank.types import Ratings
 
 METRICS = ("recall@10", "ndcg@10", "recall@100")
@@ -92,12 +92,8 @@ def one_run(train: Ratings, config: ExperimentConfig, weights: Sequence[float]) 
     data = prepare(train, config)
     blend = build_retrieval_model(config, train, data)  # EDLAE fitted, two-tower untrained
     assert isinstance(blend, Blend)
-    fit(
-        data.train,
-        config.retrieval_training,
-        retrieval=blend.two_tower,
-        retrieval_loss=config.retrieval_loss,
-    )
+    task = Task(retrieval=blend.two_tower, retrieval_loss=config.retrieval_loss)
+    fit(task, data.train, config.retrieval_training)
     ease = EASE.fit(
         ease_config(),
         data.train.user_idx,

@@ -21,7 +21,7 @@ from reelrank.models.rating.mlp import RatingMLP
 from reelrank.models.retrieval.losses import RetrievalLoss
 from reelrank.models.retrieval.two_tower import TwoTower
 from reelrank.runtime.distributed import World
-from reelrank.training.loop import TrainingStep
+from reelrank.training.step import TrainingStep
 
 runner = CliRunner()
 TORCHRUN = Path(sys.executable).with_name("torchrun")

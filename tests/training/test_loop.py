@@ -5,7 +5,7 @@ import torch
 from reelrank.config import ExperimentConfig, TrainingConfig
 from reelrank.experiment.build import build_rating_model
 from reelrank.experiment.split import prepare
-from reelrank.training.loop import Progress, batches, fit_rating_minibatch
+from reelrank.training.loop import Progress, RunContext, Task, batches, fit_rating_minibatch
 from reelrank.training.optimizers import Adagrad, make_optimizer
 from reelrank.types import Ratings
 
@@ -33,7 +33,10 @@ def test_progress_reports_every_step_with_rmse(ratings: Ratings) -> None:
     data = prepare(ratings, config)
     seen: list[Progress] = []
     fit_rating_minibatch(
-        build_rating_model(config, data), data.train, config.training, on_progress=seen.append
+        build_rating_model(config, data),
+        data.train,
+        config.training,
+        context=RunContext(on_progress=seen.append),
     )
     assert [(p.epoch, p.step) for p in seen] == [(1, 1), (1, 2), (1, 3), (2, 1), (2, 2), (2, 3)]
     assert all(p.rmse == pytest.approx(p.loss**0.5) for p in seen)
@@ -63,7 +66,8 @@ def test_progress_names_the_task_and_has_no_rmse_for_retrieval(ratings: Ratings)
     data = prepare(ratings, config)
     tower = build_retrieval_model(config, ratings, data)
     seen: list[Progress] = []
-    fit(data.train, config.training, retrieval=tower, on_progress=seen.append)  # type: ignore[arg-type]
+    task = Task(retrieval=tower)  # type: ignore[arg-type]
+    fit(task, data.train, config.training, context=RunContext(on_progress=seen.append))
     assert {p.task for p in seen} == {"retrieval"} and all(p.rmse is None for p in seen)
 
 

@@ -26,7 +26,7 @@ from reelrank.models.rating.autorec import AutoRec
 from reelrank.models.rating.ensemble import Ensemble
 from reelrank.recommender.recommender import Recommender
 from reelrank.training import rating as rating_training
-from reelrank.training.loop import Progress
+from reelrank.training.loop import Progress, RunContext
 from reelrank.training.optimizers import learning_rate_at
 from reelrank.training.rating import fit_rating_model, split_validation
 from reelrank.training.validation import validation_rmse
@@ -73,7 +73,7 @@ def test_early_stopping_keeps_the_best_epoch(ratings: Ratings) -> None:
     _, held = split_validation(data.train, 0.2, wild.seed)
     model = build_rating_model(config, data, ratings)
     seen: list[Progress] = []
-    history = fit_rating_model(model, data.train, wild, on_progress=seen.append)
+    history = fit_rating_model(model, data.train, wild, context=RunContext(on_progress=seen.append))
     scores = [p.validation_rmse for p in seen if p.validation_rmse is not None]
     best = min(range(len(scores)), key=scores.__getitem__)
     assert len(history) == len(scores) == best + 1 + 2 < 30

@@ -22,7 +22,7 @@ from reelrank.models.retrieval.two_tower import TwoTower
 from reelrank.recommender.recommender import Recommender
 from reelrank.runtime.distributed import World
 from reelrank.training.checkpoints import Checkpoints
-from reelrank.training.loop import ProgressCallback, fit
+from reelrank.training.loop import ProgressCallback, RunContext, Task, fit
 from reelrank.training.rating import fit_rating_model
 from reelrank.types import Ratings
 
@@ -52,6 +52,7 @@ def train_recommender(
     if config.rating is not None:
         check_explicit(ratings, f"preset {config.preset!r} has a rating model, which")
     data = prepare(ratings, config)
+    context = RunContext(device, world, checkpoints, on_progress)
     config = sized_for(config, n_users=len(data.vocabs.users), n_movies=len(data.vocabs.movies))
     rater = build_rating_model(config, data, ratings) if config.rating is not None else None
     retrieval = build_retrieval_model(config, ratings, data) if config.retrieval else None
@@ -68,18 +69,8 @@ def train_recommender(
         rater.share_embeddings(
             retrieval.user_tower.id_embedding, retrieval.movie_tower.id_embedding
         )
-        fit(
-            data.train,
-            config.training,
-            rater=rater,
-            retrieval=retrieval,
-            retrieval_loss=config.retrieval_loss,
-            weights=config.tasks,
-            on_progress=on_progress,
-            device=device,
-            checkpoints=checkpoints,
-            world=world,
-        )
+        task = Task(rater, retrieval, config.retrieval_loss, weights=config.tasks)
+        fit(task, data.train, config.training, context=context)
     else:
         if rater is not None:
             assert config.rating is not None
@@ -88,22 +79,11 @@ def train_recommender(
                 data.train,
                 config.training,
                 components=config.rating.components,
-                on_progress=on_progress,
-                device=device,
-                checkpoints=checkpoints,
-                world=world,
+                context=context,
             )
         if isinstance(tower, TwoTower):
-            fit(
-                data.train,
-                config.retrieval_training or config.training,
-                retrieval=tower,
-                retrieval_loss=config.retrieval_loss,
-                on_progress=on_progress,
-                device=device,
-                checkpoints=checkpoints,
-                world=world,
-            )
+            task = Task(retrieval=tower, retrieval_loss=config.retrieval_loss)
+            fit(task, data.train, config.retrieval_training or config.training, context=context)
             tower.cpu()  # the blend's calibration and everything after run on the CPU
         if isinstance(retrieval, Blend) and config.retrieval is not None:
             retrieval.calibrate(

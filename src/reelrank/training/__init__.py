@@ -1,6 +1,7 @@
 """Layer 4: training, readable top to bottom.
 
-`loop` (the minibatch loop for rating, retrieval and multitask training, `TrainingStep`),
+`loop` (`fit`: the minibatch loop for rating, retrieval and multitask training, its state in
+one `TrainingLoop`), `step` (`TrainingStep`, one step's loss),
 `rating` (any rating model: validation carved from the training rows, AutoRec's full batch,
 ensembles), `validation` (RMSE per epoch, early stopping), `optimizers` (Keras' Adagrad with
 row-sparse updates, schedules) and `checkpoints` (resumable, crash-safe runs).
@@ -15,12 +16,15 @@ if TYPE_CHECKING:
     from reelrank.training.loop import (
         Progress,
         ProgressCallback,
-        TrainingStep,
+        RunContext,
+        Task,
+        TrainingLoop,
         fit,
         fit_rating_minibatch,
     )
     from reelrank.training.optimizers import make_optimizer
     from reelrank.training.rating import fit_rating_model, split_validation
+    from reelrank.training.step import TrainingStep
     from reelrank.training.validation import EarlyStopping, validation_rmse
 
 __all__ = [
@@ -29,6 +33,9 @@ __all__ = [
     "EarlyStopping",
     "Progress",
     "ProgressCallback",
+    "RunContext",
+    "Task",
+    "TrainingLoop",
     "TrainingStep",
     "fit",
     "fit_rating_minibatch",

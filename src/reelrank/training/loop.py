@@ -1,4 +1,9 @@
-"""Training loops, readable top to bottom: shuffle, slice batches, step the optimizer.
+"""The minibatch training loop, readable top to bottom: shuffle, slice batches, step the optimizer.
+
+`fit(task, train, config)` trains what a `Task` names (a rating model, a two-tower retrieval
+model, or both at once) where a `RunContext` says (device, processes, checkpoints, progress).
+One `TrainingLoop` object holds everything a run works with and where it stands, which is what
+a checkpoint saves.
 
 Metrics are not computed inside the loss: the progress callback gets the running loss (and its
 square root, the RMSE, for rating losses) at no extra cost; full evaluation runs after training.
@@ -9,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
@@ -20,7 +25,6 @@ from reelrank.data.encoding.encoded import EncodedRatings
 from reelrank.models.rating.base import RatingModel
 from reelrank.models.retrieval.losses import RetrievalLoss
 from reelrank.models.retrieval.two_tower import TwoTower
-from reelrank.runtime.devices import autocast
 from reelrank.runtime.distributed import World
 from reelrank.training.checkpoints import Checkpoints, Position
 from reelrank.training.optimizers import (
@@ -29,6 +33,7 @@ from reelrank.training.optimizers import (
     make_optimizer,
     sparse_embeddings,
 )
+from reelrank.training.step import TrainingStep
 from reelrank.training.validation import EarlyStopping
 
 
@@ -50,40 +55,40 @@ class Progress:
 ProgressCallback = Callable[[Progress], None]
 
 
+@dataclass(frozen=True)
+class Task:
+    """What one loop trains: a rating model, a two-tower retrieval model, or both (multitask).
+
+    The loss is `weights.rating * MSE + weights.retrieval * in-batch softmax` (by default 1 for
+    each model given); models may share embedding modules, each parameter is optimised once.
+    `name` is the phase's name in progress and checkpoints (by default what is trained).
+    """
+
+    rater: RatingModel | None = None
+    retrieval: TwoTower | None = None
+    retrieval_loss: RetrievalLossConfig = field(default_factory=RetrievalLossConfig)
+    weights: TaskWeights | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Where a training run happens and whom it tells: the `device` the models and the data
+    move to (default: the CPU), the `world` of processes (`torchrun`), the run's `checkpoints`,
+    and a progress callback."""
+
+    device: torch.device | None = None
+    world: World | None = None
+    checkpoints: Checkpoints | None = None
+    on_progress: ProgressCallback | None = None
+
+
 def batches(n: int, batch_size: int, generator: torch.Generator | None) -> Iterator[torch.Tensor]:
     """Index slices of a (shuffled, when a generator is given) permutation of range(n)."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
     yield from order.split(batch_size)
-
-
-def fit_rating_minibatch(
-    model: RatingModel,
-    train: EncodedRatings,
-    config: TrainingConfig,
-    *,
-    on_progress: ProgressCallback | None = None,
-    device: torch.device | None = None,
-    checkpoints: Checkpoints | None = None,
-    world: World | None = None,
-    validation: EncodedRatings | None = None,
-    phase: str = "rating",
-) -> list[float]:
-    """Train a rating model on `train` with MSE (plus the model's `penalty`); returns the mean
-    loss of each epoch. With `validation` and `config.patience`, training stops early and keeps
-    the best epoch's weights (see `fit`)."""
-    return fit(
-        train,
-        config,
-        rater=model,
-        on_progress=on_progress,
-        device=device,
-        checkpoints=checkpoints,
-        world=world,
-        validation=validation,
-        phase=phase,
-    )
 
 
 def rating_stats(train: EncodedRatings) -> tuple[float, float, float]:
@@ -93,296 +98,254 @@ def rating_stats(train: EncodedRatings) -> tuple[float, float, float]:
 
 
 def fit(
+    task: Task,
     train: EncodedRatings,
     config: TrainingConfig,
     *,
-    rater: RatingModel | None = None,
-    retrieval: TwoTower | None = None,
-    retrieval_loss: RetrievalLossConfig | None = None,
-    weights: TaskWeights | None = None,
-    on_progress: ProgressCallback | None = None,
-    device: torch.device | None = None,
-    checkpoints: Checkpoints | None = None,
-    world: World | None = None,
     validation: EncodedRatings | None = None,
-    phase: str | None = None,
+    context: RunContext | None = None,
 ) -> list[float]:
-    """Train a rating model, a two-tower retrieval model, or both at once (multitask).
+    """Train what `task` names on `train`; returns the mean total loss of each epoch.
 
-    The loss is `weights.rating * MSE + weights.retrieval * in-batch softmax`; a model that is not
-    given contributes nothing. Models may share embedding modules: each parameter is optimised
-    once. Deterministic for a given `config.seed` (the shuffle has its own seeded generator).
-    The models and the training data move to `device` (default: the CPU) and stay there; the
-    dense layers multiply in `config.precision`. Returns the mean total loss of each epoch.
+    Deterministic for a given `config.seed` (the shuffle has its own seeded generator). The
+    models and the training data move to the context's device and stay there; the dense layers
+    multiply in `config.precision`. With `validation` and `config.patience`, a rating model
+    stops early and keeps its best epoch's weights.
 
-    With `checkpoints`, the run is saved every epoch (and every `checkpoints.every_steps`
+    With checkpoints, the run is saved every epoch (and every `checkpoints.every_steps`
     batches), and a run resumed from one continues exactly where it stopped (see
     `reelrank.training.checkpoints`).
 
-    In a `world` of several processes (`torchrun`, the process group joined), every process
+    In a world of several processes (`torchrun`, the process group joined), every process
     draws the same shuffled order; of each batch of `config.batch_size` rows (the global batch)
     each takes its own share, and `DistributedDataParallel` averages the gradients, so a step is
     the step one process would take on the whole batch (see `TrainingStep`). Embedding
     gradients stay row-sparse over gloo; NCCL needs them dense.
     """
-    if len(train) == 0:
-        raise ValueError("cannot train on an empty training set")
-    if config.epochs < 0:
-        raise ValueError(f"epochs must be >= 0, got {config.epochs}")
-    if rater is None and retrieval is None:
-        raise ValueError("nothing to train: give a rating model, a retrieval model or both")
-    weights = weights or TaskWeights(
-        rating=1.0 if rater is not None else 0.0,
-        retrieval=1.0 if retrieval is not None else 0.0,
-    )
-    device = device or torch.device("cpu")
-    world = world or World()
-    # The whole training set lives on the device: a batch is an index slice, never a copy over.
-    users = torch.from_numpy(train.user_idx).to(device)
-    movies = torch.from_numpy(train.movie_idx).to(device)
-    ratings = torch.from_numpy(train.rating).to(device)
-    softmax = None
-    if retrieval is not None:
-        loss_config = retrieval_loss or RetrievalLossConfig()
-        counts = torch.bincount(movies, minlength=retrieval.n_movies + 1)
-        softmax = RetrievalLoss(
-            loss_config,
-            movie_counts=counts if loss_config.logq_correction else None,
-            reduction=_reduction(loss_config.reduction),
-        )
-    if rater is not None:
-        rater.start_training(*rating_stats(train))
-    modules = [m for m in (rater, retrieval) if m is not None]
-    for module in modules:
-        module.to(device)
-    parameters = {id(p): p for m in modules for p in m.parameters()}  # shared ones once
-    optimizer = make_optimizer(iter(parameters.values()), config)
-    generator = torch.Generator().manual_seed(config.seed)
-    steps = math.ceil(len(train) / config.batch_size)
-    tracks_rating = rater is not None and weights.rating > 0
-    trains_retrieval = softmax is not None and weights.retrieval > 0
-    task = "multitask" if tracks_rating and trains_retrieval else "rating"
-    task = "retrieval" if trains_retrieval and not tracks_rating else task
-    task = phase or task
-    watcher = EarlyStopping(rater, validation, config) if tracks_rating else None
-    if watcher is not None and checkpoints is not None and watcher.best is not None:
-        checkpoints.track(**{f"{task}_best": watcher.best})
-    start = checkpoints.restore(task, optimizer) if checkpoints is not None else None
-    if start is not None and task in start.completed:
-        return start.history[task]  # finished before the checkpoint; its weights are back
-    history: list[float] = [] if start is None else list(start.history.get(task, []))
-    if start is not None and start.shuffle is not None:
-        generator.set_state(start.shuffle)
-    if watcher is not None and start is not None:
-        watcher.scores = list(start.history.get(f"{task}/validation", []))
-    first_epoch, done = (1, 0) if start is None else (start.epoch, start.step)
-    # Row-sparse embedding updates where they change nothing but the speed (see `optimizers`).
-    sparse = isinstance(optimizer, Adagrad) and not config.weight_decay
-    sparse_embeddings(modules, sparse and not (world.distributed and device.type == "cuda"))
-    for module in modules:
-        module.train()
-    trainer = TrainingStep(
-        rater if tracks_rating else None,
-        retrieval if trains_retrieval else None,
-        softmax,
-        weights,
-        config.precision,
-    )
-    step_loss: nn.Module = trainer
-    if world.distributed:
-        step_loss = nn.parallel.DistributedDataParallel(
-            trainer,
-            device_ids=[device.index] if device.type == "cuda" else None,
-            broadcast_buffers=False,  # the loss's log-Q table is the same everywhere
-        )
-    try:
-        for epoch in range(first_epoch, config.epochs + 1):
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate_at(config, epoch)
-            shuffle = generator.get_state()  # this epoch's order, for a checkpoint to redo
-            total, squared, seen = 0.0, 0.0, 0
-            if done:  # resumed inside this epoch: its sums so far
-                assert start is not None
-                total, squared = start.sums["total"], start.sums["squared"]
-                seen = int(start.sums["seen"])
-            for step, rows in enumerate(batches(len(train), config.batch_size, generator), 1):
-                if step <= done:
-                    continue  # done before the checkpoint
-                rows = rows.to(device, non_blocking=True)
-                share = world.shard(len(rows)) if world.distributed else slice(None)
-                mine = rows[share]
-                loss, mse = step_loss(
-                    users[mine],
-                    movies[mine],
-                    ratings[mine],
-                    movies[rows],
-                    share,
-                    world.size,
-                )
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                # Running sums over this process's rows (all of them in one process).
-                if tracks_rating:
-                    squared += mse.item() * len(mine)
-                total += loss.item() * len(rows) / world.size
-                seen += len(mine)
-                if on_progress is not None:
-                    rmse = math.sqrt(squared / seen) if tracks_rating else None
-                    on_progress(
-                        Progress(epoch, config.epochs, step, steps, total / seen, rmse, task)
-                    )
-                if checkpoints is not None and checkpoints.due(step) and step < steps:
-                    sums = {"total": total, "squared": squared, "seen": float(seen)}
-                    where = _position(
-                        checkpoints,
-                        task,
-                        epoch,
-                        step,
-                        sums,
-                        history,
-                        shuffle,
-                        validation=watcher.scores if watcher else None,
-                    )
-                    checkpoints.save(where, optimizer)
-            done = 0
-            history.append(total / max(1, seen))
-            stop = watcher is not None and watcher.epoch_done()
-            if watcher is not None and watcher.scores and on_progress is not None:
-                rmse = math.sqrt(squared / seen) if seen else None
-                last = Progress(epoch, config.epochs, steps, steps, history[-1], rmse, task)
-                on_progress(dataclasses.replace(last, validation_rmse=watcher.scores[-1]))
-            if checkpoints is not None and epoch < config.epochs and not stop:
-                next_order = generator.get_state()
-                where = _position(
-                    checkpoints,
-                    task,
-                    epoch + 1,
-                    0,
-                    {},
-                    history,
-                    next_order,
-                    validation=watcher.scores if watcher else None,
-                )
-                checkpoints.save(where, optimizer)
-            if stop:
-                break
-        if watcher is not None:
-            watcher.keep_best()
-        if checkpoints is not None:
-            finished = _position(
-                checkpoints,
-                None,
-                1,
-                0,
-                {},
-                history,
-                None,
-                completed=task,
-                validation=watcher.scores if watcher else None,
-            )
-            checkpoints.save(finished, None)
-    finally:
-        sparse_embeddings(modules, False)
-        for module in modules:
-            module.eval()
-    return history
+    return TrainingLoop(task, train, config, validation, context or RunContext()).run()
 
 
-class TrainingStep(nn.Module):
-    """The loss of one training step, as a module, so that `DistributedDataParallel` can wrap it.
+def fit_rating_minibatch(
+    model: RatingModel,
+    train: EncodedRatings,
+    config: TrainingConfig,
+    *,
+    validation: EncodedRatings | None = None,
+    context: RunContext | None = None,
+    phase: str = "rating",
+) -> list[float]:
+    """Train a rating model on `train` with MSE (plus the model's `penalty`); returns the mean
+    loss of each epoch (see `fit`)."""
+    return fit(Task(rater=model, name=phase), train, config, validation=validation, context=context)
 
-    `forward(users, movies, ratings, batch_movies, share, world_size)`: `users`, `movies` and
-    `ratings` are this process's rows (`share`, a slice, of the batch), `batch_movies` the whole
-    batch's movies. Returns `(loss, mse)`: `weights.rating` × the rating MSE plus
-    `weights.retrieval` × the in-batch softmax, and the unweighted MSE of these rows (for the
-    progress RMSE). In one process (`share` every row, `world_size` 1) that is the plain loss of
-    the batch. In several, each process scores its own rows, its queries against all the
-    batch's movies (every process knows them: all draw the same order), and its loss is its part
-    of the batch's mean times `world_size`, since DistributedDataParallel averages the gradients
-    of the processes: the sum is then the gradient of the whole batch.
-    """
+
+class TrainingLoop:
+    """One run of `fit`: the models, their optimizer and loss, the data on the device, and where
+    training stands (epoch, step, the epoch's running sums, each epoch's loss)."""
 
     def __init__(
         self,
-        rater: RatingModel | None,
-        retrieval: TwoTower | None,
-        softmax: RetrievalLoss | None,
-        weights: TaskWeights,
-        precision: str,
+        task: Task,
+        train: EncodedRatings,
+        config: TrainingConfig,
+        validation: EncodedRatings | None,
+        context: RunContext,
     ) -> None:
-        super().__init__()
-        self.rater, self.retrieval, self.softmax = rater, retrieval, softmax
-        self.weights, self.precision = weights, precision
+        if len(train) == 0:
+            raise ValueError("cannot train on an empty training set")
+        if config.epochs < 0:
+            raise ValueError(f"epochs must be >= 0, got {config.epochs}")
+        rater, retrieval = task.rater, task.retrieval
+        if rater is None and retrieval is None:
+            raise ValueError("nothing to train: give a rating model, a retrieval model or both")
+        weights = task.weights or TaskWeights(
+            rating=1.0 if rater is not None else 0.0,
+            retrieval=1.0 if retrieval is not None else 0.0,
+        )
+        self.config, self.train_size = config, len(train)
+        self.device = context.device or torch.device("cpu")
+        self.world = context.world or World()
+        self.checkpoints, self.on_progress = context.checkpoints, context.on_progress
+        # The whole training set lives on the device: a batch is an index slice, never a copy.
+        self.users = torch.from_numpy(train.user_idx).to(self.device)
+        self.movies = torch.from_numpy(train.movie_idx).to(self.device)
+        self.ratings = torch.from_numpy(train.rating).to(self.device)
+        softmax = None
+        if retrieval is not None:
+            counts = torch.bincount(self.movies, minlength=retrieval.n_movies + 1)
+            softmax = RetrievalLoss(
+                task.retrieval_loss,
+                movie_counts=counts if task.retrieval_loss.logq_correction else None,
+                reduction=_reduction(task.retrieval_loss.reduction),
+            )
+        if rater is not None:
+            rater.start_training(*rating_stats(train))
+        self.modules = [m for m in (rater, retrieval) if m is not None]
+        for module in self.modules:
+            module.to(self.device)
+        parameters = {id(p): p for m in self.modules for p in m.parameters()}  # shared ones once
+        self.optimizer = make_optimizer(iter(parameters.values()), config)
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.steps = math.ceil(len(train) / config.batch_size)
+        self.tracks_rating = rater is not None and weights.rating > 0
+        trains_retrieval = softmax is not None and weights.retrieval > 0
+        name = "multitask" if self.tracks_rating and trains_retrieval else "rating"
+        name = "retrieval" if trains_retrieval and not self.tracks_rating else name
+        self.name = task.name or name
+        self.watcher = EarlyStopping(rater, validation, config) if self.tracks_rating else None
+        best = self.watcher.best if self.watcher is not None else None
+        if best is not None and self.checkpoints is not None:
+            self.checkpoints.track(**{f"{self.name}_best": best})
+        self.step_module = TrainingStep(
+            rater if self.tracks_rating else None,
+            retrieval if trains_retrieval else None,
+            softmax,
+            weights,
+            config.precision,
+        )
+        # Where training stands.
+        self.history: list[float] = []
+        self.epoch, self.resume_after = 1, 0  # resume_after: steps of `epoch` done already
+        self.sums = {"total": 0.0, "squared": 0.0, "seen": 0.0}
 
-    def forward(
+    def run(self) -> list[float]:
+        """Train from where the checkpoints say (or the start) to the last epoch."""
+        if self._restore():
+            return self.history  # finished before the checkpoint; its weights are back
+        step_loss = self._step_loss()
+        try:
+            for epoch in range(self.epoch, self.config.epochs + 1):
+                stop = self._run_epoch(epoch, step_loss)
+                if stop:
+                    break
+            if self.watcher is not None:
+                self.watcher.keep_best()
+            self._save(None, 1, 0, None, completed=self.name)
+        finally:
+            sparse_embeddings(self.modules, False)
+            for module in self.modules:
+                module.eval()
+        return self.history
+
+    def _restore(self) -> bool:
+        """Continue from the checkpoints, if any; True when this phase finished before them."""
+        if self.checkpoints is None:
+            return False
+        start = self.checkpoints.restore(self.name, self.optimizer)
+        if start is None:
+            return False
+        if self.name in start.completed:
+            self.history = start.history[self.name]
+            return True
+        self.history = list(start.history.get(self.name, []))
+        if start.shuffle is not None:
+            self.generator.set_state(start.shuffle)
+        if self.watcher is not None:
+            self.watcher.scores = list(start.history.get(f"{self.name}/validation", []))
+        self.epoch, self.resume_after = start.epoch, start.step
+        if start.step:  # resumed inside an epoch: its sums so far
+            self.sums = dict(start.sums)
+        return False
+
+    def _step_loss(self) -> nn.Module:
+        """The training step, wrapped for several processes; the models in training mode."""
+        # Row-sparse embedding updates where they change nothing but the speed (`optimizers`).
+        sparse = isinstance(self.optimizer, Adagrad) and not self.config.weight_decay
+        distributed_gpu = self.world.distributed and self.device.type == "cuda"
+        sparse_embeddings(self.modules, sparse and not distributed_gpu)
+        for module in self.modules:
+            module.train()
+        if not self.world.distributed:
+            return self.step_module
+        return nn.parallel.DistributedDataParallel(
+            self.step_module,
+            device_ids=[self.device.index] if self.device.type == "cuda" else None,
+            broadcast_buffers=False,  # the loss's log-Q table is the same everywhere
+        )
+
+    def _run_epoch(self, epoch: int, step_loss: nn.Module) -> bool:
+        """Train one epoch (from a resumed step, if any); True when early stopping says stop."""
+        config, world = self.config, self.world
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate_at(config, epoch)
+        shuffle = self.generator.get_state()  # this epoch's order, for a checkpoint to redo
+        if not self.resume_after:
+            self.sums = {"total": 0.0, "squared": 0.0, "seen": 0.0}
+        sums = self.sums
+        for step, rows in enumerate(batches(self.train_size, config.batch_size, self.generator), 1):
+            if step <= self.resume_after:
+                continue  # done before the checkpoint
+            rows = rows.to(self.device, non_blocking=True)
+            share = world.shard(len(rows)) if world.distributed else slice(None)
+            mine = rows[share]
+            loss, mse = step_loss(
+                self.users[mine],
+                self.movies[mine],
+                self.ratings[mine],
+                self.movies[rows],
+                share,
+                world.size,
+            )
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            # Running sums over this process's rows (all of them in one process).
+            if self.tracks_rating:
+                sums["squared"] += mse.item() * len(mine)
+            sums["total"] += loss.item() * len(rows) / world.size
+            sums["seen"] += len(mine)
+            self._report(epoch, step, sums["total"] / sums["seen"])
+            if self.checkpoints is not None and self.checkpoints.due(step) and step < self.steps:
+                self._save(self.name, epoch, step, shuffle, sums=dict(sums))
+        self.resume_after = 0
+        self.history.append(sums["total"] / max(1.0, sums["seen"]))
+        stop = self.watcher is not None and self.watcher.epoch_done()
+        if self.watcher is not None and self.watcher.scores and self.on_progress is not None:
+            rmse = math.sqrt(sums["squared"] / sums["seen"]) if sums["seen"] else None
+            last = Progress(
+                epoch, config.epochs, self.steps, self.steps, self.history[-1], rmse, self.name
+            )
+            self.on_progress(dataclasses.replace(last, validation_rmse=self.watcher.scores[-1]))
+        if self.checkpoints is not None and epoch < config.epochs and not stop:
+            self._save(self.name, epoch + 1, 0, self.generator.get_state())
+        return stop
+
+    def _report(self, epoch: int, step: int, loss: float) -> None:
+        if self.on_progress is None:
+            return
+        seen = self.sums["seen"]
+        rmse = math.sqrt(self.sums["squared"] / seen) if self.tracks_rating else None
+        self.on_progress(
+            Progress(epoch, self.config.epochs, step, self.steps, loss, rmse, self.name)
+        )
+
+    def _save(
         self,
-        users: torch.Tensor,
-        movies: torch.Tensor,
-        ratings: torch.Tensor,
-        batch_movies: torch.Tensor,
-        share: slice,
-        world_size: int,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        device = users.device
-        loss = torch.zeros((), device=device)
-        mse = torch.zeros((), device=device)
-        if self.rater is not None:
-            with autocast(self.precision, device):
-                vectors = self.rater.user_vectors(users)
-                predicted = self.rater.rate(vectors, movies)
-                penalty = self.rater.penalty(users, movies, vectors)
-            if world_size == 1:
-                mse = nn.functional.mse_loss(predicted.float(), ratings)
-                rating_loss = mse
-            else:  # a sum, not a mean: a process's share of a short last batch may be empty
-                squared_error = (predicted.float() - ratings).square().sum()
-                rating_loss = squared_error * (world_size / len(batch_movies))
-                mse = squared_error / max(1, len(users))
-            loss = loss + self.weights.rating * (rating_loss + penalty.float())
-        if self.retrieval is not None and self.softmax is not None:
-            with autocast(self.precision, device):
-                query = self.retrieval.user_embedding(users, exclude_from_history=movies)
-                candidates = self.retrieval.movie_embedding(batch_movies)
-            if world_size == 1:
-                in_batch = self.softmax(query.float(), candidates.float(), batch_movies)
-            else:
-                rows = torch.arange(len(batch_movies), device=device)[share]
-                in_batch = world_size * self.softmax(
-                    query.float(), candidates.float(), batch_movies, query_rows=rows
-                )
-            loss = loss + self.weights.retrieval * in_batch
-        return loss, mse.detach()
-
-
-def _position(
-    checkpoints: Checkpoints,
-    phase: str | None,
-    epoch: int,
-    step: int,
-    sums: dict[str, float],
-    history: list[float],
-    shuffle: torch.Tensor | None,
-    *,
-    completed: str | None = None,
-    validation: list[float] | None = None,
-) -> Position:
-    """Where training stands, for a checkpoint: this phase's state on top of the phases that
-    finished before it; `shuffle` is the generator's state where `epoch` began; `validation`
-    the validation RMSE of each epoch so far, if watched."""
-    task = completed or phase
-    assert task is not None
-    before = checkpoints.position
-    watched = {f"{task}/validation": list(validation)} if validation else {}
-    return Position(
-        phase=phase,
-        epoch=epoch,
-        step=step,
-        sums=sums,
-        history={**before.history, task: list(history), **watched},
-        completed=[*before.completed, *([completed] if completed else [])],
-        shuffle=shuffle,
-    )
+        phase: str | None,
+        epoch: int,
+        step: int,
+        shuffle: torch.Tensor | None,
+        *,
+        sums: dict[str, float] | None = None,
+        completed: str | None = None,
+    ) -> None:
+        """A checkpoint of where training stands: this phase's state on top of the phases that
+        finished before it; `shuffle` is the generator's state where `epoch` began."""
+        if self.checkpoints is None:
+            return
+        validation = self.watcher.scores if self.watcher else None
+        before = self.checkpoints.position
+        watched = {f"{self.name}/validation": list(validation)} if validation else {}
+        position = Position(
+            phase=phase,
+            epoch=epoch,
+            step=step,
+            sums=sums or {},
+            history={**before.history, self.name: list(self.history), **watched},
+            completed=[*before.completed, *([completed] if completed else [])],
+            shuffle=shuffle,
+        )
+        self.checkpoints.save(position, self.optimizer if completed is None else None)
 
 
 def _reduction(name: str) -> Literal["mean", "sum"]:

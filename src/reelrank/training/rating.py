@@ -19,9 +19,8 @@ from reelrank.data.encoding.encoded import EncodedRatings
 from reelrank.models.rating.autorec import AutoRec, RatingColumns
 from reelrank.models.rating.base import RatingModel
 from reelrank.models.rating.ensemble import Ensemble, least_squares_weights
-from reelrank.runtime.distributed import World
-from reelrank.training.checkpoints import Checkpoints, Position
-from reelrank.training.loop import Progress, ProgressCallback, fit_rating_minibatch, rating_stats
+from reelrank.training.checkpoints import Position
+from reelrank.training.loop import Progress, RunContext, fit_rating_minibatch, rating_stats
 from reelrank.training.optimizers import learning_rate_at, make_optimizer
 from reelrank.training.validation import EarlyStopping
 
@@ -53,10 +52,7 @@ def fit_rating_model(
     *,
     components: Sequence[RatingComponent] = (),
     validation: EncodedRatings | None = None,
-    on_progress: ProgressCallback | None = None,
-    device: torch.device | None = None,
-    checkpoints: Checkpoints | None = None,
-    world: World | None = None,
+    context: RunContext | None = None,
     phase: str = "rating",
 ) -> list[float]:
     """Train `model` on `train` by its kind; returns the mean training loss of each epoch.
@@ -68,30 +64,18 @@ def fit_rating_model(
     if validation is None and config.validation_fraction > 0:
         train, validation = split_validation(train, config.validation_fraction, config.seed)
     if isinstance(model, Ensemble):
-        return _fit_ensemble(
-            model, train, validation, components, on_progress, device, checkpoints, world, phase
-        )
+        return _fit_ensemble(model, train, validation, components, context, phase)
     if isinstance(model, AutoRec):
         return fit_autorec(
             model,
             train,
             config,
             validation=validation,
-            on_progress=on_progress,
-            device=device,
-            checkpoints=checkpoints,
+            context=context,
             phase=phase,
         )
     return fit_rating_minibatch(
-        model,
-        train,
-        config,
-        on_progress=on_progress,
-        device=device,
-        checkpoints=checkpoints,
-        world=world,
-        validation=validation,
-        phase=phase,
+        model, train, config, validation=validation, context=context, phase=phase
     )
 
 
@@ -100,10 +84,7 @@ def _fit_ensemble(
     train: EncodedRatings,
     validation: EncodedRatings | None,
     components: Sequence[RatingComponent],
-    on_progress: ProgressCallback | None,
-    device: torch.device | None,
-    checkpoints: Checkpoints | None,
-    world: World | None,
+    context: RunContext | None,
     phase: str,
 ) -> list[float]:
     if validation is None or len(validation) == 0:
@@ -122,10 +103,7 @@ def _fit_ensemble(
             train,
             component.training,
             validation=validation,
-            on_progress=on_progress,
-            device=device,
-            checkpoints=checkpoints,
-            world=world,
+            context=context,
             phase=f"{phase}-{k}",
         )
     weights = least_squares_weights(_raw_predictions(model, validation), validation.rating)
@@ -157,9 +135,7 @@ def fit_autorec(
     config: TrainingConfig,
     *,
     validation: EncodedRatings | None = None,
-    on_progress: ProgressCallback | None = None,
-    device: torch.device | None = None,
-    checkpoints: Checkpoints | None = None,
+    context: RunContext | None = None,
     phase: str = "rating",
 ) -> list[float]:
     """Train I-AutoRec: loss = Σ over observed ratings of the squared error + the weights' L2.
@@ -172,6 +148,8 @@ def fit_autorec(
     Returns the loss per epoch, divided by the number of training ratings. A phase a checkpoint
     finished is not trained again.
     """
+    context = context or RunContext()
+    device, checkpoints, on_progress = context.device, context.checkpoints, context.on_progress
     device = device or torch.device("cpu")
     model.start_training(*rating_stats(train))
     if checkpoints is not None:
