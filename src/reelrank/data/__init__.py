@@ -3,6 +3,7 @@
 - `interactions`: `Interactions`, one row per rating as int codes, each id and title stored once;
 - `choice`: `DataChoice` (which data a command reads) and `load_data`;
 - `splits`: train/test splits as pure functions of arrays;
+- `bad_rows`: the policy for repeated or badly dated rating rows that every reader shares;
 - `movielens/`: the MovieLens releases (`ml100k/`, and `zips/` for 1M to 32M);
 - `tables/`: people's own CSV, TSV, Parquet or DataFrames;
 - `fetch/`: downloads, pinned digests, archives and the cache folder;

@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, cast
 
+from reelrank.data.bad_rows import BAD_ROW_CHOICES, BadRows
 from reelrank.data.fetch.cache import resolve_cache_dir
 from reelrank.data.interactions import Interactions, as_interactions
-from reelrank.data.movielens.ml100k.tables import BAD_ROW_CHOICES, BadRows
 from reelrank.errors import ReelrankError
 from reelrank.types import Ratings
 

@@ -15,9 +15,9 @@ from typing import BinaryIO
 import numpy as np
 import pytest
 
+from reelrank.data import bad_rows
 from reelrank.data.fetch.sources import Downloader
 from reelrank.data.interactions import Interactions, encode_ids
-from reelrank.data.movielens.ml100k import tables as movielens_tables
 from reelrank.data.movielens.zips import ratings as grouplens_ratings
 from reelrank.data.movielens.zips.datasets import (
     DATASETS,
@@ -650,7 +650,7 @@ def test_a_larger_file_takes_the_vectorised_path_only(
         raise AssertionError("the slow path ran on a clean file")
 
     monkeypatch.setattr(grouplens_ratings, "diagnose_rating_lines", never)
-    monkeypatch.setattr(movielens_tables, "check_rows", never)
+    monkeypatch.setattr(bad_rows, "check_rows", never)
     for name in ("ml-10m", "ml-25m"):
         big = synthetic_tables(name, n_ratings=200_000, n_users=3_000, n_movies=900, seed=1)
         data = read_grouplens_dataset(name, zip_of(tmp_path, name, dataset_files(name, big)))

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from reelrank.data.bad_rows import BAD_ROW_CHOICES, BadRows, check_rows
 from reelrank.data.interactions import Interactions, MovieRecords
-from reelrank.data.movielens.ml100k.tables import BAD_ROW_CHOICES, BadRows, check_rows
 from reelrank.data.tables.column_mapping import ColumnMapping, MovieColumns, Notify, as_mapping
 from reelrank.data.tables.columns import (
     TIME_EXPECTED,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from reelrank.data import bad_rows
 from reelrank.data.fetch.archive import Archive, file_error, split_lines
 from reelrank.data.movielens.ml100k import tables
 from reelrank.types import GENRES, Ratings
@@ -27,7 +28,7 @@ MOVIE_FIELDS = (
 def read_grouplens(
     path: Path,
     *,
-    on_bad_rows: tables.BadRows = "refuse",
+    on_bad_rows: bad_rows.BadRows = "refuse",
     notify: Callable[[str], None] | None = None,
 ) -> Ratings:
     """MovieLens 100k from the GroupLens folder (`u.data`, `u.item`, `u.user`) or `ml-100k.zip`,

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from reelrank.data.bad_rows import BadRows
 from reelrank.data.fetch.cache import resolve_cache_dir
 from reelrank.data.fetch.sources import Fetched, Source, default_sources, fetch_raw
 from reelrank.data.movielens.ml100k.grouplens_files import read_grouplens
@@ -28,7 +29,6 @@ from reelrank.data.movielens.ml100k.parquet_cache import (
     write_parsed_cache,
 )
 from reelrank.data.movielens.ml100k.recbole_files import read_recbole_wheel
-from reelrank.data.movielens.ml100k.tables import BadRows
 from reelrank.data.movielens.ml100k.user_path import OFFICIAL_DIGESTS, Digests, UserPath
 from reelrank.files import atomic_write_text
 from reelrank.types import Ratings

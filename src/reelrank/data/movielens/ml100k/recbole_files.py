@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from reelrank.data import bad_rows
 from reelrank.data.fetch.archive import Archive, file_error, split_lines
 from reelrank.data.movielens.ml100k import tables
 from reelrank.types import GENRES, Ratings
@@ -30,7 +31,7 @@ _UNKNOWN = "unkonwn"  # sic: RecBole's title and year for movie 267, "unknown" i
 def read_recbole_wheel(
     path: Path,
     *,
-    on_bad_rows: tables.BadRows = "refuse",
+    on_bad_rows: bad_rows.BadRows = "refuse",
     notify: Callable[[str], None] | None = None,
 ) -> Ratings:
     """MovieLens 100k from the `recbole` wheel's `dataset_example/ml-100k` atomic files, rows in

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
+from reelrank.data.bad_rows import BAD_ROW_CHOICES, BadRows
 from reelrank.data.fetch.archive import Archive
 from reelrank.data.fetch.cache import resolve_cache_dir
 from reelrank.data.fetch.sources import Downloader, urllib_download
 from reelrank.data.interactions import Interactions
-from reelrank.data.movielens.ml100k.tables import BAD_ROW_CHOICES, BadRows
 from reelrank.data.movielens.zips.download import (
     Notify,
     fetch_grouplens_dataset,

@@ -19,6 +19,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from reelrank.data import bad_rows
 from reelrank.data.fetch.archive import file_error, split_lines
 from reelrank.data.interactions import Interactions, MovieRecords, UserRecords, encode_ids
 from reelrank.data.movielens.ml100k import tables
@@ -170,9 +171,9 @@ def encode_int_ids(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _may_have_bad_rows(
     user: np.ndarray, movie: np.ndarray, n_movies: int, timestamp: np.ndarray
 ) -> bool:
-    """Whether `tables.check_rows` would find anything: one plain sort of the pair keys, much
+    """Whether `bad_rows.check_rows` would find anything: one plain sort of the pair keys, much
     faster than its stable argsort, so clean files (all of GroupLens') skip it."""
-    low, high = tables.TIMESTAMP_RANGE
+    low, high = bad_rows.TIMESTAMP_RANGE
     if ((timestamp < low) | (timestamp > high)).any():
         return True
     key = user.astype(np.int64) * max(n_movies, 1) + movie
@@ -187,17 +188,17 @@ def build_interactions(
     file: str,
     *,
     names: tuple[str, str],
-    on_bad_rows: tables.BadRows = "refuse",
+    on_bad_rows: bad_rows.BadRows = "refuse",
     notify: Notify | None = None,
 ) -> Interactions:
     """`Interactions` of the rating rows joined with the movie (and user) tables.
 
     `names` are the movie and user files' names for messages. A rating whose movie (or user)
     is missing from them is refused with its line, or dropped and counted (`on_bad_rows` "skip"
-    or "keep-last"); repeated pairs and implausible times as `tables.check_rows` says.
+    or "keep-last"); repeated pairs and implausible times as `bad_rows.check_rows` says.
     """
-    if on_bad_rows not in tables.BAD_ROW_CHOICES:
-        raise ValueError(f"on_bad_rows must be one of {tables.BAD_ROW_CHOICES}: {on_bad_rows!r}")
+    if on_bad_rows not in bad_rows.BAD_ROW_CHOICES:
+        raise ValueError(f"on_bad_rows must be one of {bad_rows.BAD_ROW_CHOICES}: {on_bad_rows!r}")
     user_ids, user = encode_int_ids(columns.user)
     movie_ids, movie = encode_int_ids(columns.movie)
     unknown = np.zeros(len(columns), dtype=bool)
@@ -227,7 +228,7 @@ def build_interactions(
             unknown |= missing
     keep = None
     if _may_have_bad_rows(user, movie, len(movie_ids), columns.timestamp):
-        keep = tables.check_rows(
+        keep = bad_rows.check_rows(
             user,
             movie,
             columns.timestamp,
