@@ -4,8 +4,8 @@
 `--columns`, `--movies`, `--on-bad-rows`, `--cache-dir`) and what an artifact records as the data
 it was trained on, so `evaluate` and `report` read the same data by default. `load_data` reads it:
 MovieLens 100k through its own loader and Parquet cache (it is small); every other data set and
-own file through the encoded cache (`encoded_cache`), so the second run maps the arrays instead of
-parsing them again.
+own file through the encoded cache (`reelrank.data.encoding.cache`), so the second run maps
+the arrays instead of parsing them again.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from movies they liked, and movies like one movie. Artifacts: `reelrank.artifact
 It is long (about 440 lines) on purpose: every path a person is served (known user, cold user, liked
 movies, similar, scores) lives in this one class, array form and `Recommendation` form side by
 side, so the CLI, the API and the evaluation of served lists run the same code. What is separate
-by concept already lives elsewhere: list arrays and checks in `served_lists`, explanations in
+by concept already lives elsewhere: list arrays and checks in `lists`, explanations in
 `explanations`, filters in `data.catalog`.
 """
 

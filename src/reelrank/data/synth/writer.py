@@ -20,9 +20,9 @@ The model, with k = `N_FACTORS` hidden factors per user and per movie:
   step and clipped to 0.5..5.0; timestamps in the user's session, early-weighted.
 
 Users are taken in id order, ~1M ratings per chunk; a background thread writes one chunk with
-pyarrow while the next is drawn. The parts live beside this module: `synth_world` (shape
-constants, the hidden users and movies, popularity), `synth_pairs` (who rates what: rejection
-sampling for light users, Gumbel top-k for heavy ones) and `synth_movies` (`movies.csv`: titles
+pyarrow while the next is drawn. The parts live beside this module: `world` (shape
+constants, the hidden users and movies, popularity), `pairs` (who rates what: rejection
+sampling for light users, Gumbel top-k for heavy ones) and `movies` (`movies.csv`: titles
 and genres). This module draws the ratings and writes the folder.
 """
 

@@ -1,6 +1,6 @@
 """The retrieval-model interface (`RetrievalModel`) and the small helpers its models share.
 
-The models live by concept: `two_tower` (`TwoTower`), `popularity` (`Popularity`), `item_based`
+The models live by concept: `two_tower` (`TwoTower`), `popularity` (`Popularity`), `item_item`
 (`EASE`, `EDLAE`) and `blend` (`Blend`); `factory` builds any of them by the configured kind.
 
 Models see contiguous integer indices only: index 0 is the unknown/padding user or movie, the known

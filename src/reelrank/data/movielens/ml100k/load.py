@@ -67,7 +67,7 @@ def load_movielens_100k(
     `notify`: receives progress lines and the licence notice (default: stderr). `sources`: the
     network sources to try in order (default: GroupLens, then the RecBole wheel on PyPI).
     `on_bad_rows`: what to do with rating rows that repeat a user and movie or carry an
-    implausible time ("refuse", "skip", "keep-last"; `movielens_tables.check_rating_rows`).
+    implausible time ("refuse", "skip", "keep-last"; `tables.check_rating_rows`).
     """
     say = notify or _stderr
     if data is not None:

@@ -8,8 +8,8 @@ Either way a download goes to a temporary name in the cache, is checked, and onl
 
 `load_grouplens_dataset` is the entry point: it reads a zip or folder the user gives, or fetches
 the zip into the cache (`fetch_grouplens_dataset`, showing GroupLens' terms once per data set) and
-reads it (`read_grouplens_dataset`). The download and its checks are in `grouplens_download`,
-the parsers in `grouplens_ratings` (ratings) and `grouplens_parsers` (movies, users, the join).
+reads it (`read_grouplens_dataset`). The download and its checks are in `download`,
+the parsers in `ratings` (ratings) and `tables` (movies, users, the join).
 Rows stay in file order; ids are encoded as strings sorted as strings (`Interactions`).
 """
 

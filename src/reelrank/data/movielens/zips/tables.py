@@ -1,5 +1,5 @@
 """Movies, ml-1m's users, and their join with the ratings, for the GroupLens MovieLens zips
-from 1M on (`grouplens_ratings` reads the ratings file; `grouplens_datasets` finds the files).
+from 1M on (`ratings` reads the ratings file; `datasets` finds the files).
 
 - `movies.dat` (ml-1m, ml-10m): `MovieID::Title::Genres` per line, no header; Latin-1 in ml-1m,
   UTF-8 in ml-10m. `users.dat` (ml-1m): `UserID::Gender::Age::Occupation::Zip-code`.
