@@ -83,7 +83,7 @@ def train(
         typer.Option(
             "--nproc",
             help="Train in N processes on this machine: runs torchrun --standalone "
-            "--nproc-per-node N -m reelrank train with the other options (see the README for "
+            "--nproc-per-node N -m reelrank train with the other options (see docs/running.md for "
             "several machines).",
         ),
     ] = None,
