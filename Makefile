@@ -14,7 +14,7 @@ PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 # One quick request tells whether the wheel index answers, so an unreachable one costs seconds, not
 # pip's retries for every package.
 export INDEX_REACHABLE := import sys, urllib.request; urllib.request.urlopen(sys.argv[1].rstrip("/") + "/torch/", timeout=10)
-EXTRAS ?= serve,ann,dev,plots
+EXTRAS ?= serve,ann,dev,plots,postgres
 
 # TensorFlow Recommenders for `make bench-tfrs`, in a venv of its own (CPU TensorFlow).
 TFRS_VENV := .venv-tfrs

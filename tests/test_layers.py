@@ -19,6 +19,7 @@ LAYERS: dict[str, int] = {
     "reelrank._lazy": 1,
     "reelrank.config": 1,
     "reelrank.data": 2,
+    "reelrank.store": 2,
     "reelrank.metrics": 2,
     "reelrank.models": 3,
     "reelrank.index": 3,
@@ -37,6 +38,10 @@ LAYERS: dict[str, int] = {
 FORBIDDEN = {
     ("reelrank.models", "reelrank.data"),  # models see contiguous integers, never data
     ("reelrank.index", "reelrank.data"),
+    ("reelrank.models", "reelrank.store"),
+    ("reelrank.index", "reelrank.store"),
+    ("reelrank.recommender", "reelrank.store"),  # it takes histories as arrays, never a store
+    ("reelrank.data", "reelrank.store"),
     ("reelrank.service", "reelrank.training"),  # a server never trains
     ("reelrank.service", "reelrank.experiment"),
     ("reelrank.service", "reelrank.evaluation"),
@@ -49,6 +54,7 @@ NO_TORCH = (
     "reelrank.files",
     "reelrank.config",
     "reelrank.data",
+    "reelrank.store",
     "reelrank.metrics",
     "reelrank.evaluation.report",  # tables and plots of figures: numpy and matplotlib only
 )

@@ -24,3 +24,8 @@ class UnknownIdError(ReelrankError, KeyError):
 
 class ArtifactError(ReelrankError):
     """A saved model directory is missing, incomplete, corrupt or of an unknown version."""
+
+
+class StoreError(ReelrankError):
+    """The rating store could not be opened, read or written (corrupt, of a newer schema,
+    unreachable, or out of space); nothing half-written is left behind."""

@@ -6,7 +6,7 @@ its traceback went (exit status 70).
 """
 
 # Importing the modules registers their commands, in this order (`reelrank --help` lists them so).
-from reelrank.cli import train, commands, lists  # noqa: F401, I001
+from reelrank.cli import train, commands, lists, store  # noqa: F401, I001
 from reelrank.cli.app import app, main
 
 __all__ = ["app", "main"]

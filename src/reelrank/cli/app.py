@@ -25,6 +25,11 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Inspect the data set.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+store_app = typer.Typer(
+    help="The rating store: what people rate, kept durably (info, import, export).",
+    no_args_is_help=True,
+)
+app.add_typer(store_app, name="store")
 
 DatasetOption = Annotated[
     str | None,
@@ -97,6 +102,16 @@ DeviceOption = Annotated[
     typer.Option("--device", help=f"Compute on: {DEVICE_HELP}; CPU where there is no GPU."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+StoreOption = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help=(
+            "The rating store: an SQLite file (default: $REELRANK_DATA_DIR/store.sqlite3, else "
+            "~/.local/share/reelrank/store.sqlite3) or a postgresql://USER@HOST/DB URL."
+        ),
+    ),
+]
 ArtifactArg = Annotated[
     Path, typer.Argument(help="An artifact directory made by `reelrank train`.")
 ]

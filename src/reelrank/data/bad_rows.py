@@ -5,11 +5,12 @@ first one's line, or dropped, or resolved to each pair's latest rating (`--on-ba
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
 from reelrank.data.fetch.archive import file_error
+from reelrank.errors import ReelrankError
 
 # What to do with rating rows that repeat a (user, movie) pair or carry an implausible time:
 # refuse the file (the default), drop them ("skip": every row with a bad time, then every repeat
@@ -18,6 +19,14 @@ BadRows = Literal["refuse", "skip", "keep-last"]
 BAD_ROW_CHOICES: tuple[str, ...] = ("refuse", "skip", "keep-last")
 # Plausible rating times, in seconds since 1970: from then up to the year 2100.
 TIMESTAMP_RANGE = (0, 4_102_444_800)
+
+
+def bad_rows_policy(value: str | None) -> BadRows:
+    """`--on-bad-rows VALUE` checked (None: "refuse"); another value is a `ReelrankError`."""
+    value = value or "refuse"
+    if value not in BAD_ROW_CHOICES:
+        raise ReelrankError(f"--on-bad-rows must be {', '.join(BAD_ROW_CHOICES)}; got {value!r}")
+    return cast(BadRows, value)
 
 
 def check_rows(

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from reelrank.data.bad_rows import BAD_ROW_CHOICES, BadRows
+from reelrank.data.bad_rows import BadRows, bad_rows_policy
 from reelrank.data.fetch.cache import resolve_cache_dir
 from reelrank.data.interactions import Interactions, as_interactions
 from reelrank.errors import ReelrankError
@@ -50,10 +50,7 @@ class DataChoice:
     on_bad_rows: str = "refuse"
 
     def __post_init__(self) -> None:
-        if self.on_bad_rows not in BAD_ROW_CHOICES:
-            raise ReelrankError(
-                f"--on-bad-rows must be {', '.join(BAD_ROW_CHOICES)}; got {self.on_bad_rows!r}"
-            )
+        bad_rows_policy(self.on_bad_rows)
         if self.ratings is None:
             if any(x is not None for x in (self.columns, self.movies, self.movie_columns)):
                 raise ReelrankError(

@@ -1,0 +1,23 @@
+"""Layer 2, no torch: the ratings people give, stored durably.
+
+`store` (`RatingStore`: SQLite by default, PostgreSQL by URL; writes acknowledged only once
+committed) and `schema` (the tables, the schema version, the migrations).
+"""
+
+from typing import TYPE_CHECKING
+
+from reelrank._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from reelrank.store.schema import SCHEMA_VERSION
+    from reelrank.store.store import RatingStore, StoredRating, default_store_path, store_url
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "RatingStore",
+    "StoredRating",
+    "default_store_path",
+    "store_url",
+]
+
+__getattr__, __dir__ = lazy_exports(__name__, __file__)

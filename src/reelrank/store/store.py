@@ -1,0 +1,333 @@
+"""`RatingStore`: the ratings people give, kept durably in SQLite (the default) or PostgreSQL.
+
+A write returns only after its transaction is committed: SQLite runs in WAL mode with
+`synchronous=FULL`, so a committed rating survives `kill -9` and a power cut; PostgreSQL commits
+durably by default. Every write takes SQLite's write lock up front (`BEGIN IMMEDIATE`) and waits
+for it (`busy_timeout`), so several server processes sharing one file queue instead of failing
+with "database is locked". Statements are SQLAlchemy Core, parameterised, never built from text.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from reelrank.errors import ReelrankError, StoreError
+from reelrank.store import schema
+from reelrank.store.schema import MAX_ID, SCHEMA_VERSION, ratings, users
+
+DATA_DIR_ENV = "REELRANK_DATA_DIR"
+STORE_FILE = "store.sqlite3"
+BUSY_TIMEOUT_MS = 30_000  # how long a writer waits for another process's write lock
+WRITE_BATCH = 10_000  # rows per statement when many are written at once
+
+
+@dataclass(frozen=True, order=True)
+class StoredRating:
+    """One rating a person gave: `timestamp` is when, in seconds since 1970."""
+
+    user_id: str
+    movie_id: str
+    rating: float
+    timestamp: int
+
+
+def default_store_path() -> Path:
+    """`$REELRANK_DATA_DIR/store.sqlite3`, else under `$XDG_DATA_HOME/reelrank`, else
+    `~/.local/share/reelrank`."""
+    explicit = os.environ.get(DATA_DIR_ENV)
+    if explicit:
+        return Path(explicit).expanduser() / STORE_FILE
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
+    return base / "reelrank" / STORE_FILE
+
+
+def store_url(location: str | Path | None) -> str:
+    """The SQLAlchemy URL of a store: a `postgresql://` (or `postgres://`) URL as given, driven by
+    psycopg; a `sqlite:///` URL as given; anything else a path to an SQLite file (None: the
+    default path)."""
+    text = str(location) if location is not None else ""
+    for scheme in ("postgresql://", "postgres://", "postgresql+psycopg://"):
+        if text.startswith(scheme):
+            return "postgresql+psycopg://" + text[len(scheme) :]
+    if text.startswith("sqlite:///"):
+        return text
+    path = Path(text).expanduser() if text else default_store_path()
+    return f"sqlite:///{path.resolve()}"
+
+
+class RatingStore:
+    """Ratings and the users who give them, in SQLite or PostgreSQL, one schema for both.
+
+    Opening a store creates it (a new SQLite file and its folder, or the tables in an empty
+    PostgreSQL database) or migrates an older one; a store of a newer schema, a corrupt file
+    or a database holding other tables is a `StoreError` that says what to do.
+    """
+
+    def __init__(self, location: str | Path | None = None) -> None:
+        self.url = store_url(location)
+        self.engine = _engine(self.url)
+        self.where = self.engine.url.render_as_string(hide_password=True)
+        try:
+            self._migrate()
+        except StoreError:
+            self.engine.dispose()
+            raise
+        except SQLAlchemyError as error:
+            self.engine.dispose()
+            raise StoreError(f"cannot open the store {self.where}: {_reason(error)}") from None
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    def __enter__(self) -> RatingStore:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def put(
+        self, user_id: str, movie_id: str, rating: float, timestamp: int | None = None
+    ) -> StoredRating:
+        """Record (or replace) `user_id`'s rating of `movie_id`; returns once it is committed."""
+        row = StoredRating(user_id, movie_id, rating, _now() if timestamp is None else timestamp)
+        self.put_many([row])
+        return row
+
+    def put_many(self, rows: Iterable[StoredRating]) -> int:
+        """Record many ratings in one transaction (all or none); a later row for the same user
+        and movie replaces an earlier one. Returns how many rows were written."""
+        checked = [_checked(row) for row in rows]
+        if not checked:
+            return 0
+        stored_at = _now()
+        with self._writing() as connection:
+            for start in range(0, len(checked), WRITE_BATCH):
+                part = checked[start : start + WRITE_BATCH]
+                new_users = sorted({row.user_id for row in part})
+                connection.execute(
+                    self._insert(users)
+                    .values([{"user_id": u, "created_at": stored_at} for u in new_users])
+                    .on_conflict_do_nothing()
+                )
+                latest = {(row.user_id, row.movie_id): row for row in part}  # last one wins
+                statement = self._insert(ratings).values(
+                    [
+                        {
+                            "user_id": row.user_id,
+                            "movie_id": row.movie_id,
+                            "rating": row.rating,
+                            "timestamp": row.timestamp,
+                            "stored_at": stored_at,
+                        }
+                        for row in latest.values()
+                    ]
+                )
+                excluded = statement.excluded
+                connection.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=[ratings.c.user_id, ratings.c.movie_id],
+                        set_={
+                            "rating": excluded.rating,
+                            "timestamp": excluded.timestamp,
+                            "stored_at": excluded.stored_at,
+                        },
+                    )
+                )
+        return len(checked)
+
+    def delete(self, user_id: str, movie_id: str) -> bool:
+        """Remove `user_id`'s rating of `movie_id`; False if there was none."""
+        _check_id("user id", user_id)
+        _check_id("movie id", movie_id)
+        with self._writing() as connection:
+            done = connection.execute(
+                ratings.delete().where(
+                    (ratings.c.user_id == user_id) & (ratings.c.movie_id == movie_id)
+                )
+            )
+        return bool(done.rowcount)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def ratings_of(self, user_id: str) -> list[StoredRating]:
+        """`user_id`'s stored ratings, oldest first (none for an unknown user)."""
+        _check_id("user id", user_id)
+        query = (
+            select(ratings.c.user_id, ratings.c.movie_id, ratings.c.rating, ratings.c.timestamp)
+            .where(ratings.c.user_id == user_id)
+            .order_by(ratings.c.timestamp, ratings.c.stored_at, ratings.c.movie_id)
+        )
+        with self._reading() as connection:
+            return [StoredRating(*row) for row in connection.execute(query)]
+
+    def has_user(self, user_id: str) -> bool:
+        """Whether `user_id` has ever written to the store."""
+        _check_id("user id", user_id)
+        query = select(users.c.user_id).where(users.c.user_id == user_id)
+        with self._reading() as connection:
+            return connection.execute(query).first() is not None
+
+    def all_ratings(self, batch_size: int = 100_000) -> Iterator[list[StoredRating]]:
+        """Every stored rating, in batches, by user and then time (for export and training)."""
+        query = select(
+            ratings.c.user_id, ratings.c.movie_id, ratings.c.rating, ratings.c.timestamp
+        ).order_by(ratings.c.user_id, ratings.c.timestamp, ratings.c.movie_id)
+        with self._reading() as connection:
+            result = connection.execution_options(yield_per=batch_size).execute(query)
+            for part in result.partitions(batch_size):
+                yield [StoredRating(*row) for row in part]
+
+    def info(self) -> dict[str, Any]:
+        """Where the store is, its schema version and its counts."""
+        with self._reading() as connection:
+            counts = connection.execute(
+                select(
+                    func.count(),
+                    func.count(func.distinct(ratings.c.user_id)),
+                    func.count(func.distinct(ratings.c.movie_id)),
+                    func.min(ratings.c.timestamp),
+                    func.max(ratings.c.timestamp),
+                ).select_from(ratings)
+            ).one()
+            n_users = connection.execute(select(func.count()).select_from(users)).scalar_one()
+        return {
+            "store": self.where,
+            "backend": self.engine.dialect.name,
+            "schema_version": SCHEMA_VERSION,
+            "users": int(n_users),
+            "users_with_ratings": int(counts[1]),
+            "ratings": int(counts[0]),
+            "movies_rated": int(counts[2]),
+            "first_rating": counts[3],
+            "last_rating": counts[4],
+        }
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _insert(self, table: Any) -> Any:
+        insert = sqlite_insert if self.engine.dialect.name == "sqlite" else postgresql_insert
+        return insert(table)
+
+    def _writing(self) -> Any:
+        """A transaction that commits on leaving the block (or rolls back on an error)."""
+        return _Transaction(self)
+
+    def _reading(self) -> Any:
+        return _Transaction(self)
+
+    def _migrate(self) -> None:
+        with self.engine.begin() as connection:
+            version = schema.stored_version(connection)
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"the store {self.where} has schema version {version}, written by a newer "
+                    f"reelrank; this one reads up to {SCHEMA_VERSION}: upgrade reelrank"
+                )
+            if version == 0:
+                others = set(self.engine.dialect.get_table_names(connection))
+                if others:
+                    raise StoreError(
+                        f"{self.where} holds other tables ({', '.join(sorted(others)[:5])}), not "
+                        "a reelrank store: choose an empty database or a new file with --store"
+                    )
+            for step in range(version, SCHEMA_VERSION):
+                schema.MIGRATIONS[step](connection)
+            if version != SCHEMA_VERSION:
+                schema.metadata.create_all(connection, tables=[schema.meta])
+                schema.set_version(connection, SCHEMA_VERSION)
+
+
+class _Transaction:
+    """`with store._writing() as connection:` one transaction, errors as `StoreError`s."""
+
+    def __init__(self, store: RatingStore) -> None:
+        self.store = store
+        self.context: Any = None
+
+    def __enter__(self) -> Any:
+        try:
+            self.context = self.store.engine.begin()
+            return self.context.__enter__()
+        except SQLAlchemyError as error:
+            raise _store_error(self.store, error) from None
+
+    def __exit__(self, kind: Any, error: Any, trace: Any) -> Literal[False]:
+        try:
+            self.context.__exit__(kind, error, trace)
+        except SQLAlchemyError as failure:
+            raise _store_error(self.store, failure) from None
+        if isinstance(error, SQLAlchemyError):
+            raise _store_error(self.store, error) from None
+        return False
+
+
+def _engine(url: str) -> Engine:
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_settings(dbapi_connection: Any, _: Any) -> None:
+            dbapi_connection.isolation_level = None  # transactions are begun below, explicitly
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")  # a commit is on disk when it returns
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _take_the_write_lock(connection: Any) -> None:
+            # Taken up front, a waiting writer queues behind busy_timeout; a deferred
+            # transaction upgrading from read to write would fail at once instead.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _store_error(store: RatingStore, error: SQLAlchemyError) -> StoreError:
+    return StoreError(f"the store {store.where} failed: {_reason(error)}")
+
+
+def _reason(error: SQLAlchemyError) -> str:
+    original = error.orig if isinstance(error, DBAPIError) else None
+    text = str(original or error).strip().splitlines()[0]
+    if "file is not a database" in text or "malformed" in text:
+        return f"{text}: the file is corrupt or not a reelrank store; move it aside"
+    return text
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+def _check_id(what: str, value: str) -> None:
+    if not isinstance(value, str) or not value or len(value) > MAX_ID:
+        raise ReelrankError(f"a {what} must be 1 to {MAX_ID} characters, got {value!r:.60}")
+    if not value.isprintable():
+        raise ReelrankError(f"a {what} must be printable text, got {value!r:.60}")
+
+
+def _checked(row: StoredRating) -> StoredRating:
+    _check_id("user id", row.user_id)
+    _check_id("movie id", row.movie_id)
+    rating = float(row.rating)
+    if not math.isfinite(rating):
+        raise ReelrankError(f"a rating must be a finite number, got {row.rating!r}")
+    return StoredRating(row.user_id, row.movie_id, rating, int(row.timestamp))
