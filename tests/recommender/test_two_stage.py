@@ -287,3 +287,38 @@ def test_a_huge_k_is_clamped_to_the_catalogue_before_anything_is_allocated(
         assert len(recs) < n_movies
     lists = two_stage.recommend_many(np.array([1, 2]), k)
     assert lists.movies.shape == (2, n_movies)
+
+
+def test_a_rating_history_is_folded_in_from_its_likes_only(two_stage: Recommender) -> None:
+    """A low rating is not a like: it leaves its movie out of the list and pulls nothing up."""
+    catalog = two_stage.catalog
+    liked, disliked = catalog.resolve_movie("1"), catalog.resolve_movie("2")
+    both = two_stage.recommend_for_ratings(np.array([liked, disliked]), np.array([5.0, 1.0]), k=8)
+    alone = two_stage.recommend_for_history(np.array([liked]), 8, also_exclude=np.array([disliked]))
+    assert [r.movie_id for r in both] == [catalog.movie_id(int(m)) for m in alone.movies[0]]
+    assert {r.movie_id for r in both}.isdisjoint({"1", "2"})
+    assert all(r.because_movie_id == "1" for r in both)  # explained by the like only
+
+
+def test_a_history_of_dislikes_gets_the_popular_movies_it_has_not_rated(
+    two_stage: Recommender,
+) -> None:
+    rated = np.array([two_stage.catalog.resolve_movie(m) for m in ("1", "2", "3")])
+    recs = two_stage.recommend_for_ratings(rated, np.array([1.0, 2.0, 1.0]), k=5)
+    popular = two_stage.recommend_many(np.array([1]), 5)  # for scale: the lists' shape
+    assert len(recs) == 5 and len(popular.movies[0]) == 5
+    assert {r.movie_id for r in recs}.isdisjoint({"1", "2", "3"})
+    assert all(r.because_movie_id is None for r in recs)
+    counts = np.bincount(two_stage.seen.movie_idx, minlength=two_stage.catalog.movies.size)
+    shown = [counts[two_stage.catalog.resolve_movie(r.movie_id)] for r in recs]
+    assert shown == sorted(shown, reverse=True)  # most rated first
+
+
+def test_liked_mask_reads_likes_against_the_scale() -> None:
+    from reelrank.recommender.explanations import liked_mask
+
+    scale = (1.0, 5.0)
+    assert liked_mask(np.array([5.0, 3.0, 4.0]), scale).tolist() == [True, False, True]
+    assert liked_mask(np.array([3.5, 3.0]), scale).tolist() == [True, False]  # best, above middle
+    assert liked_mask(np.array([3.0, 2.0, 1.0]), scale).tolist() == [False, False, False]
+    assert liked_mask(np.array([]), scale).tolist() == []

@@ -18,6 +18,19 @@ from reelrank.models.retrieval.base import RetrievalModel
 LIKED_RATING = 4.0
 
 
+def liked_mask(ratings: np.ndarray, scale: tuple[float, float]) -> np.ndarray:
+    """`[h]` bool: which of someone's ratings are likes. Those of `LIKED_RATING` or more; where
+    there are none, those at the person's highest rating, if that lies above the middle of the
+    rating `scale` (a person who rated only 1s and 2s liked nothing)."""
+    if not len(ratings):
+        return np.zeros(0, dtype=bool)
+    best = float(ratings.max())
+    middle = (scale[0] + scale[1]) / 2
+    if best < LIKED_RATING and best <= middle:
+        return np.zeros(len(ratings), dtype=bool)
+    return np.asarray(ratings >= min(LIKED_RATING, best))
+
+
 def liked_movies(seen: UserRatings, user: int) -> np.ndarray:
     """A known user's liked training movies, oldest first: those rated `LIKED_RATING` or more, or
     where there are none, those at the user's highest rating."""

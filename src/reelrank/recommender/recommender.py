@@ -4,7 +4,7 @@ It owns the trained models, the catalogue (`Catalog`: ids and titles as
 people use them) and each user's training ratings, and serves lists: for a known user, for someone
 from movies they liked, and movies like one movie. Artifacts: `reelrank.artifacts.parts`.
 
-It is long (about 440 lines) on purpose: every path a person is served (known user, cold user, liked
+It is long (about 480 lines) on purpose: every path a person is served (known user, cold user, liked
 movies, similar, scores) lives in this one class, array form and `Recommendation` form side by
 side, so the CLI, the API and the evaluation of served lists run the same code. What is separate
 by concept already lives elsewhere: list arrays and checks in `lists`, explanations in
@@ -31,7 +31,7 @@ from reelrank.index import BruteForceIndex, Index
 from reelrank.models.rating.base import RatingModel
 from reelrank.models.retrieval.base import RetrievalModel
 from reelrank.models.retrieval.popularity import Popularity
-from reelrank.recommender.explanations import Explainer, liked_movies
+from reelrank.recommender.explanations import Explainer, liked_mask, liked_movies
 from reelrank.recommender.lists import (
     ListOrder,
     Recommendation,
@@ -329,6 +329,42 @@ class Recommender:
         )
         return self._as_recommendations(lists, 0, skip=offset, liked=history)
 
+    def recommend_for_ratings(
+        self,
+        movie_idx: np.ndarray,
+        ratings: np.ndarray,
+        k: int = 10,
+        *,
+        offset: int = 0,
+        only: ListFilter | None = None,
+        order: ListOrder = "relevance",
+    ) -> list[Recommendation]:
+        """A list for someone's whole rating history (`[h]` movie indices, oldest first, and
+        their `[h]` ratings), computed now: the movies they liked (rated `LIKED_RATING` or
+        more; where none, those at their highest rating if that is above the scale's middle)
+        are folded in as in `recommend_for_liked`, and every movie they rated is left out, so a
+        low rating never pulls similar movies up. With nothing liked: the most popular movies
+        they have not rated."""
+        movies = np.asarray(movie_idx, dtype=np.int64)
+        ratings = np.asarray(ratings, dtype=np.float64)
+        liked = movies[liked_mask(ratings, self.rating_scale)]
+        k_all = check_offset(offset) + k
+        if not len(liked):
+            exclude = np.union1d(movies, self._blocked(only))
+            popular = self._popular_lists([exclude], self._list_length(k_all))
+            return self._as_recommendations(popular, 0, skip=offset)
+        lists = self.recommend_for_history(
+            liked, k_all, only=only, order=order, also_exclude=movies
+        )
+        return self._as_recommendations(lists, 0, skip=offset, liked=liked)
+
+    @property
+    def rating_scale(self) -> tuple[float, float]:
+        """(lowest, highest) rating of the training data: the scale people rate on."""
+        if not len(self.seen.rating):
+            return (1.0, 5.0)
+        return float(self.seen.rating.min()), float(self.seen.rating.max())
+
     @torch.no_grad()
     def recommend_for_history(
         self,
@@ -337,8 +373,10 @@ class Recommender:
         *,
         only: ListFilter | None = None,
         order: ListOrder = "relevance",
+        also_exclude: np.ndarray | None = None,
     ) -> ServedLists:
-        """`recommend_for_liked` by movie index (`[h]` ints > 0): one list, as arrays."""
+        """`recommend_for_liked` by movie index (`[h]` ints > 0): one list, as arrays;
+        `also_exclude` leaves out more movies (the ones rated but not liked)."""
         k = self._list_length(k)
         order = check_order(order, has_rater=self.rater is not None)
         if self.retrieval is None or self.index is None:
@@ -348,6 +386,8 @@ class Recommender:
         history = np.asarray(history_idx, dtype=np.int64)
         query = self.retrieval.fold_in(self._tensor(history))
         exclude = np.union1d(history, self._blocked(only))
+        if also_exclude is not None:
+            exclude = np.union1d(exclude, np.asarray(also_exclude, dtype=np.int64))
         n = k if order == "relevance" else max(k, self.config.candidates)
         top, rows = self.index.search(query[None, :], n, exclude=[exclude])
         return self._stage_two(
