@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,18 @@ from reelrank.experiment.run import train_recommender
 from reelrank.recommender.recommender import Recommender
 from reelrank.testing.ml100k_files import synthetic_ratings, write_grouplens
 from reelrank.types import Ratings
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Nothing a test runs writes to the real data directory (the default rating store)."""
+    before = os.environ.get("REELRANK_DATA_DIR")
+    os.environ["REELRANK_DATA_DIR"] = str(tmp_path_factory.mktemp("data-dir"))
+    yield
+    if before is None:
+        os.environ.pop("REELRANK_DATA_DIR", None)
+    else:
+        os.environ["REELRANK_DATA_DIR"] = before
 
 
 @pytest.fixture(scope="session")

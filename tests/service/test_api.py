@@ -62,8 +62,10 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
         "/movies/{movie_id}/similar",
         "/users",
         "/users/{user_id}/ratings",
+        "/users/{user_id}/ratings/{movie_id}",
         "/users/{user_id}/recommendations",
         "/recommendations",
+        "/ratings",
         "/score",
     }
     # Our error body, not FastAPI's default list-shaped one, is what 422 documents.

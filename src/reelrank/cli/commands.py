@@ -14,6 +14,7 @@ from reelrank.cli.app import (
     CacheOption,
     DeviceOption,
     JsonOption,
+    StoreOption,
     TestSplitOption,
     app,
     data_app,
@@ -152,13 +153,24 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes (each loads the model).")] = 1,
     threads: Annotated[int, typer.Option(help="Torch threads per worker.")] = 1,
     device_name: DeviceOption = "auto",
+    store: StoreOption = None,
+    api_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="A file holding the operator's API key, which writing ratings needs "
+            "(default: $REELRANK_API_KEY; without either, the write API answers 403)."
+        ),
+    ] = None,
 ) -> None:
-    """Serve the HTTP API (OpenAPI docs at /docs) and the web page at / for an artifact."""
+    """Serve the HTTP API (OpenAPI docs at /docs) and the web page at / for an artifact; the
+    ratings people write are kept in the rating store (--store)."""
     try:
         from reelrank.service.server import serve as run_server
     except ImportError as error:
         fail(f"serving needs the 'serve' extra: pip install 'reelrank[serve]' ({error})")
     from reelrank.runtime.devices import resolve_device
+    from reelrank.service.auth import read_api_key
+    from reelrank.store.store import RatingStore, store_url
 
     with user_errors():
         if not 1 <= port <= 65535:
@@ -169,6 +181,10 @@ def serve(
             )
         device = resolve_device(device_name)
         recommender = Recommender.load(artifact)  # fail here, clearly, before binding the port
+        api_key = read_api_key(api_key_file)
+        with RatingStore(store) as opened:  # likewise a store that cannot be opened
+            where = opened.where
+    stderr().print(f"Ratings are stored in {where}.", soft_wrap=True)
     stderr().print(
         f"Serving {artifact} on http://{host}:{port} (API docs at /docs); Ctrl+C stops.",
         soft_wrap=True,
@@ -181,6 +197,8 @@ def serve(
         threads=threads,
         recommender=recommender if workers == 1 else None,
         device=device,
+        store=store_url(store),
+        api_key=api_key,
     )
 
 

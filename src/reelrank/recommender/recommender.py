@@ -338,17 +338,29 @@ class Recommender:
         offset: int = 0,
         only: ListFilter | None = None,
         order: ListOrder = "relevance",
+        user_id: str | None = None,
     ) -> list[Recommendation]:
         """A list for someone's whole rating history (`[h]` movie indices, oldest first, and
         their `[h]` ratings), computed now: the movies they liked (rated `LIKED_RATING` or
         more; where none, those at their highest rating if that is above the scale's middle)
         are folded in as in `recommend_for_liked`, and every movie they rated is left out, so a
         low rating never pulls similar movies up. With nothing liked: the most popular movies
-        they have not rated."""
+        they have not rated. A model without a retrieval stage cannot fold a history in: it
+        rates for `user_id` where the data has them (else a typical user), their rated movies
+        left out."""
         movies = np.asarray(movie_idx, dtype=np.int64)
         ratings = np.asarray(ratings, dtype=np.float64)
         liked = movies[liked_mask(ratings, self.rating_scale)]
         k_all = check_offset(offset) + k
+        if self.retrieval is None:
+            assert self.rater is not None
+            user = 0  # a typical user, for someone the data does not have
+            if user_id is not None and user_id in self.catalog.users:
+                user = self.catalog.user_index(user_id)
+            exclude = np.union1d(movies, self._blocked(only))
+            n_rows, n = self.catalog.movies.size, self._list_length(k_all)
+            rated = best_rated(self.rater, np.array([user]), [exclude], n_rows, n)
+            return self._as_recommendations(rated, 0, skip=offset)
         if not len(liked):
             exclude = np.union1d(movies, self._blocked(only))
             popular = self._popular_lists([exclude], self._list_length(k_all))

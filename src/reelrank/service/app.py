@@ -30,10 +30,13 @@ from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from reelrank.errors import ReelrankError, UnknownIdError
+from reelrank.errors import ReelrankError, StoreError, UnknownIdError
 from reelrank.recommender.recommender import Recommender
+from reelrank.service.auth import read_api_key
+from reelrank.service.ratings import ratings
 from reelrank.service.routes import ROUTERS
-from reelrank.service.schemas import MAX_BODY_BYTES
+from reelrank.service.schemas import MAX_BODY_BYTES, MAX_IMPORT_BYTES
+from reelrank.store.store import RatingStore
 
 # uvicorn configures its own loggers only; start-up messages go through its error logger so they
 # appear beside its own.
@@ -43,6 +46,7 @@ STATIC = Path(__file__).parent / "static"
 ARTIFACT_ENV = "REELRANK_ARTIFACT"  # how `serve --workers N` tells each worker what to load
 THREADS_ENV = "REELRANK_TORCH_THREADS"  # and how many torch threads it may use
 DEVICE_ENV = "REELRANK_DEVICE"  # and where it computes (a `--device` value)
+STORE_ENV = "REELRANK_STORE"  # and which rating store it writes to
 # The page loads nothing from elsewhere; the policy makes the browser enforce that.
 PAGE_HEADERS = {
     "Content-Security-Policy": (
@@ -78,9 +82,13 @@ def create_app(
     *,
     artifact: Path | None = None,
     device: torch.device | None = None,
+    store: RatingStore | None = None,
+    api_key: str | None = None,
 ) -> FastAPI:
     """The service app for a recommender in memory, or for an artifact loaded at start-up (and
-    moved to `device`, the CPU by default)."""
+    moved to `device`, the CPU by default). With a `store`, people's ratings are written there
+    (with the operator's `api_key`) and reach their lists at once; without one the write API
+    answers 503."""
     if (recommender is None) == (artifact is None):
         raise ValueError("create_app needs exactly one of a recommender or an artifact path")
 
@@ -98,7 +106,13 @@ def create_app(
         start = time.perf_counter()
         app.state.recommender.prepare_explanations()
         log.info("explanations ready in %.1f s", time.perf_counter() - start)
-        yield
+        if store is not None:
+            log.info("ratings are stored in %s", store.where)
+        try:
+            yield
+        finally:
+            if store is not None:
+                store.close()
 
     app = FastAPI(
         title="reelrank",
@@ -110,12 +124,16 @@ def create_app(
     )
     if recommender is not None:
         app.state.recommender = recommender  # usable at once, even by clients without lifespan
-    for router in ROUTERS:
+    app.state.store = store
+    app.state.api_key = api_key
+    for router in (*ROUTERS, ratings):
         app.include_router(router)
     add_error_handlers(app)
     add_page(app)
     add_docs(app)
-    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(
+        BodyLimit, max_bytes=MAX_BODY_BYTES, larger={("POST", "/ratings"): MAX_IMPORT_BYTES}
+    )
     app.add_middleware(HeadAndSecurityHeaders)  # outermost: errors of the others get them too
     return app
 
@@ -136,7 +154,13 @@ def app_from_env() -> FastAPI:
     if threads:
         torch.set_num_threads(int(threads))
     device = os.environ.get(DEVICE_ENV)
-    return create_app(artifact=Path(artifact), device=torch.device(device) if device else None)
+    location = os.environ.get(STORE_ENV)
+    return create_app(
+        artifact=Path(artifact),
+        device=torch.device(device) if device else None,
+        store=RatingStore(location) if location else None,
+        api_key=read_api_key(),
+    )
 
 
 # -- errors -------------------------------------------------------------------------------------
@@ -152,6 +176,12 @@ def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(UnknownIdError)
     async def unknown_id(request: Request, error: UnknownIdError) -> JSONResponse:
         return JSONResponse(error_body(str(error)), status_code=404)
+
+    @app.exception_handler(StoreError)
+    async def store_unavailable(request: Request, error: StoreError) -> JSONResponse:
+        # Nothing was acknowledged: the client may send the same write again.
+        log.error("store: %s", error)
+        return JSONResponse(error_body(f"the rating store is unavailable: {error}"), 503)
 
     @app.exception_handler(ReelrankError)
     async def bad_input(request: Request, error: ReelrankError) -> JSONResponse:
@@ -217,17 +247,21 @@ class BodyLimit:
     capped too.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, larger: dict[tuple[str, str], int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = larger or {}  # (method, path) -> its own limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get((scope["method"], scope["path"]), self.max_bytes)
         length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            await self.too_large(scope, receive, send)
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            await self.too_large(scope, receive, send, limit)
             return
         chunks: list[bytes] = []
         size = 0
@@ -237,8 +271,8 @@ class BodyLimit:
                 return
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
-            if size > self.max_bytes:
-                await self.too_large(scope, receive, send)
+            if size > limit:
+                await self.too_large(scope, receive, send, limit)
                 return
             if not message.get("more_body", False):
                 break
@@ -253,8 +287,8 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        detail = f"request body too large: at most {self.max_bytes} bytes"
+    async def too_large(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        detail = f"request body too large: at most {limit} bytes"
         response = JSONResponse(error_body(detail), status_code=413)
         await response(scope, receive, send)
 

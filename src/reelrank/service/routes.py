@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import numpy as np
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import StringConstraints
+from starlette.concurrency import run_in_threadpool
 
 from reelrank.data.catalog.catalog import ListFilter
 from reelrank.errors import UnknownIdError
@@ -19,6 +21,7 @@ from reelrank.recommender.lists import ListOrder
 from reelrank.recommender.lists import Recommendation as RecommenderItem
 from reelrank.recommender.recommender import Recommender
 from reelrank.service import schemas
+from reelrank.service.auth import is_operator
 from reelrank.service.schemas import (
     BODY_ERROR_RESPONSES,
     DEFAULT_K,
@@ -32,6 +35,7 @@ from reelrank.service.schemas import (
     MAX_SEARCH,
     ORDER_HELP,
 )
+from reelrank.store.store import storable_id
 from reelrank.types import GENRES
 
 
@@ -120,23 +124,35 @@ async def list_users(
 
 @users.get("/{user_id}/ratings")
 async def user_ratings(
+    request: Request,
     model: Model,
     user_id: UserIdPath,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
 ) -> schemas.UserRatings:
-    """The movies a user rated in the training data, best rated first."""
-    rated = model.rated_movies(user_id)
+    """The movies a user rated, best rated first: the training data's (public), and with the
+    operator's key also the store's, each marked by its `source` (a stored rating of a movie
+    replaces the data set's)."""
+    history = await user_history(request, model, user_id)
+    if history is None:
+        rated = [(m, t, r, "dataset") for m, t, r in model.rated_movies(user_id)]
+    else:
+        rated = sorted(
+            ((m, model.catalog.id_to_title[m], r, source) for m, (r, source) in history.items()),
+            key=lambda row: -row[2],
+        )
     return schemas.UserRatings(
         user_id=user_id,
         total=len(rated),
         ratings=[
-            schemas.RatedMovie(movie_id=m, movie_title=t, rating=r) for m, t, r in rated[:limit]
+            schemas.RatedMovie(movie_id=m, movie_title=t, rating=r, source=s)  # type: ignore[arg-type]
+            for m, t, r, s in rated[:limit]
         ],
     )
 
 
 @users.get("/{user_id}/recommendations")
 async def user_recommendations(
+    request: Request,
     model: Model,
     user_id: UserIdPath,
     k: KQuery = DEFAULT_K,
@@ -158,13 +174,22 @@ async def user_recommendations(
     ] = None,
     order: Annotated[ListOrder, Query(description=ORDER_HELP)] = "relevance",
 ) -> schemas.UserRecommendations:
-    """The top k movies for a user of the data; already-rated ones are left out by default. Each
-    names the movie the user liked that did most to bring it (`because_title`)."""
+    """The top k movies for a user; already-rated ones are left out by default. Each names the
+    movie the user liked that did most to bring it (`because_title`). With the operator's key,
+    a user with stored ratings gets a list computed now from their whole history (the data
+    set's ratings and the store's), and a new user of the store one from theirs."""
     only = ListFilter(tuple(genre or ()), year_from, year_to)
-    recs = model.recommend(
-        user_id, k, include_seen=include_seen, offset=offset, only=only, order=order
-    )
-    note = model.popular_instead(user_id)
+    history = None if include_seen else await user_history(request, model, user_id)
+    note: str | None = None
+    if history is not None:  # the whole history, the store's ratings too, folded in now
+        movies = np.array([model.catalog.resolve_movie(m) for m in history], dtype=np.int64)
+        stars = np.array([r for r, _ in history.values()], dtype=np.float64)
+        recs = model.recommend_for_ratings(movies, stars, k, offset=offset, only=only, order=order)
+    else:
+        recs = model.recommend(
+            user_id, k, include_seen=include_seen, offset=offset, only=only, order=order
+        )
+        note = model.popular_instead(user_id)
     return schemas.UserRecommendations(
         user_id=user_id,
         k=k,
@@ -202,6 +227,32 @@ async def score_movies(model: Model, body: schemas.ScoreRequest) -> schemas.Scor
     user_id = str(body.user_id)
     movies = [str(ref) for ref in body.movies]
     return schemas.Scores(user_id=user_id, scores=to_schema(model.score(user_id, movies)))
+
+
+async def user_history(
+    request: Request, model: Recommender, user_id: str
+) -> dict[str, tuple[float, str]] | None:
+    """With the operator's key and stored ratings of `user_id`: their whole history, movie id ->
+    (rating, source), the data set's first and then the store's, oldest first (a stored rating
+    replaces the data set's). None otherwise: the caller serves what it always has."""
+    store = request.app.state.store
+    if store is None or not is_operator(request) or not storable_id(user_id):
+        return None
+    stored = await run_in_threadpool(store.ratings_of, user_id)  # the loop never waits on I/O
+    if not stored:
+        return None
+    history: dict[str, tuple[float, str]] = {}
+    if user_id in model.catalog.users:
+        user = model.catalog.user_index(user_id)
+        for movie, rating in zip(
+            model.seen.movies_of(user), model.seen.ratings_of(user), strict=True
+        ):
+            history[model.catalog.movie_id(int(movie))] = (float(rating), "dataset")
+    for row in stored:
+        if row.movie_id in model.catalog.id_to_title:  # a movie the model knows
+            history.pop(row.movie_id, None)
+            history[row.movie_id] = (row.rating, "store")
+    return history
 
 
 def known_movie_id(model: Recommender, movie_id: str) -> str:

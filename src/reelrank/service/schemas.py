@@ -25,6 +25,9 @@ MAX_ID = 32  # characters in a user or movie id
 MAX_PAGE = 1000  # user ids or rated movies per page
 MAX_OFFSET = 1000  # places a list may skip (pages past the first)
 MAX_BODY_BYTES = 16 * 1024  # a full liked list of long titles is about 10 KiB
+MAX_IMPORT = 1000  # ratings in one POST /ratings (413 beyond)
+MAX_IMPORT_BYTES = 256 * 1024  # room for MAX_IMPORT ratings of the longest ids
+LAST_TIMESTAMP = 4_102_444_800  # 2100-01-01: a later rating time is a client's mistake
 
 K = Annotated[int, Field(ge=1, le=MAX_K, description=f"How many movies to return (1..{MAX_K}).")]
 # A title must have something besides white space in it (`\S`), so the schema says what we accept.
@@ -181,6 +184,9 @@ class RatedMovie(BaseModel):
     movie_id: str
     movie_title: str
     rating: float
+    source: Literal["dataset", "store"] = Field(
+        "dataset", description="Where the rating is kept: the training data, or the store."
+    )
 
 
 class UserRatings(BaseModel):
@@ -220,3 +226,55 @@ BODY_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": Error, "description": "A body that cannot be read as text (not UTF-8)."},
     413: {"model": Error, "description": f"A body over {MAX_BODY_BYTES} bytes."},
 }
+
+
+# An id a client writes: printable text (no control characters), as the store keeps it.
+WrittenId = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_ID, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$")
+]
+Stars = Annotated[
+    float,
+    Field(
+        allow_inf_nan=False,
+        description="The rating, on the data's scale (1..5 on MovieLens; 422 outside it).",
+    ),
+]
+RatedAt = Annotated[
+    int | None,
+    Field(
+        ge=0,
+        le=LAST_TIMESTAMP,
+        description="When it was rated, in seconds since 1970 (default: now).",
+    ),
+]
+
+
+class RatingWrite(_Request):
+    rating: Stars
+    timestamp: RatedAt = None
+
+
+class ImportedRating(_Request):
+    user_id: WrittenId
+    movie_id: WrittenId
+    rating: Stars
+    timestamp: RatedAt = None
+
+
+class RatingsImport(_Request):
+    ratings: list[ImportedRating] = Field(
+        description=f"At most {MAX_IMPORT} ratings (413 beyond); written all or none."
+    )
+
+
+class StoredRating(BaseModel):
+    user_id: str
+    movie_id: str
+    movie_title: str
+    rating: float
+    timestamp: int
+    source: Literal["store"] = "store"
+
+
+class Imported(BaseModel):
+    imported: int = Field(description="How many ratings were written, all in one transaction.")

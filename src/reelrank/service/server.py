@@ -14,7 +14,9 @@ import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 from reelrank.recommender.recommender import Recommender
-from reelrank.service.app import ARTIFACT_ENV, DEVICE_ENV, THREADS_ENV, create_app
+from reelrank.service.app import ARTIFACT_ENV, DEVICE_ENV, STORE_ENV, THREADS_ENV, create_app
+from reelrank.service.auth import API_KEY_ENV
+from reelrank.store.store import RatingStore
 
 log = logging.getLogger("reelrank.service")
 
@@ -31,9 +33,13 @@ def serve(
     recommender: Recommender | None = None,
     device: torch.device | None = None,
     log_level: str = "info",
+    store: str | None = None,
+    api_key: str | None = None,
 ) -> None:
     """Serve `artifact` (or `recommender`, already loaded from it) until interrupted, computing
-    on `device` (the CPU by default; each worker moves its own copy there).
+    on `device` (the CPU by default; each worker moves its own copy there). `store` is the
+    rating store's URL (`store_url`); each worker opens its own connection to it. `api_key` is
+    the operator's key, which writing needs.
 
     `threads` is torch's intra-op threads per worker: requests are small, so one thread per process
     and more `workers` use the cores better than threads fighting over them.
@@ -45,13 +51,18 @@ def serve(
     os.environ[ARTIFACT_ENV] = str(Path(artifact).resolve())
     os.environ[THREADS_ENV] = str(threads)
     os.environ[DEVICE_ENV] = str(device or "cpu")
+    if store is not None:
+        os.environ[STORE_ENV] = store
+    if api_key is not None:
+        os.environ[API_KEY_ENV] = api_key  # the workers' own environment, never a file
     options: dict[str, Any] = dict(host=host, port=port, log_level=log_level, access_log=False)
     if workers == 1:
         torch.set_num_threads(threads)
+        opened = RatingStore(store) if store is not None else None
         app = (
-            create_app(recommender.to(device or "cpu"))
+            create_app(recommender.to(device or "cpu"), store=opened, api_key=api_key)
             if recommender
-            else create_app(artifact=Path(artifact), device=device)
+            else create_app(artifact=Path(artifact), device=device, store=opened, api_key=api_key)
         )
         uvicorn.run(app, **options)
     else:

@@ -317,10 +317,20 @@ def _now() -> int:
     return int(time.time())
 
 
+def storable_id(value: object) -> bool:
+    """Whether `value` can be a user or movie id in the store: 1 to `MAX_ID` characters, none of
+    them a control character."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= MAX_ID
+        and not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in value)
+    )
+
+
 def _check_id(what: str, value: str) -> None:
     if not isinstance(value, str) or not value or len(value) > MAX_ID:
         raise ReelrankError(f"a {what} must be 1 to {MAX_ID} characters, got {value!r:.60}")
-    if not value.isprintable():
+    if not storable_id(value):
         raise ReelrankError(f"a {what} must be printable text, got {value!r:.60}")
 
 
