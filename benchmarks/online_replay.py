@@ -15,12 +15,13 @@ the training ratings (what it would serve). Figures: per event, and per user (ea
 over their events, averaged). Also the PUT latency and the latency of a list right after a write,
 as seen by this one client.
 
-    .venv/bin/python benchmarks/online_replay.py [--events N] [--data ML100K_DIR] [--store URL]
+    .venv/bin/python benchmarks/online_replay.py [--events N] [--data DIR] [--store URL|--postgres]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import math
@@ -41,6 +42,7 @@ from reelrank.data.splits import split_rows
 from reelrank.recommender.recommender import Recommender
 from reelrank.service import create_app
 from reelrank.store import RatingStore
+from reelrank.testing.postgres import postgres_server
 
 K = 10
 KEY = "online-replay-operator-key-0123456789"
@@ -51,6 +53,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=0, help="replay only the first N events")
     parser.add_argument("--data", type=Path, default=None, help="an ml-100k folder or zip")
     parser.add_argument("--store", default=None, help="a store URL (default: a fresh SQLite file)")
+    parser.add_argument(
+        "--postgres", action="store_true", help="store in a throwaway local PostgreSQL server"
+    )
     parser.add_argument("--out", type=Path, default=None, help="also write the figures as JSON")
     args = parser.parse_args()
 
@@ -66,10 +71,13 @@ def main() -> None:
         events = events[: args.events]
     baselines = Baselines(recommender)
 
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as stack:
         location = args.store or str(Path(folder) / "store.sqlite3")
+        if args.postgres:
+            location = stack.enter_context(postgres_server()).create_database("replay")
         with RatingStore(location) as store, served(recommender, store) as base:
             figures = replay(ratings, events, recommender, baselines, base)
+            figures["store"] = store.engine.dialect.name
     print(json.dumps(figures, indent=2))
     if args.out:
         args.out.write_text(json.dumps(figures, indent=2) + "\n")
