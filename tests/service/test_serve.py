@@ -137,3 +137,42 @@ def test_serve_many_workers_shares_a_nodelay_socket(
 )
 def test_is_loopback(host: str, loopback: bool) -> None:
     assert server.is_loopback(host) is loopback
+
+
+def test_serve_opens_the_store_and_reads_the_key_before_serving(
+    two_stage_artifact: Path, calls: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    key = tmp_path / "api.key"
+    key.write_text("a-key-of-enough-length-0123456789\n")
+    store = tmp_path / "ratings.sqlite3"
+    args = ["serve", str(two_stage_artifact), "--store", str(store), "--api-key-file", str(key)]
+    result = runner.invoke(cli.app, args)
+    assert result.exit_code == 0, result.output
+    assert calls[0]["store"] == f"sqlite:///{store}" and store.is_file()
+    assert calls[0]["api_key"] == "a-key-of-enough-length-0123456789"
+    assert "Ratings are stored in" in result.output
+
+
+@pytest.mark.parametrize(
+    ("setup", "says"),
+    [
+        ("corrupt", "corrupt or not a reelrank store"),
+        ("short key", "at least 16 printable characters"),
+        ("missing key", "cannot read the API key file"),
+    ],
+)
+def test_serve_refuses_a_bad_store_or_key_at_start(
+    two_stage_artifact: Path, calls: list[dict[str, Any]], tmp_path: Path, setup: str, says: str
+) -> None:
+    store, key = tmp_path / "ratings.sqlite3", tmp_path / "api.key"
+    key.write_text("a-key-of-enough-length-0123456789")
+    if setup == "corrupt":
+        store.write_bytes(b"garbage, not a database " * 100)
+    elif setup == "short key":
+        key.write_text("short")
+    else:
+        key.unlink()
+    args = ["serve", str(two_stage_artifact), "--store", str(store), "--api-key-file", str(key)]
+    result = runner.invoke(cli.app, args)
+    assert result.exit_code == 1 and says in result.output, result.output
+    assert "Traceback" not in result.output and not calls
