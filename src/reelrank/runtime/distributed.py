@@ -88,6 +88,10 @@ def joined(world: World, device: torch.device) -> Iterator[World]:
     dist.init_process_group(backend=backend, rank=world.rank, world_size=world.size)
     try:
         yield world
+        # Leave together: rank 0 may still be evaluating, and a process that tears its gloo
+        # group down while another still holds it can abort at exit ("terminate called
+        # without an active exception").
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
