@@ -4,7 +4,7 @@ It owns the trained models, the catalogue (`Catalog`: ids and titles as
 people use them) and each user's training ratings, and serves lists: for a known user, for someone
 from movies they liked, and movies like one movie. Artifacts: `reelrank.artifacts.parts`.
 
-It is long (about 480 lines) on purpose: every path a person is served (known user, cold user, liked
+It is long (about 500 lines) on purpose: every path a person is served (known user, cold user, liked
 movies, similar, scores) lives in this one class, array form and `Recommendation` form side by
 side, so the CLI, the API and the evaluation of served lists run the same code. What is separate
 by concept already lives elsewhere: list arrays and checks in `lists`, explanations in
