@@ -171,3 +171,19 @@ def test_two_processes_writing_one_sqlite_file_never_lock_each_other_out(tmp_pat
     connection = sqlite3.connect(location)
     assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     connection.close()
+
+
+def test_a_reader_never_waits_for_a_writer_on_sqlite(tmp_path: Path) -> None:
+    import time
+
+    path = tmp_path / "s.sqlite3"
+    with RatingStore(path) as store:
+        store.put("a", "1", 4.0, timestamp=1)
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock, mid-write
+        holder.execute("INSERT INTO users (user_id, created_at) VALUES ('b', 0)")
+        start = time.perf_counter()
+        assert store.ratings_of("a") == [StoredRating("a", "1", 4.0, 1)]
+        assert time.perf_counter() - start < 2  # not the 30 s a writer would wait
+        holder.execute("ROLLBACK")
+        holder.close()

@@ -224,11 +224,13 @@ class RatingStore:
         return insert(table)
 
     def _writing(self) -> Any:
-        """A transaction that commits on leaving the block (or rolls back on an error)."""
-        return _Transaction(self)
+        """A transaction that commits on leaving the block (or rolls back on an error); on
+        SQLite it takes the write lock up front."""
+        return _Transaction(self, write=True)
 
     def _reading(self) -> Any:
-        return _Transaction(self)
+        """A read-only transaction: on SQLite in WAL mode it never waits for a writer."""
+        return _Transaction(self, write=False)
 
     def _migrate(self) -> None:
         with self.engine.begin() as connection:
@@ -255,13 +257,15 @@ class RatingStore:
 class _Transaction:
     """`with store._writing() as connection:` one transaction, errors as `StoreError`s."""
 
-    def __init__(self, store: RatingStore) -> None:
+    def __init__(self, store: RatingStore, *, write: bool) -> None:
         self.store = store
+        self.write = write
         self.context: Any = None
 
     def __enter__(self) -> Any:
         try:
-            self.context = self.store.engine.begin()
+            engine = self.store.engine.execution_options(reelrank_write=self.write)
+            self.context = engine.begin()
             return self.context.__enter__()
         except SQLAlchemyError as error:
             raise _store_error(self.store, error) from None
@@ -292,10 +296,12 @@ def _engine(url: str) -> Engine:
             cursor.close()
 
         @event.listens_for(engine, "begin")
-        def _take_the_write_lock(connection: Any) -> None:
-            # Taken up front, a waiting writer queues behind busy_timeout; a deferred
-            # transaction upgrading from read to write would fail at once instead.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        def _begin(connection: Any) -> None:
+            # A writer takes the lock up front, so a waiting one queues behind busy_timeout (a
+            # deferred transaction upgrading from read to write would fail at once instead);
+            # a reader begins deferred and, in WAL mode, never waits.
+            writes = connection.get_execution_options().get("reelrank_write", True)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True)
