@@ -43,6 +43,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--postgres", action="store_true")
+    parser.add_argument(
+        "--list-every", type=int, default=20, help="fetch a list after every N-th write (0: never)"
+    )
     args = parser.parse_args()
     movies = [str(m) for m in Recommender.load(args.artifact).catalog.table.movie_id[1:]]
     with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as stack:
@@ -53,7 +56,7 @@ def main() -> None:
         key_file.write_text(KEY)
         base, server = start(args.artifact, location, key_file, args.workers)
         try:
-            figures = asyncio.run(load(base, movies, args.clients, args.seconds))
+            figures = asyncio.run(load(base, movies, args.clients, args.seconds, args.list_every))
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)
@@ -83,7 +86,9 @@ def start(
     raise RuntimeError("the server did not start")
 
 
-async def load(base: str, movies: list[str], clients: int, seconds: float) -> dict[str, Any]:
+async def load(
+    base: str, movies: list[str], clients: int, seconds: float, list_every: int
+) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {KEY}"}
     put_ms: list[float] = []
     list_ms: list[float] = []
@@ -108,7 +113,7 @@ async def load(base: str, movies: list[str], clients: int, seconds: float) -> di
                 if answer.status_code == 200:
                     acked.add((user, movie))
                     written[0] += 1
-                if n % 20 == 0:  # now and then, the writer's own list right after its write
+                if list_every and n % list_every == 0:  # the writer's list right after a write
                     tick = time.perf_counter()
                     listed = await http.get(f"/users/{user}/recommendations")
                     list_ms.append((time.perf_counter() - tick) * 1000)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from reelrank.errors import ReelrankError, StoreError
 from reelrank.store import schema
+from reelrank.store.group_commit import GroupCommit
 from reelrank.store.schema import MAX_ID, SCHEMA_VERSION, ratings, users
 
 DATA_DIR_ENV = "REELRANK_DATA_DIR"
@@ -78,6 +80,10 @@ class RatingStore:
     def __init__(self, location: str | Path | None = None) -> None:
         self.url = store_url(location)
         self.engine = _engine(self.url)
+        # SQLite takes one writer at a time, and a writer waiting in its busy handler polls
+        # with sleeps of up to 100 ms: the threads of one process queue here instead, in turn.
+        self._one_writer = threading.Lock() if self.url.startswith("sqlite") else None
+        self._group: GroupCommit[StoredRating] = GroupCommit(self._write)
         self.where = self.engine.url.render_as_string(hide_password=True)
         try:
             self._migrate()
@@ -110,10 +116,16 @@ class RatingStore:
 
     def put_many(self, rows: Iterable[StoredRating]) -> int:
         """Record many ratings in one transaction (all or none); a later row for the same user
-        and movie replaces an earlier one. Returns how many rows were written."""
+        and movie replaces an earlier one. Returns how many rows were written, once they are
+        committed: writes of other threads arriving meanwhile share the commit (`GroupCommit`)."""
         checked = [_checked(row) for row in rows]
         if not checked:
             return 0
+        self._group.submit(checked)
+        return len(checked)
+
+    def _write(self, checked: list[StoredRating]) -> None:
+        """Write checked rows in one transaction."""
         stored_at = _now()
         with self._writing() as connection:
             for start in range(0, len(checked), WRITE_BATCH):
@@ -148,7 +160,6 @@ class RatingStore:
                         },
                     )
                 )
-        return len(checked)
 
     def delete(self, user_id: str, movie_id: str) -> bool:
         """Remove `user_id`'s rating of `movie_id`; False if there was none."""
@@ -261,23 +272,38 @@ class _Transaction:
         self.store = store
         self.write = write
         self.context: Any = None
+        self.lock: threading.Lock | None = None
 
     def __enter__(self) -> Any:
+        self.lock = self.store._one_writer if self.write else None
+        if self.lock is not None:
+            self.lock.acquire()
         try:
             engine = self.store.engine.execution_options(reelrank_write=self.write)
             self.context = engine.begin()
             return self.context.__enter__()
         except SQLAlchemyError as error:
+            self._release()
             raise _store_error(self.store, error) from None
+        except BaseException:
+            self._release()
+            raise
 
     def __exit__(self, kind: Any, error: Any, trace: Any) -> Literal[False]:
         try:
             self.context.__exit__(kind, error, trace)
         except SQLAlchemyError as failure:
             raise _store_error(self.store, failure) from None
+        finally:
+            self._release()
         if isinstance(error, SQLAlchemyError):
             raise _store_error(self.store, error) from None
         return False
+
+    def _release(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
 
 def _engine(url: str) -> Engine:
