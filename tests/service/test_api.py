@@ -67,6 +67,7 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
         "/recommendations",
         "/ratings",
         "/score",
+        "/me",
     }
     # Our error body, not FastAPI's default list-shaped one, is what 422 documents.
     invalid = schema["paths"]["/score"]["post"]["responses"]["422"]

@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from reelrank.errors import ReelrankError, StoreError, UnknownIdError
 from reelrank.recommender.recommender import Recommender
 from reelrank.service.auth import read_api_key
+from reelrank.service.profile import me
 from reelrank.service.ratings import ratings
 from reelrank.service.routes import ROUTERS
 from reelrank.service.schemas import MAX_BODY_BYTES, MAX_IMPORT_BYTES
@@ -126,7 +127,7 @@ def create_app(
         app.state.recommender = recommender  # usable at once, even by clients without lifespan
     app.state.store = store
     app.state.api_key = api_key
-    for router in (*ROUTERS, ratings):
+    for router in (*ROUTERS, ratings, me):
         app.include_router(router)
     add_error_handlers(app)
     add_page(app)

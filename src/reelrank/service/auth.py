@@ -1,4 +1,5 @@
-"""Who may do what: the operator's API key, sent as `Authorization: Bearer KEY`.
+"""Who may do what: the operator's API key, sent as `Authorization: Bearer KEY`, and the page
+visitor's own profile (a signed cookie, `profile`).
 
 The key comes from a file (`serve --api-key-file FILE`) or `$REELRANK_API_KEY`; it is compared
 in constant time. Writing, and reading stored ratings, need it: without a configured key the
@@ -16,6 +17,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from reelrank.errors import ReelrankError
+from reelrank.service.profile import cookie_user, same_origin
 
 API_KEY_ENV = "REELRANK_API_KEY"
 MIN_KEY_LENGTH = 16
@@ -66,4 +68,29 @@ async def require_operator(request: Request) -> None:
         )
 
 
+async def require_writer(request: Request) -> None:
+    """A dependency for writes to one user's ratings (the path's `user_id`): the operator's key,
+    or the page visitor whose signed cookie holds that user, from this server's own page
+    (`Origin`)."""
+    user_id = request.path_params.get("user_id")
+    visitor = cookie_user(request)
+    if visitor is not None and not is_operator(request):
+        if visitor != user_id:
+            raise HTTPException(
+                status_code=403, detail="a visitor may write only their own ratings"
+            )
+        if not same_origin(request):
+            raise HTTPException(
+                status_code=403, detail="cross-site request: ratings are written from this page"
+            )
+        return
+    await require_operator(request)
+
+
+def may_read(request: Request, user_id: str) -> bool:
+    """Whether the request may read `user_id`'s stored ratings: the operator, or its owner."""
+    return is_operator(request) or cookie_user(request) == user_id
+
+
 Operator = Annotated[None, Depends(require_operator)]
+Writer = Annotated[None, Depends(require_writer)]

@@ -1,4 +1,5 @@
-"""The write API: record, delete and import ratings in the store, with the operator's key.
+"""The write API: record, delete and import ratings in the store, with the operator's key (or,
+for one user's ratings, as the page visitor whose profile it is).
 
 A write is answered only after the store has committed it; the same PUT twice is one rating.
 Ratings outside the data's scale are 422, unknown movies 404, a store that cannot write 503.
@@ -18,7 +19,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
 from reelrank.errors import ReelrankError
 from reelrank.recommender.recommender import Recommender
 from reelrank.service import schemas
-from reelrank.service.auth import Operator
+from reelrank.service.auth import Operator, Writer
 from reelrank.service.routes import Model, MovieIdPath, known_movie_id
 from reelrank.service.schemas import BODY_ERROR_RESPONSES, ERROR_RESPONSES, MAX_ID, MAX_IMPORT
 from reelrank.store.store import RatingStore, StoredRating
@@ -59,7 +60,7 @@ ratings = APIRouter(tags=["ratings"], responses=WRITE_RESPONSES)
 def put_rating(
     model: Model,
     store: Store,
-    _: Operator,
+    _: Writer,
     user_id: WrittenUserId,
     movie_id: MovieIdPath,
     body: schemas.RatingWrite,
@@ -73,7 +74,7 @@ def put_rating(
 
 @ratings.delete("/users/{user_id}/ratings/{movie_id}", status_code=204)
 def delete_rating(
-    model: Model, store: Store, _: Operator, user_id: WrittenUserId, movie_id: MovieIdPath
+    model: Model, store: Store, _: Writer, user_id: WrittenUserId, movie_id: MovieIdPath
 ) -> Response:
     """Remove a user's stored rating of a movie (the data set's own ratings stay)."""
     movie_id = known_movie_id(model, movie_id)

@@ -21,7 +21,7 @@ from reelrank.recommender.lists import ListOrder
 from reelrank.recommender.lists import Recommendation as RecommenderItem
 from reelrank.recommender.recommender import Recommender
 from reelrank.service import schemas
-from reelrank.service.auth import is_operator
+from reelrank.service.auth import may_read
 from reelrank.service.schemas import (
     BODY_ERROR_RESPONSES,
     DEFAULT_K,
@@ -130,8 +130,8 @@ async def user_ratings(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
 ) -> schemas.UserRatings:
     """The movies a user rated, best rated first: the training data's (public), and with the
-    operator's key also the store's, each marked by its `source` (a stored rating of a movie
-    replaces the data set's)."""
+    operator's key (or to the profile's own visitor) also the store's, each marked by its
+    `source` (a stored rating of a movie replaces the data set's)."""
     history = await user_history(request, model, user_id)
     if history is None:
         rated = [(m, t, r, "dataset") for m, t, r in model.rated_movies(user_id)]
@@ -175,9 +175,10 @@ async def user_recommendations(
     order: Annotated[ListOrder, Query(description=ORDER_HELP)] = "relevance",
 ) -> schemas.UserRecommendations:
     """The top k movies for a user; already-rated ones are left out by default. Each names the
-    movie the user liked that did most to bring it (`because_title`). With the operator's key,
-    a user with stored ratings gets a list computed now from their whole history (the data
-    set's ratings and the store's), and a new user of the store one from theirs."""
+    movie the user liked that did most to bring it (`because_title`). With the operator's key
+    (or as the page visitor whose profile it is), a user with stored ratings gets a list
+    computed now from their whole history (the data set's ratings and the store's), and a new
+    user of the store one from theirs."""
     only = ListFilter(tuple(genre or ()), year_from, year_to)
     history = None if include_seen else await user_history(request, model, user_id)
     note: str | None = None
@@ -232,11 +233,12 @@ async def score_movies(model: Model, body: schemas.ScoreRequest) -> schemas.Scor
 async def user_history(
     request: Request, model: Recommender, user_id: str
 ) -> dict[str, tuple[float, str]] | None:
-    """With the operator's key and stored ratings of `user_id`: their whole history, movie id ->
+    """With the operator's key (or the cookie of `user_id`'s own profile) and stored ratings of
+    `user_id`: their whole history, movie id ->
     (rating, source), the data set's first and then the store's, oldest first (a stored rating
     replaces the data set's). None otherwise: the caller serves what it always has."""
     store = request.app.state.store
-    if store is None or not is_operator(request) or not storable_id(user_id):
+    if store is None or not storable_id(user_id) or not may_read(request, user_id):
         return None
     stored = await run_in_threadpool(store.ratings_of, user_id)  # the loop never waits on I/O
     if not stored:
