@@ -94,6 +94,12 @@ class Recommender:
         # How often each movie was rated in training, for users with too little history.
         counts = np.bincount(seen.movie_idx, minlength=catalog.movies.size)
         self._log_popularity = np.log1p(counts).astype(np.float64)
+        # (lowest, highest) training rating: the scale people rate on, read by every write the
+        # service checks, so found once here rather than over all ratings per request.
+        ratings = seen.rating
+        self.rating_scale = (
+            (float(ratings.min()), float(ratings.max())) if len(ratings) else (1.0, 5.0)
+        )
         if rater is not None:
             # A "typical user" for people not in the data: the mean of the known users' vectors.
             self._typical_user = rater.typical_user()
@@ -369,13 +375,6 @@ class Recommender:
             liked, k_all, only=only, order=order, also_exclude=movies
         )
         return self._as_recommendations(lists, 0, skip=offset, liked=liked)
-
-    @property
-    def rating_scale(self) -> tuple[float, float]:
-        """(lowest, highest) rating of the training data: the scale people rate on."""
-        if not len(self.seen.rating):
-            return (1.0, 5.0)
-        return float(self.seen.rating.min()), float(self.seen.rating.max())
 
     @torch.no_grad()
     def recommend_for_history(
