@@ -78,8 +78,16 @@ def _train(args: list[str], out: Path, processes: int) -> dict[str, Any]:
     command = [str(TORCHRUN), "--standalone", "--nproc-per-node", str(processes)]
     command += ["-m", "reelrank", *args, "--out", str(out), "--json"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=ENV)
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode == 0, _why(done.stderr)
     return dict(json.loads(done.stdout))  # one JSON object: only rank 0 reports
+
+
+def _why(stderr: str) -> str:
+    """The lines that say why a run failed: the first process to fail is often rank 0, whose
+    message is far above the other ranks' tracebacks and torchrun's summary."""
+    telling = ("terminate", "[rank0]", "Error", "error", "Exception", "abort")
+    lines = [line for line in stderr.splitlines() if any(word in line for word in telling)]
+    return "\n".join(lines[:60]) + "\n...\n" + stderr[-2000:]
 
 
 @pytest.mark.skipif(not TORCHRUN.exists(), reason="torchrun is not beside this python")

@@ -69,9 +69,9 @@ def user_errors() -> Iterator[None]:
         ) as log:
             traceback.print_exc(file=log)
         stderr().print(
-            f"[bold red]error:[/] unexpected {type(error).__name__}: {error}. This is a bug in "
-            f"reelrank, not a problem with your input; the full traceback is in {log.name}. "
-            "Please report it with that file.",
+            f"[bold red]error:[/] unexpected {type(error).__name__}: {escape(str(error))}. "
+            "This is a bug in reelrank, not a problem with your input; the full traceback is "
+            f"in {log.name}. Please report it with that file.",
             soft_wrap=True,
         )
         raise typer.Exit(code=BUG_EXIT_CODE) from None
