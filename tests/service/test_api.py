@@ -50,6 +50,7 @@ def test_health_says_what_is_loaded(client: TestClient, two_stage: Recommender) 
         "users": len(two_stage.catalog.users),
         "movies": len(two_stage.catalog.movies),
         "genres": list(GENRES[1:]),
+        "store": False,  # this app keeps no ratings
     }
 
 
@@ -58,6 +59,7 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
     assert set(schema["paths"]) == {
         "/health",
         "/movies",
+        "/movies/to-rate",
         "/movies/{movie_id}",
         "/movies/{movie_id}/similar",
         "/users",
@@ -385,6 +387,8 @@ def test_recommendations_default_k(client: TestClient) -> None:
     ("payload", "where"),
     [
         ({"liked": []}, "body field liked"),
+        ({"liked": [11], "ratings": [{"movie": 12, "rating": 4}]}, "send either liked movies"),
+        ({"ratings": [{"movie": 12}]}, "body field ratings[0].rating"),
         ({"liked": ["11"] * (MAX_LIST + 1)}, "body field liked"),
         ({"liked": [""]}, "body field liked[0]"),
         ({"liked": ["11"], "k": 0}, "body field k"),
@@ -392,7 +396,7 @@ def test_recommendations_default_k(client: TestClient) -> None:
         ({"liked": ["11"], "extra": 1}, "body field extra"),
         ({"liked": "11"}, "body field liked"),
         ({"liked": [None]}, "body field liked[0]"),
-        ({}, "body field liked"),
+        ({}, "send either liked movies"),
         ({"liked": ["11"], "order": "best"}, "body field order"),
     ],
 )

@@ -24,7 +24,7 @@ import torch
 from reelrank.artifacts import parts as artifacts
 from reelrank.artifacts.parts import RecommenderParts
 from reelrank.config import ExperimentConfig
-from reelrank.data.catalog.catalog import Catalog, ListFilter
+from reelrank.data.catalog.catalog import Catalog, ListFilter, MovieInfo
 from reelrank.data.encoding.encoded import UserRatings
 from reelrank.errors import ReelrankError
 from reelrank.index import BruteForceIndex, Index
@@ -43,6 +43,7 @@ from reelrank.recommender.lists import (
     most_popular,
     recommendations,
     top_by_score,
+    varied_popular,
 )
 
 # Largest users x movies score table a Recommender keeps in memory (float32: 100 MB); the same
@@ -375,6 +376,21 @@ class Recommender:
             liked, k_all, only=only, order=order, also_exclude=movies
         )
         return self._as_recommendations(lists, 0, skip=offset, liked=liked)
+
+    def check_rating(self, rating: float) -> None:
+        """Refuse a rating off the scale the training ratings were given on."""
+        low, high = self.rating_scale
+        if not low <= rating <= high:
+            raise ReelrankError(f"a rating must lie in {low:g}..{high:g}, got {rating:g}")
+
+    def movies_to_rate(self, k: int = 12, *, exclude: Sequence[str] = ()) -> list[MovieInfo]:
+        """Movies to offer someone who has rated little, so the next list can be personal: ones
+        many people rated (so most have seen them), of varied genres (so each rating tells
+        something new); `exclude` (MovieLens ids or titles) are left out, e.g. those rated."""
+        check_k(k)
+        left_out = np.array([self.catalog.resolve_movie(m) for m in exclude], dtype=np.int64)
+        picked = varied_popular(self._log_popularity, self.catalog.table.genres, k, left_out)
+        return [self.catalog.info(int(movie)) for movie in picked]
 
     @torch.no_grad()
     def recommend_for_history(

@@ -216,7 +216,7 @@ def field_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
     merged: dict[tuple[str | int, ...], list[str]] = {}
     for e in errors:
         loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and _UNION_BRANCH.match(p)))
-        message = _PLAIN_MESSAGES.get(e["msg"], e["msg"])
+        message = _PLAIN_MESSAGES.get(e["msg"], e["msg"]).removeprefix("Value error, ")
         if message not in merged.setdefault(loc, []):
             merged[loc].append(message)
     return [{"loc": list(loc), "msg": either(msgs)} for loc, msgs in merged.items()]

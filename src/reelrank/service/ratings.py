@@ -16,7 +16,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
 
-from reelrank.errors import ReelrankError
 from reelrank.recommender.recommender import Recommender
 from reelrank.service import schemas
 from reelrank.service.auth import Operator, Writer
@@ -67,7 +66,7 @@ def put_rating(
 ) -> schemas.StoredRating:
     """Record a user's rating of a movie (replacing an earlier one); answered once committed."""
     movie_id = known_movie_id(model, movie_id)
-    check_scale(model, body.rating)
+    model.check_rating(body.rating)
     stored = store.put(user_id, movie_id, body.rating, body.timestamp)
     return to_schema(model, stored)
 
@@ -99,17 +98,11 @@ def import_ratings(
     stamp = int(time.time())  # one time for every row given none
     rows = []
     for row in body.ratings:
-        check_scale(model, row.rating)
+        model.check_rating(row.rating)
         movie_id = known_movie_id(model, row.movie_id)
         when = stamp if row.timestamp is None else row.timestamp
         rows.append(StoredRating(row.user_id, movie_id, row.rating, when))
     return schemas.Imported(imported=store.put_many(rows))
-
-
-def check_scale(model: Recommender, rating: float) -> None:
-    low, high = model.rating_scale
-    if not low <= rating <= high:
-        raise ReelrankError(f"a rating must lie in {low:g}..{high:g}, got {rating:g}")
 
 
 def to_schema(model: Recommender, row: StoredRating) -> schemas.StoredRating:

@@ -17,11 +17,13 @@ from starlette.concurrency import run_in_threadpool
 
 from reelrank.data.catalog.catalog import ListFilter
 from reelrank.errors import UnknownIdError
+from reelrank.recommender.explanations import liked_mask
 from reelrank.recommender.lists import ListOrder
 from reelrank.recommender.lists import Recommendation as RecommenderItem
 from reelrank.recommender.recommender import Recommender
 from reelrank.service import schemas
 from reelrank.service.auth import may_read
+from reelrank.service.profile import cookie_user
 from reelrank.service.schemas import (
     BODY_ERROR_RESPONSES,
     DEFAULT_K,
@@ -65,9 +67,10 @@ score = APIRouter(tags=["score"], responses=ERROR_RESPONSES)
 
 
 @health.get("/health")
-async def get_health(model: Model) -> schemas.Health:
-    """Liveness and what model is loaded."""
+async def get_health(request: Request, model: Model) -> schemas.Health:
+    """Liveness, what model is loaded, and whether ratings people write are kept."""
     return schemas.Health(
+        store=request.app.state.store is not None,
         preset=model.config.preset,
         two_stage=model.two_stage,
         retrieval=model.retrieval is not None,
@@ -88,6 +91,24 @@ async def search_movies(
     """Title search, forgiving like the CLI ("usual suspects" finds "Usual Suspects, The")."""
     found = model.catalog.search_movies(query, limit=limit)
     return schemas.MovieSearch(query=query, movies=[schemas.Movie(**m.to_dict()) for m in found])
+
+
+@movies.get("/to-rate")
+async def movies_to_rate(
+    request: Request,
+    model: Model,
+    k: Annotated[int, Query(ge=1, le=MAX_SEARCH, description="How many movies.")] = 12,
+) -> schemas.MoviesToRate:
+    """Movies to offer a new visitor to rate, so their list can become personal: ones many
+    people rated, of varied genres. The page's visitor (by their profile cookie) is not offered
+    the movies they already rated."""
+    user_id = cookie_user(request) if request.app.state.store is not None else None
+    rated: list[str] = []
+    if user_id is not None:
+        stored = await run_in_threadpool(request.app.state.store.ratings_of, user_id)
+        rated = [row.movie_id for row in stored if row.movie_id in model.catalog.id_to_title]
+    found = model.movies_to_rate(k, exclude=rated)
+    return schemas.MoviesToRate(movies=[schemas.Movie(**m.to_dict()) for m in found])
 
 
 @movies.get("/{movie_id}")
@@ -207,12 +228,28 @@ async def user_recommendations(
 async def recommend_for_liked(
     model: Model, body: schemas.LikedRequest
 ) -> schemas.LikedRecommendations:
-    """Recommendations for someone not in the data, from titles or ids of movies they liked. Each
+    """Recommendations for someone not in the data, from titles or ids of movies they liked
+    (or rated: then every rated movie is left out, and only the well-rated ones are liked). Each
     names the liked movie that did most to bring it (`because_title`)."""
-    liked = [str(ref) for ref in body.liked]
-    resolved = [schemas.Movie(**model.catalog.movie_info(ref).to_dict()) for ref in liked]
     only = ListFilter(tuple(body.genres), body.year_from, body.year_to)
-    recs = model.recommend_for_liked(liked, body.k, offset=body.offset, only=only, order=body.order)
+    if body.ratings:
+        rows = np.array([model.catalog.resolve_movie(str(r.movie)) for r in body.ratings])
+        stars = np.array([r.rating for r in body.ratings], dtype=np.float64)
+        for rating in stars:
+            model.check_rating(float(rating))
+        recs = model.recommend_for_ratings(
+            rows, stars, body.k, offset=body.offset, only=only, order=body.order
+        )
+        liked = [
+            model.catalog.movie_id(int(row)) for row in rows[liked_mask(stars, model.rating_scale)]
+        ]
+    else:
+        liked = [str(ref) for ref in body.liked]
+    resolved = [schemas.Movie(**model.catalog.movie_info(ref).to_dict()) for ref in liked]
+    if not body.ratings:
+        recs = model.recommend_for_liked(
+            liked, body.k, offset=body.offset, only=only, order=body.order
+        )
     return schemas.LikedRecommendations(
         liked=resolved,
         k=body.k,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from reelrank.recommender.lists import ListOrder
 from reelrank.types import GENRES
@@ -62,14 +62,36 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class RatedRef(_Request):
+    movie: MovieRef = Field(description="A title or MovieLens movie id.")
+    rating: float = Field(ge=0, le=100, description="The rating given, on the model's scale.")
+
+
 class LikedRequest(_Request):
-    """Recommendations for someone who is not in the data, from movies they liked."""
+    """Recommendations for someone who is not in the data, from movies they liked, or from
+    movies they rated (each rated one is left out; only those rated well are liked)."""
+
+    # Exactly one of `liked` and `ratings`, as the schema says (oneOf) and `one_history` checks.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"oneOf": [{"required": ["liked"]}, {"required": ["ratings"]}]},
+    )
 
     liked: list[MovieRef] = Field(
+        default_factory=list,
         min_length=1,
         max_length=MAX_LIST,
         description=f"Titles or MovieLens movie ids of liked movies (1..{MAX_LIST}).",
         examples=[["Star Wars (1977)", "usual suspects", 50]],
+    )
+    ratings: list[RatedRef] = Field(
+        default_factory=list,
+        min_length=1,
+        max_length=MAX_LIST,
+        description=f"Instead of `liked`: rated movies (1..{MAX_LIST}), as a page that keeps "
+        "ratings in the browser sends them. Those rated 4 or more are liked (none such: those at "
+        "the highest rating given, if above the scale's middle); a low rating is not a like.",
+        examples=[[{"movie": 50, "rating": 5}, {"movie": "Liar Liar (1997)", "rating": 1}]],
     )
     k: K = DEFAULT_K
     offset: Offset = 0
@@ -83,6 +105,12 @@ class LikedRequest(_Request):
         description=ORDER_HELP + " Here the predicted rating is a typical user's: the rating "
         "model has no row for someone not in the data.",
     )
+
+    @model_validator(mode="after")
+    def one_history(self) -> LikedRequest:
+        if bool(self.liked) == bool(self.ratings):
+            raise ValueError("send either liked movies (`liked`) or rated ones (`ratings`)")
+        return self
 
 
 class ScoreRequest(_Request):
@@ -108,6 +136,11 @@ class Health(BaseModel):
     users: int
     movies: int
     genres: list[str] = Field(description="The genres a list can be narrowed to.")
+    store: bool = Field(
+        False,
+        description="Whether the server keeps the ratings people write (the write API and the "
+        "page's profile need it).",
+    )
 
 
 class Movie(BaseModel):
@@ -167,6 +200,12 @@ class LikedRecommendations(BaseModel):
     offset: int
     order: ListOrder = Field(description="How the list is ordered (see the request's `order`).")
     recommendations: list[Recommendation]
+
+
+class MoviesToRate(BaseModel):
+    movies: list[Movie] = Field(
+        description="Movies many people rated, of varied genres, most popular first."
+    )
 
 
 class SimilarMovies(BaseModel):
