@@ -7,6 +7,7 @@ installed (CI's `.ci/run` installs Debian's `chromium`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -14,14 +15,16 @@ import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from reelrank.data.catalog.catalog import ListFilter
 from reelrank.recommender.recommender import Recommender
 from reelrank.service import create_app
+from reelrank.store import RatingStore
 
 CHROMIUM = os.environ.get("REELRANK_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -43,13 +46,13 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="module")
-def base_url(two_stage: Recommender) -> Iterator[str]:
-    """A real uvicorn server on 127.0.0.1 (a free port) in a thread, stopped afterwards."""
+@contextlib.contextmanager
+def serving(app: object) -> Iterator[str]:
+    """A real uvicorn server for `app` on 127.0.0.1 (a free port) in a thread, stopped after."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))  # bound here, so no other process can take the port meanwhile
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(two_stage), log_level="warning", access_log=False)
+    config = uvicorn.Config(app, log_level="warning", access_log=False)  # type: ignore[arg-type]
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -66,36 +69,66 @@ def base_url(two_stage: Recommender) -> Iterator[str]:
         sock.close()
 
 
+@pytest.fixture(scope="module")
+def base_url(two_stage: Recommender) -> Iterator[str]:
+    """The page of a server that keeps no ratings (a bare `create_app`)."""
+    with serving(create_app(two_stage)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def served_store(
+    two_stage: Recommender, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, RatingStore]]:
+    """The page of a server with a rating store, as `reelrank serve` runs it."""
+    location = tmp_path_factory.mktemp("store") / "store.sqlite3"
+    with RatingStore(location) as store, serving(create_app(two_stage, store=store)) as url:
+        yield url, store
+
+
 @pytest.fixture
-def page(base_url: str) -> Iterator[Page]:
-    """A fresh browser page that records console errors and any request to another origin."""
+def browser() -> Iterator[Browser]:
+    """Chromium; every page opened in it records console errors, 5xx answers and any request
+    to another origin, and the test fails on any."""
+    problems: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        problems: list[str] = []
-        page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-        page.on("console", lambda message: console_problem(message.type, message.text, problems))
-        page.on(
-            "response",
-            lambda response: (
-                problems.append(f"{response.status} from {response.url}")
-                if response.status >= 500
-                else None
-            ),
-        )
-        page.on(
-            "request",
-            lambda request: (
-                None
-                if request.url.startswith((base_url, "data:"))
-                else problems.append(f"external request: {request.url}")
-            ),
-        )
-        yield page
-        context.close()
+        browser.problems = problems  # type: ignore[attr-defined]
+        yield browser
         browser.close()
-        assert not problems, "\n".join(problems)
+    assert not problems, "\n".join(problems)
+
+
+def open_page(browser: Browser, **context_options: Any) -> Page:
+    """A page in a new browser context (its own cookies and storage), watched as `browser`
+    says."""
+    problems: list[str] = browser.problems  # type: ignore[attr-defined]
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, **context_options)
+    page = context.new_page()
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("console", lambda message: console_problem(message.type, message.text, problems))
+    page.on(
+        "response",
+        lambda response: (
+            problems.append(f"{response.status} from {response.url}")
+            if response.status >= 500
+            else None
+        ),
+    )
+    page.on(
+        "request",
+        lambda request: (
+            None
+            if request.url.startswith(("http://127.0.0.1:", "data:"))
+            else problems.append(f"external request: {request.url}")
+        ),
+    )
+    return page
+
+
+@pytest.fixture
+def page(browser: Browser) -> Page:
+    return open_page(browser)
 
 
 def console_problem(kind: str, text: str, problems: list[str]) -> None:
@@ -110,7 +143,7 @@ def name_of(model: Recommender, movie_id: str) -> str:
     return model.catalog.id_to_title[movie_id].rsplit(" (", 1)[0].lower()
 
 
-def test_like_a_searched_movie_and_get_recommendations(
+def test_rate_a_searched_movie_and_get_recommendations(
     page: Page, base_url: str, two_stage: Recommender, tmp_path: Path
 ) -> None:
     first = two_stage.catalog.id_to_title["11"]
@@ -119,11 +152,17 @@ def test_like_a_searched_movie_and_get_recommendations(
     expect(page.locator("#model-info")).to_contain_text("two-stage")
     expect(page.locator("#for-you-empty")).to_be_visible()
 
-    # Search a title and like it: recommendations appear.
+    # A first visit offers popular movies to rate, not an empty screen.
+    expect(page.locator("#to-rate > li")).to_have_count(12)
+    expect(page.locator("#ratings-kept")).to_contain_text("stay in this browser")  # no store
+    # Search a title and give it 5 stars: recommendations appear.
     page.get_by_label("Movie title").fill(name_of(two_stage, "11"))
-    page.get_by_role("button", name=f"Like {first}").click()
-    expect(page.locator("#liked")).to_contain_text(first)
-    expect(page.locator("#liked-count")).to_have_text("(1)")
+    page.locator("#results").get_by_role("button", name=f"Rate {first} 5 stars").click()
+    expect(page.locator("#my-ratings")).to_contain_text(first)
+    expect(page.locator("#rated-count")).to_have_text("(1)")
+    expect(
+        page.locator("#results").get_by_role("button", name=f"Rate {first} 5 stars")
+    ).to_have_attribute("aria-pressed", "true")
     recs = page.locator("#for-you > li")
     expect(recs).to_have_count(10)
     first_rec = two_stage.recommend_for_liked([first], 1)[0]
@@ -142,10 +181,10 @@ def test_like_a_searched_movie_and_get_recommendations(
     shown_genres = ", ".join(g for g in first_rec.genres if g != "unknown")
     expect(recs.first.locator(".genres")).to_have_text(shown_genres)
     expect(recs.first.locator(".title")).to_contain_text(f"({first_rec.year})")
-    # One liked movie: it is why every recommendation is there.
+    # One liked (well-rated) movie: it is why every recommendation is there.
     expect(recs.locator(".because")).to_have_text([f"because you liked {first}"] * 10)
     shown = page.locator("#for-you > li > .title").all_text_contents()
-    assert len(shown) == 10 and first not in shown  # liked movies are left out
+    assert len(shown) == 10 and first not in shown  # rated movies are left out
 
     # The order control re-asks the server: highest predicted rating first, then best match.
     relevance = [r.movie_title for r in two_stage.recommend_for_liked([first], 10)]
@@ -191,7 +230,7 @@ def test_like_a_searched_movie_and_get_recommendations(
     expect(similar_item.locator(".retrieval-score")).to_be_visible()
     page.get_by_label("Show scores").uncheck()
 
-    # Keyboard only: type, Enter searches, Enter again likes the top match.
+    # Keyboard only: type, Enter searches, Enter again moves to the top match's stars.
     search = page.get_by_label("Movie title")
     search.fill(name_of(two_stage, "12"))
     search.press("Enter")
@@ -199,24 +238,30 @@ def test_like_a_searched_movie_and_get_recommendations(
     expect(page.locator("#results")).to_have_attribute("data-query", name_of(two_stage, "12"))
     expect(page.locator("#results")).to_contain_text(second)
     search.press("Enter")
-    expect(page.locator("#liked-count")).to_have_text("(2)")
-    expect(page.locator("#liked")).to_contain_text(second)
+    expect(page.locator("#results button.star").first).to_be_focused()
+    for _ in range(3):
+        page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # the fourth star
+    expect(page.locator("#rated-count")).to_have_text("(2)")
+    expect(page.locator("#my-ratings")).to_contain_text(second)
+    mine = page.locator("#my-ratings").get_by_role("button", name=f"Rate {second} 4 stars")
+    expect(mine).to_have_attribute("aria-pressed", "true")
     # Let the list refresh for the new liked set before clicking into it.
     expect(page.locator("#for-you-region")).to_have_attribute("aria-busy", "false")
     shown = page.locator("#for-you > li > .title").all_text_contents()
     assert len(shown) == 10 and second not in shown
     recs.nth(1).get_by_role("button", name="Movies similar to").click()
     expect(recs.nth(1).locator(".similar > li.item")).to_have_count(5)
-    page.screenshot(path=str(tmp_path / "liked.png"), full_page=True)
+    page.screenshot(path=str(tmp_path / "rated.png"), full_page=True)
 
-    # Removing a liked movie updates the list; the liked list survives a reload.
-    page.get_by_role("button", name=f"Remove {first}").click()
-    expect(page.locator("#liked-count")).to_have_text("(1)")
+    # Un-rating a movie updates the list; the ratings survive a reload (in this browser).
+    page.locator("#my-ratings").get_by_role("button", name=f"Un-rate {first}").click()
+    expect(page.locator("#rated-count")).to_have_text("(1)")
     page.reload()
-    expect(page.locator("#liked")).to_contain_text(second)
+    expect(page.locator("#my-ratings")).to_contain_text(second)
     expect(page.locator("#for-you > li")).to_have_count(10)
 
-    assert (tmp_path / "liked.png").stat().st_size > 10_000
+    assert (tmp_path / "rated.png").stat().st_size > 10_000
 
 
 def test_existing_user_mode_shows_ratings_beside_recommendations(
@@ -225,7 +270,7 @@ def test_existing_user_mode_shows_ratings_beside_recommendations(
     page.goto(base_url)
     page.get_by_label("An existing user").check()
     expect(page.locator("#user-mode")).to_be_visible()
-    expect(page.locator("#liked-mode")).to_be_hidden()
+    expect(page.locator("#rating-mode")).to_be_hidden()
     user_id = page.get_by_label("User id")
     user_id.fill("1")
     user_id.press("Enter")
@@ -275,3 +320,65 @@ def test_the_api_docs_render_offline_and_head_is_answered(page: Page, base_url: 
         with urllib.request.urlopen(request, timeout=10) as response:
             assert response.status == 200 and response.read() == b""
             assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_ratings_kept_on_the_server_follow_the_profile(
+    browser: Browser, served_store: tuple[str, RatingStore], two_stage: Recommender
+) -> None:
+    url, store = served_store
+    page = open_page(browser)
+    page.goto(url)
+    expect(page.locator("#ratings-kept")).to_contain_text("Kept on this server")
+    # A first visit offers popular movies of varied genres to rate.
+    to_rate = page.locator("#to-rate > li")
+    expect(to_rate).to_have_count(12)
+    offered = [m.movie_title for m in two_stage.movies_to_rate(12)]
+    expect(to_rate.locator(".title")).to_have_text(offered)
+    loved, disliked = offered[0], offered[1]
+
+    # Stars from the first-visit list: the list comes from the server's store.
+    page.locator("#to-rate").get_by_role("button", name=f"Rate {loved} 5 stars").click()
+    expect(page.locator("#rated-count")).to_have_text("(1)")
+    recs = page.locator("#for-you > li")
+    expect(recs).to_have_count(10)
+    expect(recs.locator(".because")).to_have_text([f"because you liked {loved}"] * 10)
+    me = page.evaluate("fetch('/me').then((r) => r.json())")["user_id"]
+    assert [(r.movie_id, r.rating) for r in store.ratings_of(me)] == [
+        (two_stage.catalog.movie_info(loved).movie_id, 5.0)
+    ]
+    # A low rating is kept, left out of the list, and not a like.
+    page.locator("#to-rate").get_by_role("button", name=f"Rate {disliked} 1 star").click()
+    expect(page.locator("#rated-count")).to_have_text("(2)")
+    expect(page.locator("#for-you-region")).to_have_attribute("aria-busy", "false")
+    expect(recs.locator(".because")).to_have_text([f"because you liked {loved}"] * 10)
+    served = recs.locator(".title").all_text_contents()
+    assert loved not in served and disliked not in served
+    assert len(store.ratings_of(me)) == 2
+
+    # A reload, and another browser holding the same profile, show the same ratings and list.
+    page.reload()
+    expect(page.locator("#rated-count")).to_have_text("(2)")
+    expect(recs.locator(".title")).to_have_text(served)
+    cookies = page.context.cookies()
+    assert [c["name"] for c in cookies] == ["reelrank_profile"] and cookies[0]["httpOnly"]
+    other = open_page(browser)
+    other.context.add_cookies(cookies)  # type: ignore[arg-type]
+    other.goto(url)
+    expect(other.locator("#rated-count")).to_have_text("(2)")
+    expect(other.locator("#for-you > li .title")).to_have_text(served)
+    # A browser without it is another visitor: nothing rated, and nothing of the first one's.
+    stranger = open_page(browser)
+    stranger.goto(url)
+    expect(stranger.locator("#to-rate > li")).to_have_count(12)
+    expect(stranger.locator("#rated-count")).to_have_text("(0)")
+    expect(stranger.locator("#for-you > li")).to_have_count(0)
+
+    # Un-rating the loved movie leaves nothing liked: the most popular movies, and it says so.
+    page.locator("#my-ratings").get_by_role("button", name=f"Un-rate {loved}").click()
+    expect(page.locator("#rated-count")).to_have_text("(1)")
+    expect(page.locator("#for-you-note")).to_contain_text("most popular")
+    expect(recs.locator(".because")).to_have_count(0)
+    assert disliked not in recs.locator(".title").all_text_contents()
+    assert [r.rating for r in store.ratings_of(me)] == [1.0]
+    other.reload()
+    expect(other.locator("#rated-count")).to_have_text("(1)")

@@ -207,6 +207,8 @@ async def user_recommendations(
         movies = np.array([model.catalog.resolve_movie(m) for m in history], dtype=np.int64)
         stars = np.array([r for r, _ in history.values()], dtype=np.float64)
         recs = model.recommend_for_ratings(movies, stars, k, offset=offset, only=only, order=order)
+        if model.retrieval is not None and not liked_mask(stars, model.rating_scale).any():
+            note = "nothing rated 4 stars or more yet: these are the most popular movies"
     else:
         recs = model.recommend(
             user_id, k, include_seen=include_seen, offset=offset, only=only, order=order
@@ -271,15 +273,18 @@ async def user_history(
     request: Request, model: Recommender, user_id: str
 ) -> dict[str, tuple[float, str]] | None:
     """With the operator's key (or the cookie of `user_id`'s own profile) and stored ratings of
-    `user_id`: their whole history, movie id ->
-    (rating, source), the data set's first and then the store's, oldest first (a stored rating
-    replaces the data set's). None otherwise: the caller serves what it always has."""
+    `user_id`: their whole history, movie id -> (rating, source), the data set's first and then
+    the store's, oldest first (a stored rating replaces the data set's); for the visitor's own
+    profile before its first rating, an empty one. None otherwise: the caller serves what it
+    always has."""
     store = request.app.state.store
     if store is None or not storable_id(user_id) or not may_read(request, user_id):
         return None
     stored = await run_in_threadpool(store.ratings_of, user_id)  # the loop never waits on I/O
     if not stored:
-        return None
+        # The visitor's own new profile has an empty history, not an unknown user's 404.
+        own_new_profile = user_id not in model.catalog.users and cookie_user(request) == user_id
+        return {} if own_new_profile else None
     history: dict[str, tuple[float, str]] = {}
     if user_id in model.catalog.users:
         user = model.catalog.user_index(user_id)

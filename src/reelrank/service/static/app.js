@@ -4,8 +4,9 @@
 const K = 10; // recommendations shown
 const SIMILAR_K = 5;
 const SEARCH_LIMIT = 8;
-const MAX_LIKED = 50; // the API's cap on a liked list
-const STORE = "reelrank.liked";
+const MAX_SENT = 50; // the API's cap on the ratings one request may carry
+const TO_RATE = 12; // movies offered to a first visitor
+const STORE = "reelrank.ratings";
 
 const $ = (id) => document.getElementById(id);
 
@@ -100,12 +101,12 @@ function becauseMeta(rec) {
 
 let similarCount = 0;
 
-// One recommended (or similar) movie: title, scores, and buttons to like it or show similar ones.
-function recItem(rec, { kind = "rec", canLike = false } = {}) {
+// One recommended (or similar) movie: title, scores, stars to rate it, and similar movies.
+function recItem(rec, { kind = "rec", canRate = false } = {}) {
   const actions = el("div", { class: "actions" });
   const item = el("li", { class: "item" }, el("span", { class: "title" }, rec.movie_title),
     movieMeta(rec), becauseMeta(rec), scoreMeta(rec), actions);
-  if (canLike) actions.append(likeButton(rec));
+  if (canRate) actions.append(starsControl(rec));
   if (kind !== "similar") {
     const panelId = `similar-${++similarCount}`;
     const toggle = el("button", {
@@ -115,14 +116,14 @@ function recItem(rec, { kind = "rec", canLike = false } = {}) {
     });
     const panel = el("ul", { class: "list similar", id: panelId, hidden: true,
       "aria-label": `Similar to ${rec.movie_title}` });
-    toggle.addEventListener("click", () => toggleSimilar(rec, toggle, panel, canLike));
+    toggle.addEventListener("click", () => toggleSimilar(rec, toggle, panel, canRate));
     actions.append(toggle);
     item.append(panel);
   }
   return item;
 }
 
-async function toggleSimilar(rec, toggle, panel, canLike) {
+async function toggleSimilar(rec, toggle, panel, canRate) {
   const open = toggle.getAttribute("aria-expanded") === "true";
   toggle.setAttribute("aria-expanded", String(!open));
   panel.hidden = open;
@@ -130,98 +131,173 @@ async function toggleSimilar(rec, toggle, panel, canLike) {
   panel.append(el("li", { class: "meta" }, "Loading similar movies…"));
   try {
     const data = await api(`/movies/${encodeURIComponent(rec.movie_id)}/similar?k=${SIMILAR_K}`);
-    panel.replaceChildren(...data.similar.map((s) => recItem(s, { kind: "similar", canLike })));
+    panel.replaceChildren(...data.similar.map((s) => recItem(s, { kind: "similar", canRate })));
   } catch (error) {
     panel.replaceChildren(el("li", { class: "meta" }, error.message));
   }
 }
 
-// -- mode 1: movies I liked ------------------------------------------------------------------
+// -- where the visitor's ratings live ----------------------------------------------------------
 
-let liked = loadLiked(); // [{movie_id, movie_title}]
+// With a rating store on the server (the usual case), the visitor's ratings are kept there under
+// an anonymous profile (a signed, HttpOnly cookie the server sets): they survive a reload and
+// reach the list on the next request. A server without a store keeps nothing: then they stay
+// in this browser and the list is asked for from them.
+const serverRatings = {
+  me: null,
+  path(movieId = "") {
+    const base = `/users/${encodeURIComponent(this.me)}/ratings`;
+    return movieId ? `${base}/${encodeURIComponent(movieId)}` : base;
+  },
+  async load() {
+    this.me = (await api("/me", { method: "POST" })).user_id;
+    const data = await api(`${this.path()}?limit=1000`);
+    return data.ratings.filter((r) => r.source === "store")
+      .map(({ movie_id, movie_title, rating }) => ({ movie_id, movie_title, rating }));
+  },
+  set(movie, rating) {
+    return api(this.path(movie.movie_id), { method: "PUT", body: { rating } });
+  },
+  remove(movie) {
+    return api(this.path(movie.movie_id), { method: "DELETE" });
+  },
+  recommend(request, filter, offset) {
+    const params = new URLSearchParams({ k: String(K), offset: String(offset), order: filter.order });
+    filter.genres.forEach((g) => params.append("genre", g));
+    if (filter.year_from) params.set("year_from", String(filter.year_from));
+    if (filter.year_to) params.set("year_to", String(filter.year_to));
+    return request(`/users/${encodeURIComponent(this.me)}/recommendations?${params}`);
+  },
+};
+
+const browserRatings = {
+  async load() {
+    try {
+      const stored = JSON.parse(localStorage.getItem(STORE) || "[]");
+      return Array.isArray(stored)
+        ? stored.filter((m) => m && m.movie_id && m.movie_title && Number.isFinite(m.rating)) : [];
+    } catch {
+      return [];
+    }
+  },
+  save() {
+    try {
+      localStorage.setItem(STORE, JSON.stringify([...rated.values()]));
+    } catch {
+      // Private browsing can refuse storage; the ratings still work for this visit.
+    }
+  },
+  async set() { this.save(); },
+  async remove() { this.save(); },
+  recommend(request, filter, offset) {
+    const ratings = [...rated.values()].slice(-MAX_SENT)
+      .map((m) => ({ movie: Number(m.movie_id) || m.movie_title, rating: m.rating }));
+    return request("/recommendations", { method: "POST", body: { ratings, k: K, offset, ...filter } });
+  },
+};
+
+let ratingsHome = browserRatings; // serverRatings once /health says the server keeps ratings
+
+// -- mode 1: movies I rated ------------------------------------------------------------------
+
+const rated = new Map(); // movie_id -> {movie_id, movie_title, rating}, in the order rated
 let results = []; // the search results on screen
 let resultsQuery = null; // the query they answer
 const searchRequest = latest();
-const likedRequest = latest();
+const forYouRequest = latest();
 
-function loadLiked() {
-  try {
-    const stored = JSON.parse(localStorage.getItem(STORE) || "[]");
-    return Array.isArray(stored) ? stored.filter((m) => m && m.movie_id && m.movie_title) : [];
-  } catch {
-    return [];
-  }
-}
+const stars = (n) => `${n} star${n === 1 ? "" : "s"}`;
 
-function saveLiked() {
-  try {
-    localStorage.setItem(STORE, JSON.stringify(liked));
-  } catch {
-    // Private browsing can refuse storage; the list still works for this visit.
-  }
-}
-
-const isLiked = (movieId) => liked.some((m) => m.movie_id === movieId);
-
-function likeButton(movie) {
-  const button = el("button", { type: "button", class: "like" });
-  const render = () => {
-    const on = isLiked(movie.movie_id);
-    button.textContent = on ? "Liked ✓" : "Like";
-    button.disabled = on;
-    button.setAttribute("aria-label", on ? `${movie.movie_title} is liked` : `Like ${movie.movie_title}`);
+// Five star buttons (the pressed one is the visitor's rating) and an un-rate button.
+function starsControl(movie) {
+  const title = movie.movie_title;
+  const group = el("div", { class: "stars", role: "group", "aria-label": `Your rating of ${title}` });
+  const buttons = [1, 2, 3, 4, 5].map((n) => {
+    const button = el("button", { type: "button", class: "star", textContent: "★",
+      "aria-label": `Rate ${title} ${stars(n)}`, title: stars(n) });
+    button.addEventListener("click", () => rate(movie, n));
+    return button;
+  });
+  const unrate = el("button", { type: "button", class: "secondary unrate", textContent: "✕",
+    "aria-label": `Un-rate ${title}`, title: "Remove your rating" });
+  unrate.addEventListener("click", () => unrateMovie(movie));
+  group.append(...buttons, unrate);
+  group.refresh = () => {
+    const mine = rated.get(movie.movie_id)?.rating ?? 0;
+    buttons.forEach((button, i) => {
+      button.classList.toggle("on", i < mine);
+      button.setAttribute("aria-pressed", String(i + 1 === mine));
+    });
+    unrate.hidden = !mine;
   };
-  render();
-  button.addEventListener("click", () => addLiked(movie));
-  button.refresh = render;
-  return button;
+  group.refresh();
+  return group;
 }
 
-function addLiked(movie) {
-  if (isLiked(movie.movie_id)) return;
-  if (liked.length >= MAX_LIKED) {
-    showStatus(`You can like up to ${MAX_LIKED} movies; remove one first.`, true);
-    return;
+async function rate(movie, rating) {
+  const before = rated.get(movie.movie_id);
+  if (before?.rating === rating) return;
+  rated.delete(movie.movie_id); // re-rated: now the latest
+  rated.set(movie.movie_id, { movie_id: movie.movie_id, movie_title: movie.movie_title, rating });
+  ratingsChanged();
+  try {
+    await ratingsHome.set(movie, rating);
+    showStatus(`You rated ${movie.movie_title} ${stars(rating)}.`);
+    refreshForYou();
+  } catch (error) {
+    // Not kept: show the rating as it was.
+    if (before) rated.set(movie.movie_id, before);
+    else rated.delete(movie.movie_id);
+    ratingsChanged();
+    report(error);
   }
-  liked.push({ movie_id: movie.movie_id, movie_title: movie.movie_title });
-  showStatus(`Added ${movie.movie_title} to your liked movies.`);
-  likedChanged();
 }
 
-function removeLiked(movieId) {
-  const movie = liked.find((m) => m.movie_id === movieId);
-  liked = liked.filter((m) => m.movie_id !== movieId);
-  if (movie) showStatus(`Removed ${movie.movie_title}.`);
-  likedChanged();
+async function unrateMovie(movie) {
+  const before = rated.get(movie.movie_id);
+  if (!before) return;
+  rated.delete(movie.movie_id);
+  ratingsChanged();
+  try {
+    await ratingsHome.remove(movie);
+    showStatus(`Removed your rating of ${movie.movie_title}.`);
+    refreshForYou();
+  } catch (error) {
+    rated.set(movie.movie_id, before);
+    ratingsChanged();
+    report(error);
+  }
 }
 
-function likedChanged() {
-  saveLiked();
-  renderLiked();
-  document.querySelectorAll("button.like").forEach((b) => b.refresh && b.refresh());
-  refreshForYou();
+function ratingsChanged() {
+  renderRated();
+  document.querySelectorAll(".stars").forEach((group) => group.refresh && group.refresh());
 }
 
-function renderLiked() {
-  const list = $("liked");
-  list.replaceChildren(...liked.map((movie) => {
-    const remove = el("button", {
-      type: "button", class: "secondary", textContent: "Remove",
-      "aria-label": `Remove ${movie.movie_title}`,
-    });
-    remove.addEventListener("click", () => {
-      const at = liked.findIndex((m) => m.movie_id === movie.movie_id);
-      removeLiked(movie.movie_id);
-      // Keep keyboard focus in the list (on the next Remove button) rather than losing it.
-      const buttons = $("liked").querySelectorAll("button");
-      (buttons[Math.min(at, buttons.length - 1)] || $("search")).focus();
-    });
-    return el("li", { class: "item" }, el("span", { class: "title" }, movie.movie_title),
-      el("div", { class: "actions" }, remove));
-  }));
-  $("liked-count").textContent = `(${liked.length})`;
-  $("liked-empty").hidden = liked.length > 0;
-  $("clear-liked").hidden = liked.length === 0;
+function renderRated() {
+  const list = $("my-ratings");
+  const newestFirst = [...rated.values()].reverse();
+  list.replaceChildren(...newestFirst.map((movie) =>
+    el("li", { class: "item" }, el("span", { class: "title" }, movie.movie_title),
+      el("div", { class: "actions" }, starsControl(movie)))));
+  $("rated-count").textContent = `(${rated.size})`;
+  $("rated-empty").hidden = rated.size > 0;
+  $("clear-ratings").hidden = rated.size === 0;
+}
+
+function ratableItem(movie) {
+  return el("li", { class: "item" }, el("span", { class: "title" }, movieLabel(movie)),
+    movieMeta(movie), el("div", { class: "actions" }, starsControl(movie)));
+}
+
+// A first visit is not an empty screen: popular movies of varied genres to rate.
+async function showMoviesToRate() {
+  try {
+    const data = await api(`/movies/to-rate?k=${TO_RATE}`);
+    $("to-rate").replaceChildren(...data.movies.map(ratableItem));
+  } catch (error) {
+    report(error);
+  }
 }
 
 // The list's filter as the API takes it (empty fields are left out).
@@ -242,26 +318,28 @@ async function refreshForYou({ more = false } = {}) {
   const list = $("for-you");
   const region = $("for-you-region");
   const empty = $("for-you-empty");
-  empty.dataset.text ??= empty.textContent;  // the page's own hint, shown with nothing liked
-  if (!liked.length) {
+  empty.dataset.text ??= empty.textContent;  // the page's own hint, shown with nothing rated
+  if (!rated.size) {
     list.replaceChildren();
     empty.textContent = empty.dataset.text;
     empty.hidden = false;
     $("for-you-more").hidden = true;
+    $("for-you-note").hidden = true;
     return;
   }
   region.setAttribute("aria-busy", "true");
   try {
     const offset = more ? list.children.length : 0;
-    const data = await likedRequest("/recommendations", {
-      method: "POST",
-      body: { liked: liked.map((m) => m.movie_id), k: K, offset, ...forYouFilter() },
-    });
-    const items = data.recommendations.map((r) => recItem(r, { canLike: true }));
+    const data = await ratingsHome.recommend(forYouRequest, forYouFilter(), offset);
+    const items = data.recommendations.map((r) => recItem(r, { canRate: true }));
     if (more) list.append(...items);
     else list.replaceChildren(...items);
     empty.hidden = list.children.length > 0;
     empty.textContent = "No movie matches this filter.";
+    const note = data.note || (data.liked && !data.liked.length
+      ? "nothing rated 4 stars or more yet: these are the most popular movies" : "");
+    $("for-you-note").textContent = note ? `${note[0].toUpperCase()}${note.slice(1)}.` : "";
+    $("for-you-note").hidden = !note;
     // A full page may have more behind it; a short one is the end of the list.
     $("for-you-more").hidden = data.recommendations.length < K;
   } catch (error) {
@@ -273,6 +351,7 @@ async function refreshForYou({ more = false } = {}) {
 
 async function search(query) {
   query = query.trim();
+  $("to-rate-section").hidden = Boolean(query);
   if (!query) {
     results = [];
     resultsQuery = query;
@@ -285,9 +364,7 @@ async function search(query) {
     results = data.movies;
     resultsQuery = query;
     $("results").dataset.query = query; // which search the list shows (read by tests)
-    $("results").replaceChildren(...results.map((movie) =>
-      el("li", { class: "item" }, el("span", { class: "title" }, movieLabel(movie)),
-        movieMeta(movie), el("div", { class: "actions" }, likeButton(movie)))));
+    $("results").replaceChildren(...results.map(ratableItem));
     if (!results.length) {
       $("results").append(el("li", { class: "meta" }, `No movie matches “${query}”.`));
     }
@@ -296,7 +373,7 @@ async function search(query) {
   }
 }
 
-function setUpLikedMode() {
+async function setUpRatingMode(keepsRatings) {
   const input = $("search");
   let timer = null;
   input.addEventListener("input", () => {
@@ -308,13 +385,14 @@ function setUpLikedMode() {
     clearTimeout(timer);
     const query = input.value.trim();
     if (!query) return;
-    // Enter searches; once results for this query are on screen, Enter likes the top match.
+    // Enter searches; once results for this query are on screen, Enter moves to the top
+    // match's stars.
     if (resultsQuery !== query) await search(query);
-    else if (results.length) addLiked(results.find((m) => !isLiked(m.movie_id)) || results[0]);
+    else $("results").querySelector("button.star")?.focus();
   });
   input.addEventListener("keydown", (event) => {
     if (event.key === "ArrowDown") {
-      const first = $("results").querySelector("button:not(:disabled)");
+      const first = $("results").querySelector("button:not([hidden])");
       if (first) {
         event.preventDefault();
         first.focus();
@@ -322,19 +400,18 @@ function setUpLikedMode() {
     }
   });
   $("results").addEventListener("keydown", (event) => {
-    // Up/down arrows walk the result buttons; Escape returns to the search box.
-    const buttons = [...$("results").querySelectorAll("button")];
-    const at = buttons.indexOf(document.activeElement);
+    // Up/down arrows walk the results' first stars; Escape returns to the search box.
+    const firsts = [...$("results").querySelectorAll(".stars")].map((g) => g.querySelector("button"));
+    const at = firsts.findIndex((b) => b.closest(".item").contains(document.activeElement));
     if (event.key === "Escape") input.focus();
-    else if (event.key === "ArrowDown" && at >= 0 && at < buttons.length - 1) buttons[at + 1].focus();
-    else if (event.key === "ArrowUp") (at > 0 ? buttons[at - 1] : input).focus();
+    else if (event.key === "ArrowDown" && at >= 0 && at < firsts.length - 1) firsts[at + 1].focus();
+    else if (event.key === "ArrowUp") (at > 0 ? firsts[at - 1] : input).focus();
     else return;
     event.preventDefault();
   });
-  $("clear-liked").addEventListener("click", () => {
-    liked = [];
-    showStatus("Removed all liked movies.");
-    likedChanged();
+  $("clear-ratings").addEventListener("click", async () => {
+    for (const movie of [...rated.values()]) await unrateMovie(movie);
+    showStatus("Removed all your ratings.");
     input.focus();
   });
   $("for-you-more").addEventListener("click", () => refreshForYou({ more: true }));
@@ -343,7 +420,17 @@ function setUpLikedMode() {
     event.preventDefault();
     refreshForYou();
   });
-  renderLiked();
+  ratingsHome = keepsRatings ? serverRatings : browserRatings;
+  $("ratings-kept").textContent = keepsRatings
+    ? "Kept on this server for your browser's anonymous profile."
+    : "This server keeps no ratings: they stay in this browser.";
+  try {
+    for (const movie of await ratingsHome.load()) rated.set(movie.movie_id, movie);
+  } catch (error) {
+    report(error);
+  }
+  renderRated();
+  showMoviesToRate();
   refreshForYou();
 }
 
@@ -411,7 +498,7 @@ async function setUpUserMode() {
 // -- page --------------------------------------------------------------------------------------
 
 function setMode(mode) {
-  $("liked-mode").hidden = mode !== "liked";
+  $("rating-mode").hidden = mode !== "rated";
   $("user-mode").hidden = mode !== "user";
   showStatus("");
 }
@@ -419,6 +506,7 @@ function setMode(mode) {
 async function showModel() {
   try {
     const health = await api("/health");
+    setUpRatingMode(health.store);
     const kind = health.two_stage ? "two-stage model (retrieval + ranking)"
       : health.retrieval ? "retrieval model" : "ranking model";
     if (health.retrieval && !health.two_stage) {
@@ -429,7 +517,7 @@ async function showModel() {
     if (!health.retrieval) {
       // Liked-movie recommendations and similar movies need a retrieval model.
       $("for-you-empty").dataset.text = "This model has no retrieval stage, so it cannot " +
-        "recommend from liked movies: serve one trained with --preset two-stage, or pick " +
+        "recommend from your ratings: serve one trained with --preset two-stage, or pick " +
         "“An existing user” above.";
       $("for-you-empty").textContent = $("for-you-empty").dataset.text;
     }
@@ -449,8 +537,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const radios = document.querySelectorAll('input[name="mode"]');
   radios.forEach((radio) => radio.addEventListener("change", () => setMode(radio.value)));
   // A reload can restore the other radio button; show the mode that is checked.
-  setMode([...radios].find((r) => r.checked)?.value || "liked");
-  setUpLikedMode();
+  setMode([...radios].find((r) => r.checked)?.value || "rated");
   setUpUserMode();
   showModel();
 });
