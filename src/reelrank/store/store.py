@@ -342,7 +342,13 @@ def _reason(error: SQLAlchemyError) -> str:
     text = str(original or error).strip().splitlines()[0]
     if "file is not a database" in text or "malformed" in text:
         return f"{text}: the file is corrupt or not a reelrank store; move it aside"
+    if any(sign in text for sign in FULL_DISK):
+        return f"{text}: the disk is full; free some space (this write was not kept: send it again)"
     return text
+
+
+# How SQLite and PostgreSQL say a write found no room.
+FULL_DISK = ("database or disk is full", "No space left on device", "could not extend file")
 
 
 def _now() -> int:
