@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from pathlib import Path
 
@@ -298,6 +299,41 @@ def test_a_rating_history_is_folded_in_from_its_likes_only(two_stage: Recommende
     assert [r.movie_id for r in both] == [catalog.movie_id(int(m)) for m in alone.movies[0]]
     assert {r.movie_id for r in both}.isdisjoint({"1", "2"})
     assert all(r.because_movie_id == "1" for r in both)  # explained by the like only
+
+
+def test_the_latest_likes_weigh_more_in_a_growing_history(two_stage: Recommender) -> None:
+    """A rating history's last `recent_likes` liked movies are folded in once more, weighted
+    `recent_weight`: the list moves toward them. A history no longer than that window, or a
+    weight of 0, gives the plain fold-in's list."""
+    config = two_stage.config
+    assert (config.recent_likes, config.recent_weight) == (5, 8.0)
+    n_movies = two_stage.catalog.movies.size - 1
+    history = np.arange(1, 16)  # 15 liked movies, oldest first
+    stars = np.full(len(history), 5.0)
+    k = 10
+
+    def served(recommender: Recommender, movies: np.ndarray) -> list[str]:
+        return [
+            r.movie_id for r in recommender.recommend_for_ratings(movies, stars[: len(movies)], k)
+        ]
+
+    plain = two_stage.recommend_for_history(history, k)
+    plain_ids = [two_stage.catalog.movie_id(int(m)) for m in plain.movies[0]]
+    recent = two_stage.recommend_for_history(history[-5:], k, also_exclude=history)
+    recent_ids = [two_stage.catalog.movie_id(int(m)) for m in recent.movies[0]]
+    weighted = served(two_stage, history)
+    assert weighted != plain_ids and n_movies > 30
+    # Closer to the list of the last 5 alone than the whole history's list is.
+    assert len(set(weighted) & set(recent_ids)) > len(set(plain_ids) & set(recent_ids))
+    # Off: the plain fold-in. Short: unchanged.
+    off = copy.copy(two_stage)
+    off.config = dataclasses.replace(config, recent_weight=0.0)
+    assert served(off, history) == plain_ids
+    short = history[:5]
+    plain_short = two_stage.recommend_for_history(short, k)
+    assert served(two_stage, short) == [
+        two_stage.catalog.movie_id(int(m)) for m in plain_short.movies[0]
+    ]
 
 
 def test_a_history_of_dislikes_gets_the_popular_movies_it_has_not_rated(

@@ -61,6 +61,8 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "retrieval": (0, 1e6),
     "candidates": (1, 1_000_000),
     "min_history": (0, 1_000_000),
+    "recent_likes": (0, 1_000_000),
+    "recent_weight": (0, 1e6),
 }
 CHOICES: dict[str, tuple[str, ...]] = {
     "optimizer": ("adagrad", "adam", "lbfgs"),

@@ -373,7 +373,7 @@ class Recommender:
             popular = self._popular_lists([exclude], self._list_length(k_all))
             return self._as_recommendations(popular, 0, skip=offset)
         lists = self.recommend_for_history(
-            liked, k_all, only=only, order=order, also_exclude=movies
+            liked, k_all, only=only, order=order, also_exclude=movies, recent_first=True
         )
         return self._as_recommendations(lists, 0, skip=offset, liked=liked)
 
@@ -401,9 +401,12 @@ class Recommender:
         only: ListFilter | None = None,
         order: ListOrder = "relevance",
         also_exclude: np.ndarray | None = None,
+        recent_first: bool = False,
     ) -> ServedLists:
         """`recommend_for_liked` by movie index (`[h]` ints > 0): one list, as arrays;
-        `also_exclude` leaves out more movies (the ones rated but not liked)."""
+        `also_exclude` leaves out more movies (the ones rated but not liked). With
+        `recent_first`, `history_idx` is in the order it was liked, and its last
+        `config.recent_likes` movies weigh `config.recent_weight` times more."""
         k = self._list_length(k)
         order = check_order(order, has_rater=self.rater is not None)
         if self.retrieval is None or self.index is None:
@@ -412,6 +415,11 @@ class Recommender:
             )
         history = np.asarray(history_idx, dtype=np.int64)
         query = self.retrieval.fold_in(self._tensor(history))
+        recent, weight = self.config.recent_likes, self.config.recent_weight
+        if recent_first and recent and weight and len(np.unique(history)) > recent:
+            # The same scale either way: a history no longer than the window is unchanged.
+            lately = self.retrieval.fold_in(self._tensor(history[-recent:]))
+            query = (query + weight * lately) / (1.0 + weight)
         exclude = np.union1d(history, self._blocked(only))
         if also_exclude is not None:
             exclude = np.union1d(exclude, np.asarray(also_exclude, dtype=np.int64))
