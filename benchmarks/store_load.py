@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -46,6 +47,14 @@ def main() -> None:
     parser.add_argument(
         "--list-every", type=int, default=20, help="fetch a list after every N-th write (0: never)"
     )
+    parser.add_argument(
+        "--generator",
+        choices=("httpx", "wrk"),
+        default="httpx",
+        help="httpx: the clients in this process; wrk: `wrk` (C, Debian's package) holds "
+        "--clients connections, each PUT a new user's rating, while one client here writes and "
+        "then fetches its own list",
+    )
     args = parser.parse_args()
     movies = [str(m) for m in Recommender.load(args.artifact).catalog.table.movie_id[1:]]
     with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as stack:
@@ -56,13 +65,25 @@ def main() -> None:
         key_file.write_text(KEY)
         base, server = start(args.artifact, location, key_file, args.workers)
         try:
-            figures = asyncio.run(load(base, movies, args.clients, args.seconds, args.list_every))
+            if args.generator == "wrk":
+                figures = wrk_load(base, movies, args.clients, args.seconds, Path(folder))
+            else:
+                figures = asyncio.run(
+                    load(base, movies, args.clients, args.seconds, args.list_every)
+                )
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)
         with RatingStore(location) as store:
             stored = {(r.user_id, r.movie_id) for b in store.all_ratings() for r in b}
-    figures["acknowledged_missing_from_store"] = len(figures.pop("acked") - stored)
+    if args.generator == "wrk":
+        # wrk does not say which requests were answered 200, only how many: every one of them
+        # wrote a new user's rating, so the store must hold at least that many of its rows.
+        by_wrk = sum(user.startswith("wrk") for user, _ in stored)
+        missing = max(0, figures["acknowledged_writes"] - len(figures["acked"]) - by_wrk)
+        figures["acknowledged_missing_from_store"] = missing + len(figures.pop("acked") - stored)
+    else:
+        figures["acknowledged_missing_from_store"] = len(figures.pop("acked") - stored)
     figures |= {"store": "postgresql" if args.postgres else "sqlite", "workers": args.workers}
     print(json.dumps(figures, indent=2))
 
@@ -132,6 +153,90 @@ async def load(
         "statuses": dict(statuses),
         "acked": acked,
     }
+
+
+WRK_SCRIPT = """
+local movies = {%s}
+local count = 0
+local thread_id = 0
+function setup(thread)
+  thread:set("id", thread_id)
+  thread_id = thread_id + 1
+end
+function init(args)
+  wrk.method = "PUT"
+  wrk.headers["Content-Type"] = "application/json"
+  wrk.headers["Authorization"] = "Bearer %s"
+end
+function request()
+  count = count + 1
+  local movie = movies[(count %% #movies) + 1]
+  local body = '{"rating": ' .. (1 + count %% 5) .. '}'
+  return wrk.format(nil, "/users/wrk" .. id .. "-" .. count .. "/ratings/" .. movie, nil, body)
+end
+"""
+
+
+def wrk_load(
+    base: str, movies: list[str], connections: int, seconds: float, folder: Path
+) -> dict[str, Any]:
+    """`wrk` PUTs from `connections` connections for `seconds`, while one client here writes
+    a rating and fetches that user's list right after, again and again (a new user every 20
+    writes, as a person rating a few movies at a time)."""
+    script = folder / "put.lua"
+    script.write_text(WRK_SCRIPT % (", ".join(f'"{m}"' for m in movies), KEY))
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency"]
+    command += ["-s", str(script), base]
+    started = time.perf_counter()
+    wrk = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    list_ms: list[float] = []
+    statuses: Counter[int] = Counter()
+    acked: set[tuple[str, str]] = set()
+    headers = {"Authorization": f"Bearer {KEY}"}
+    with httpx.Client(base_url=base, headers=headers, timeout=10) as http:
+        n = 0
+        while wrk.poll() is None and time.perf_counter() - started < seconds - 0.5:
+            user, movie = f"probe{n // 20}", movies[(7 * n) % len(movies)]
+            n += 1
+            answer = http.put(f"/users/{user}/ratings/{movie}", json={"rating": 5.0})
+            statuses[answer.status_code] += 1
+            if answer.status_code == 200:
+                acked.add((user, movie))
+            tick = time.perf_counter()
+            listed = http.get(f"/users/{user}/recommendations")
+            list_ms.append((time.perf_counter() - tick) * 1000)
+            statuses[listed.status_code] += 1
+            time.sleep(0.02)
+    output, _ = wrk.communicate(timeout=seconds + 60)
+    took = time.perf_counter() - started
+    requests = int(re.search(r"(\d+) requests in", output)[1])  # type: ignore[index]
+    refused = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = re.search(r"Socket errors: (.*)", output)
+    written = requests - (int(refused[1]) if refused else 0) + len(acked)  # wrk's and ours
+    percentiles = {
+        f"p{q}": _milliseconds(re.search(rf"\s{q}%\s+([\d.]+)(us|ms|s)", output))
+        for q in ("50", "99")
+    }
+    return {
+        "clients": connections,
+        "generator": "wrk",
+        "seconds": round(took, 1),
+        "acknowledged_writes": written,
+        "acknowledged_writes_per_s": round(written / seconds, 1),
+        "put_ms": {**percentiles, "n": requests},
+        "list_after_write_ms": _percentiles(list_ms),
+        "statuses": dict(statuses),
+        "wrk_non_2xx": int(refused[1]) if refused else 0,
+        "wrk_socket_errors": errors[1] if errors else "none",
+        "acked": acked,
+    }
+
+
+def _milliseconds(found: re.Match[str] | None) -> float:
+    if found is None:
+        return float("nan")
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[found[2]]
+    return round(float(found[1]) * scale, 2)
 
 
 def _percentiles(ms: list[float]) -> dict[str, float]:

@@ -176,3 +176,23 @@ def test_serve_refuses_a_bad_store_or_key_at_start(
     result = runner.invoke(cli.app, args)
     assert result.exit_code == 1 and says in result.output, result.output
     assert "Traceback" not in result.output and not calls
+
+
+def test_a_serving_app_exempts_what_it_loaded_from_garbage_collection(
+    two_stage: Recommender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`reelrank serve` freezes what is alive once the model is loaded (a full collection
+    walking it mid-request was the PUT latency's tail); an app made in a test or a notebook
+    does not."""
+    import gc
+
+    from fastapi.testclient import TestClient
+
+    from reelrank.service import create_app
+
+    frozen: list[bool] = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))
+    with TestClient(create_app(two_stage)):
+        assert frozen == []
+    with TestClient(create_app(two_stage, freeze_loaded=True)):
+        assert frozen == [True]

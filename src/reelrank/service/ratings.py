@@ -31,8 +31,8 @@ WRITE_RESPONSES = {
 }
 
 
-def get_store(request: Request) -> RatingStore:
-    """The store the app opened; 503 where it has none."""
+async def get_store(request: Request) -> RatingStore:
+    """The store the app opened; 503 where it has none (`async`: no thread-pool hop)."""
     store: RatingStore | None = request.app.state.store
     if store is None:
         raise HTTPException(
@@ -56,7 +56,7 @@ ratings = APIRouter(tags=["ratings"], responses=WRITE_RESPONSES)
 
 
 @ratings.put("/users/{user_id}/ratings/{movie_id}", responses=BODY_ERROR_RESPONSES)
-def put_rating(
+async def put_rating(
     model: Model,
     store: Store,
     _: Writer,
@@ -67,7 +67,8 @@ def put_rating(
     """Record a user's rating of a movie (replacing an earlier one); answered once committed."""
     movie_id = known_movie_id(model, movie_id)
     model.check_rating(body.rating)
-    stored = store.put(user_id, movie_id, body.rating, body.timestamp)
+    # Awaited, not run on a worker thread: the loop serves others while the commit runs.
+    stored = await store.put_async(user_id, movie_id, body.rating, body.timestamp)
     return to_schema(model, stored)
 
 

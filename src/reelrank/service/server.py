@@ -60,9 +60,17 @@ def serve(
         torch.set_num_threads(threads)
         opened = RatingStore(store) if store is not None else None
         app = (
-            create_app(recommender.to(device or "cpu"), store=opened, api_key=api_key)
+            create_app(
+                recommender.to(device or "cpu"), store=opened, api_key=api_key, freeze_loaded=True
+            )
             if recommender
-            else create_app(artifact=Path(artifact), device=device, store=opened, api_key=api_key)
+            else create_app(
+                artifact=Path(artifact),
+                device=device,
+                store=opened,
+                api_key=api_key,
+                freeze_loaded=True,
+            )
         )
         uvicorn.run(app, **options)
     else:

@@ -1,29 +1,24 @@
 """Group commit: the writers of one process that arrive while a commit is in progress share the
 next one, so a burst of N writes costs one durable commit (one fsync) instead of N.
 
-Each writer hands in its rows and waits. When no commit is running, the first waiting writer
-commits every row handed in so far in one transaction, then wakes the others: each is answered
-once the transaction holding its rows has committed, with that transaction's error if it failed
-(then none of its rows is stored, and none is acknowledged). A writer commits at most the batch
-it is in, so no one waits behind a stream of others.
+Each writer hands in its rows and waits, on a thread (`submit`) or in an event loop
+(`submit_async`, which holds no thread while it waits). One committer thread at a time commits
+every row handed in so far in one transaction, then answers each writer of that batch: once the
+transaction holding its rows has committed, or with that transaction's error if it failed (then
+none of its rows is stored, and none is acknowledged). It then takes the rows that arrived
+meanwhile, and ends when none are left; a batch holds only rows handed in before it began, so
+no one waits behind a stream of others.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import Future
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
-
-
-@dataclass
-class _Ticket(Generic[T]):
-    rows: Sequence[T]
-    done: bool = False
-    error: BaseException | None = None
-    batch: list[_Ticket[T]] = field(default_factory=list)
 
 
 class GroupCommit(Generic[T]):
@@ -31,33 +26,39 @@ class GroupCommit(Generic[T]):
 
     def __init__(self, commit: Callable[[list[T]], None]) -> None:
         self._commit = commit
-        self._changed = threading.Condition()
-        self._waiting: list[_Ticket[T]] = []
+        self._lock = threading.Lock()
+        self._waiting: list[tuple[Sequence[T], Future[None]]] = []
         self._committing = False
 
     def submit(self, rows: Sequence[T]) -> None:
-        ticket: _Ticket[T] = _Ticket(rows)
-        with self._changed:
-            self._waiting.append(ticket)
-            while not ticket.done and self._committing:
-                self._changed.wait()
-            if ticket.done:
-                return self._answer(ticket)
-            self._committing = True  # this writer commits what is waiting, its own rows first in
-            batch, self._waiting = self._waiting, []
-        error: BaseException | None = None
-        try:
-            self._commit([row for waiting in batch for row in waiting.rows])
-        except BaseException as failure:  # handed to every writer of the batch
-            error = failure
-        with self._changed:
-            for waiting in batch:
-                waiting.done, waiting.error = True, error
-            self._committing = False
-            self._changed.notify_all()
-        return self._answer(ticket)
+        """Wait, on this thread, until `rows` are committed; raise the commit's error if not."""
+        self._hand_in(rows).result()
 
-    @staticmethod
-    def _answer(ticket: _Ticket[T]) -> None:
-        if ticket.error is not None:
-            raise ticket.error
+    async def submit_async(self, rows: Sequence[T]) -> None:
+        """`submit` for an event loop: it serves other requests while the commit runs."""
+        await asyncio.wrap_future(self._hand_in(rows))
+
+    def _hand_in(self, rows: Sequence[T]) -> Future[None]:
+        answer: Future[None] = Future()
+        with self._lock:
+            self._waiting.append((rows, answer))
+            start, self._committing = not self._committing, True
+        if start:
+            threading.Thread(target=self._commit_all, name="reelrank-commit", daemon=True).start()
+        return answer
+
+    def _commit_all(self) -> None:
+        while True:
+            with self._lock:
+                batch, self._waiting = self._waiting, []
+                if not batch:
+                    self._committing = False
+                    return
+            try:
+                self._commit([row for rows, _ in batch for row in rows])
+            except BaseException as failure:  # handed to every writer of the batch
+                for _, answer in batch:
+                    answer.set_exception(failure)
+            else:
+                for _, answer in batch:
+                    answer.set_result(None)

@@ -114,6 +114,14 @@ class RatingStore:
         self.put_many([row])
         return row
 
+    async def put_async(
+        self, user_id: str, movie_id: str, rating: float, timestamp: int | None = None
+    ) -> StoredRating:
+        """`put` for an event loop: it waits for the commit without holding a thread."""
+        row = StoredRating(user_id, movie_id, rating, _now() if timestamp is None else timestamp)
+        await self._group.submit_async([_checked(row)])
+        return row
+
     def put_many(self, rows: Iterable[StoredRating]) -> int:
         """Record many ratings in one transaction (all or none); a later row for the same user
         and movie replaces an earlier one. Returns how many rows were written, once they are
