@@ -242,13 +242,12 @@ async def recommend_for_liked(
         recs = model.recommend_for_ratings(
             rows, stars, body.k, offset=body.offset, only=only, order=body.order
         )
-        liked = [
-            model.catalog.movie_id(int(row)) for row in rows[liked_mask(stars, model.rating_scale)]
-        ]
+        liked_rows = rows[liked_mask(stars, model.rating_scale)]
+        resolved = [schemas.Movie(**model.catalog.info(int(r)).to_dict()) for r in liked_rows]
     else:
+        # Every title is resolved before any list is computed: a bad one is the answer.
+        resolved = [schemas.Movie(**model.catalog.movie_info(str(r)).to_dict()) for r in body.liked]
         liked = [str(ref) for ref in body.liked]
-    resolved = [schemas.Movie(**model.catalog.movie_info(ref).to_dict()) for ref in liked]
-    if not body.ratings:
         recs = model.recommend_for_liked(
             liked, body.k, offset=body.offset, only=only, order=body.order
         )
