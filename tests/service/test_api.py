@@ -51,6 +51,8 @@ def test_health_says_what_is_loaded(client: TestClient, two_stage: Recommender) 
         "movies": len(two_stage.catalog.movies),
         "genres": list(GENRES[1:]),
         "store": False,  # this app keeps no ratings
+        "store_state": "none",
+        "model_version": None,  # served from memory, not an artifact
     }
 
 
@@ -70,6 +72,7 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
         "/ratings",
         "/score",
         "/me",
+        "/metrics",
     }
     # Our error body, not FastAPI's default list-shaped one, is what 422 documents.
     invalid = schema["paths"]["/score"]["post"]["responses"]["422"]

@@ -32,8 +32,11 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reelrank.errors import ReelrankError, StoreError, UnknownIdError
+from reelrank.files import sha256_file
 from reelrank.recommender.recommender import Recommender
 from reelrank.service.auth import read_api_key
+from reelrank.service.metrics import RequestMetrics, ServiceMetrics
+from reelrank.service.metrics import router as metrics_router
 from reelrank.service.profile import me
 from reelrank.service.ratings import ratings
 from reelrank.service.routes import ROUTERS
@@ -106,6 +109,12 @@ def create_app(
                 log.error("cannot serve %s: %s", artifact, error)
                 raise
             log.info("loaded %s", artifact)
+            app.state.model_version = artifact_version(Path(artifact))
+            app.state.metrics.describe_model(
+                app.state.model_version,
+                app.state.recommender.config.preset,
+                (Path(artifact) / "manifest.json").stat().st_mtime,
+            )
         # The one-off work behind "because you liked", done before the first request.
         start = time.perf_counter()
         app.state.recommender.prepare_explanations()
@@ -132,11 +141,16 @@ def create_app(
         docs_url=None,  # served by `add_docs`, from the package rather than a CDN
         redoc_url=None,
     )
+    app.state.metrics = ServiceMetrics()
+    app.state.model_version = None
     if recommender is not None:
         app.state.recommender = recommender  # usable at once, even by clients without lifespan
+        app.state.metrics.describe_model("in-memory", recommender.config.preset, None)
     app.state.store = store
+    if store is not None:
+        app.state.metrics.watch_store(store)
     app.state.api_key = api_key
-    for router in (*ROUTERS, ratings, me):
+    for router in (*ROUTERS, ratings, me, metrics_router):
         app.include_router(router)
     add_error_handlers(app)
     add_page(app)
@@ -144,8 +158,17 @@ def create_app(
     app.add_middleware(
         BodyLimit, max_bytes=MAX_BODY_BYTES, larger={("POST", "/ratings"): MAX_IMPORT_BYTES}
     )
+    # Outside the body limit, so a 413 is counted; inside the HEAD rewrite, which copies the
+    # scope the router names the route in.
+    app.add_middleware(RequestMetrics, metrics=app.state.metrics)
     app.add_middleware(HeadAndSecurityHeaders)  # outermost: errors of the others get them too
     return app
+
+
+def artifact_version(path: Path) -> str:
+    """A served artifact's version: the start of its manifest's SHA-256 (the manifest holds every
+    other file's hash, so any change to the model changes it)."""
+    return sha256_file(path / "manifest.json")[:12]
 
 
 def package_version() -> str:

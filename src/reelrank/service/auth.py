@@ -57,7 +57,7 @@ async def require_operator(request: Request) -> None:
     if request.app.state.api_key is None:
         raise HTTPException(
             status_code=403,
-            detail="writing needs an API key, and this server has none: start it with "
+            detail="this needs the operator's API key, and this server has none: start it with "
             f"--api-key-file FILE or {API_KEY_ENV}",
         )
     if not is_operator(request):

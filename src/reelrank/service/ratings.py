@@ -57,6 +57,7 @@ ratings = APIRouter(tags=["ratings"], responses=WRITE_RESPONSES)
 
 @ratings.put("/users/{user_id}/ratings/{movie_id}", responses=BODY_ERROR_RESPONSES)
 async def put_rating(
+    request: Request,
     model: Model,
     store: Store,
     _: Writer,
@@ -69,12 +70,18 @@ async def put_rating(
     model.check_rating(body.rating)
     # Awaited, not run on a worker thread: the loop serves others while the commit runs.
     stored = await store.put_async(user_id, movie_id, body.rating, body.timestamp)
+    request.app.state.metrics.written.inc()
     return to_schema(model, stored)
 
 
 @ratings.delete("/users/{user_id}/ratings/{movie_id}", status_code=204)
 def delete_rating(
-    model: Model, store: Store, _: Writer, user_id: WrittenUserId, movie_id: MovieIdPath
+    request: Request,
+    model: Model,
+    store: Store,
+    _: Writer,
+    user_id: WrittenUserId,
+    movie_id: MovieIdPath,
 ) -> Response:
     """Remove a user's stored rating of a movie (the data set's own ratings stay)."""
     movie_id = known_movie_id(model, movie_id)
@@ -82,12 +89,13 @@ def delete_rating(
         raise HTTPException(
             status_code=404, detail=f"user {user_id} has no stored rating of movie {movie_id}"
         )
+    request.app.state.metrics.deleted.inc()
     return Response(status_code=204)
 
 
 @ratings.post("/ratings", responses={**BODY_ERROR_RESPONSES, 413: {"model": schemas.Error}})
 def import_ratings(
-    model: Model, store: Store, _: Operator, body: schemas.RatingsImport
+    request: Request, model: Model, store: Store, _: Operator, body: schemas.RatingsImport
 ) -> schemas.Imported:
     """Record many ratings at once, all or none."""
     if len(body.ratings) > MAX_IMPORT:
@@ -103,7 +111,9 @@ def import_ratings(
         movie_id = known_movie_id(model, row.movie_id)
         when = stamp if row.timestamp is None else row.timestamp
         rows.append(StoredRating(row.user_id, movie_id, row.rating, when))
-    return schemas.Imported(imported=store.put_many(rows))
+    imported = store.put_many(rows)
+    request.app.state.metrics.written.inc(imported)
+    return schemas.Imported(imported=imported)
 
 
 def to_schema(model: Recommender, row: StoredRating) -> schemas.StoredRating:

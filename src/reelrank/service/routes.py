@@ -8,7 +8,7 @@ scales with `--workers` (processes), not threads.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import numpy as np
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -16,7 +16,7 @@ from pydantic import StringConstraints
 from starlette.concurrency import run_in_threadpool
 
 from reelrank.data.catalog.catalog import ListFilter
-from reelrank.errors import UnknownIdError
+from reelrank.errors import StoreError, UnknownIdError
 from reelrank.recommender.explanations import liked_mask
 from reelrank.recommender.lists import ListOrder
 from reelrank.recommender.lists import Recommendation as RecommenderItem
@@ -68,9 +68,19 @@ score = APIRouter(tags=["score"], responses=ERROR_RESPONSES)
 
 @health.get("/health")
 async def get_health(request: Request, model: Model) -> schemas.Health:
-    """Liveness, what model is loaded, and whether ratings people write are kept."""
+    """Liveness, which model is loaded, and whether the rating store answers."""
+    store = request.app.state.store
+    state: Literal["none", "ok", "unavailable"] = "none"
+    if store is not None:
+        try:
+            await run_in_threadpool(store.ping)
+            state = "ok"
+        except StoreError:
+            state = "unavailable"
     return schemas.Health(
-        store=request.app.state.store is not None,
+        store=store is not None,
+        store_state=state,
+        model_version=request.app.state.model_version,
         preset=model.config.preset,
         two_stage=model.two_stage,
         retrieval=model.retrieval is not None,
@@ -214,6 +224,7 @@ async def user_recommendations(
             user_id, k, include_seen=include_seen, offset=offset, only=only, order=order
         )
         note = model.popular_instead(user_id)
+    request.app.state.metrics.served("personal" if note is None else "popular")
     return schemas.UserRecommendations(
         user_id=user_id,
         k=k,
@@ -228,7 +239,7 @@ async def user_recommendations(
 
 @recommendations.post("/recommendations", responses=BODY_ERROR_RESPONSES)
 async def recommend_for_liked(
-    model: Model, body: schemas.LikedRequest
+    request: Request, model: Model, body: schemas.LikedRequest
 ) -> schemas.LikedRecommendations:
     """Recommendations for someone not in the data, from titles or ids of movies they liked
     (or rated: then every rated movie is left out, and only the well-rated ones are liked). Each
@@ -251,6 +262,7 @@ async def recommend_for_liked(
         recs = model.recommend_for_liked(
             liked, body.k, offset=body.offset, only=only, order=body.order
         )
+    request.app.state.metrics.served("personal" if resolved else "popular")
     return schemas.LikedRecommendations(
         liked=resolved,
         k=body.k,

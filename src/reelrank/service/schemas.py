@@ -141,6 +141,14 @@ class Health(BaseModel):
         description="Whether the server keeps the ratings people write (the write API and the "
         "page's profile need it).",
     )
+    store_state: Literal["none", "ok", "unavailable"] = Field(
+        "none", description="Whether the store answers a query now ('none': no store)."
+    )
+    model_version: str | None = Field(
+        None,
+        description="The served artifact's version (the start of its manifest's SHA-256); null "
+        "for a model served from memory.",
+    )
 
 
 class Movie(BaseModel):

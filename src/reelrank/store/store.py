@@ -211,6 +211,11 @@ class RatingStore:
             for part in result.partitions(batch_size):
                 yield [StoredRating(*row) for row in part]
 
+    def ping(self) -> None:
+        """Raise `StoreError` unless the store answers a query now (for health checks)."""
+        with self._reading() as connection:
+            connection.execute(select(func.count()).select_from(schema.meta)).scalar_one()
+
     def info(self) -> dict[str, Any]:
         """Where the store is, its schema version and its counts."""
         with self._reading() as connection:
