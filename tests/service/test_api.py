@@ -73,6 +73,7 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
         "/score",
         "/me",
         "/metrics",
+        "/admin/reload",
     }
     # Our error body, not FastAPI's default list-shaped one, is what 422 documents.
     invalid = schema["paths"]["/score"]["post"]["responses"]["422"]

@@ -161,6 +161,13 @@ def serve(
             "(default: $REELRANK_API_KEY; without either, the write API answers 403)."
         ),
     ] = None,
+    reload_every: Annotated[
+        float,
+        typer.Option(
+            help="Seconds between checks for a new model saved at ARTIFACT, taken up without "
+            "a failed request (0: only on POST /admin/reload)."
+        ),
+    ] = 10.0,
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs) and the web page at / for an artifact; the
     ratings people write are kept in the rating store (--store)."""
@@ -175,6 +182,10 @@ def serve(
     with user_errors():
         if not 1 <= port <= 65535:
             raise ReelrankError(f"--port must be between 1 and 65535, got {port}")
+        if reload_every < 0:
+            raise ReelrankError(
+                f"--reload-every must be 0 (off) or more seconds, got {reload_every}"
+            )
         if workers < 1 or threads < 1:
             raise ReelrankError(
                 f"--workers and --threads must be at least 1, got {workers}, {threads}"
@@ -199,6 +210,7 @@ def serve(
         device=device,
         store=store_url(store),
         api_key=api_key,
+        reload_every=reload_every,
     )
 
 

@@ -10,6 +10,7 @@ balancers and uptime checks send it).
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import os
@@ -32,13 +33,14 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reelrank.errors import ReelrankError, StoreError, UnknownIdError
-from reelrank.files import sha256_file
 from reelrank.recommender.recommender import Recommender
 from reelrank.service.auth import read_api_key
 from reelrank.service.metrics import RequestMetrics, ServiceMetrics
 from reelrank.service.metrics import router as metrics_router
 from reelrank.service.profile import me
 from reelrank.service.ratings import ratings
+from reelrank.service.reload import artifact_version, watch
+from reelrank.service.reload import router as reload_router
 from reelrank.service.routes import ROUTERS
 from reelrank.service.schemas import MAX_BODY_BYTES, MAX_IMPORT_BYTES
 from reelrank.store.store import RatingStore
@@ -51,6 +53,7 @@ STATIC = Path(__file__).parent / "static"
 ARTIFACT_ENV = "REELRANK_ARTIFACT"  # how `serve --workers N` tells each worker what to load
 THREADS_ENV = "REELRANK_TORCH_THREADS"  # and how many torch threads it may use
 DEVICE_ENV = "REELRANK_DEVICE"  # and where it computes (a `--device` value)
+RELOAD_ENV = "REELRANK_RELOAD_EVERY"  # how often each worker checks for a new artifact
 STORE_ENV = "REELRANK_STORE"  # and which rating store it writes to
 # The page loads nothing from elsewhere; the policy makes the browser enforce that.
 PAGE_HEADERS = {
@@ -90,14 +93,21 @@ def create_app(
     store: RatingStore | None = None,
     api_key: str | None = None,
     freeze_loaded: bool = False,
+    served_from: Path | None = None,
+    reload_every: float = 0.0,
 ) -> FastAPI:
     """The service app for a recommender in memory, or for an artifact loaded at start-up (and
     moved to `device`, the CPU by default). With a `store`, people's ratings are written there
     (with the operator's `api_key`) and reach their lists at once; without one the write API
     answers 503. `freeze_loaded` (what `reelrank serve` sets) exempts everything alive at
-    start-up from garbage collection (`gc.freeze`): for a process that only serves."""
+    start-up from garbage collection (`gc.freeze`): for a process that only serves.
+    `served_from` names the artifact a given `recommender` was loaded from. A server of an
+    artifact takes up a new one saved there on `POST /admin/reload`, and by itself every
+    `reload_every` seconds (0: never; see `reload`)."""
     if (recommender is None) == (artifact is None):
         raise ValueError("create_app needs exactly one of a recommender or an artifact path")
+    if reload_every < 0:
+        raise ValueError(f"reload_every must be 0 (off) or more seconds, got {reload_every}")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -109,11 +119,13 @@ def create_app(
                 log.error("cannot serve %s: %s", artifact, error)
                 raise
             log.info("loaded %s", artifact)
-            app.state.model_version = artifact_version(Path(artifact))
+        source: Path | None = app.state.artifact_path
+        if source is not None:
+            app.state.model_version = artifact_version(source)
             app.state.metrics.describe_model(
                 app.state.model_version,
                 app.state.recommender.config.preset,
-                (Path(artifact) / "manifest.json").stat().st_mtime,
+                (source / "manifest.json").stat().st_mtime,
             )
         # The one-off work behind "because you liked", done before the first request.
         start = time.perf_counter()
@@ -127,9 +139,14 @@ def create_app(
             # clients: PUT p99 75-85 ms -> 9-10 ms, docs/benchmarks.md).
             gc.collect()
             gc.freeze()
+        watcher = None
+        if reload_every and source is not None:
+            watcher = asyncio.create_task(watch(app, reload_every))
         try:
             yield
         finally:
+            if watcher is not None:
+                watcher.cancel()
             if store is not None:
                 store.close()
 
@@ -143,6 +160,11 @@ def create_app(
     )
     app.state.metrics = ServiceMetrics()
     app.state.model_version = None
+    source = artifact if artifact is not None else served_from
+    app.state.artifact_path = Path(source) if source is not None else None
+    app.state.device = device
+    app.state.freeze_loaded = freeze_loaded
+    app.state.reload_lock = asyncio.Lock()
     if recommender is not None:
         app.state.recommender = recommender  # usable at once, even by clients without lifespan
         app.state.metrics.describe_model("in-memory", recommender.config.preset, None)
@@ -150,7 +172,7 @@ def create_app(
     if store is not None:
         app.state.metrics.watch_store(store)
     app.state.api_key = api_key
-    for router in (*ROUTERS, ratings, me, metrics_router):
+    for router in (*ROUTERS, ratings, me, metrics_router, reload_router):
         app.include_router(router)
     add_error_handlers(app)
     add_page(app)
@@ -163,12 +185,6 @@ def create_app(
     app.add_middleware(RequestMetrics, metrics=app.state.metrics)
     app.add_middleware(HeadAndSecurityHeaders)  # outermost: errors of the others get them too
     return app
-
-
-def artifact_version(path: Path) -> str:
-    """A served artifact's version: the start of its manifest's SHA-256 (the manifest holds every
-    other file's hash, so any change to the model changes it)."""
-    return sha256_file(path / "manifest.json")[:12]
 
 
 def package_version() -> str:
@@ -194,6 +210,7 @@ def app_from_env() -> FastAPI:
         store=RatingStore(location) if location else None,
         api_key=read_api_key(),
         freeze_loaded=True,
+        reload_every=float(os.environ.get(RELOAD_ENV) or 0),
     )
 
 

@@ -78,6 +78,23 @@ class ServiceMetrics:
             ["basis", "worker"],
             registry=self.registry,
         )
+        self._model = Gauge(
+            "reelrank_model_info",
+            "The model being served: 1, labelled with its version and preset.",
+            ["version", "preset"],
+            registry=self.registry,
+        )
+        self._saved = Gauge(
+            "reelrank_model_saved_timestamp_seconds",
+            "When the served artifact was saved (Unix time; NaN for a model from memory).",
+            registry=self.registry,
+        )
+        self.swaps = Counter(
+            "reelrank_model_swaps",
+            "New models taken up while serving, and artifacts refused.",
+            ["outcome", "worker"],
+            registry=self.registry,
+        )
         self.worker = worker
 
     def served(self, basis: str) -> None:
@@ -85,20 +102,10 @@ class ServiceMetrics:
         self._lists.labels(basis, self.worker).inc()
 
     def describe_model(self, version: str, preset: str, saved: float | None) -> None:
-        """Name the served model (called when it is loaded)."""
-        info = Gauge(
-            "reelrank_model_info",
-            "The model being served: 1, labelled with its version and preset.",
-            ["version", "preset"],
-            registry=self.registry,
-        )
-        info.labels(version, preset).set(1)
-        if saved is not None:
-            Gauge(
-                "reelrank_model_saved_timestamp_seconds",
-                "When the served artifact was saved (Unix time).",
-                registry=self.registry,
-            ).set(saved)
+        """Name the served model (when it is loaded, and again at each swap)."""
+        self._model.clear()
+        self._model.labels(version, preset).set(1)
+        self._saved.set(saved if saved is not None else float("nan"))
 
     def watch_store(self, store: Any) -> None:
         """Read the store's size at each scrape (one count query)."""

@@ -14,7 +14,14 @@ import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 from reelrank.recommender.recommender import Recommender
-from reelrank.service.app import ARTIFACT_ENV, DEVICE_ENV, STORE_ENV, THREADS_ENV, create_app
+from reelrank.service.app import (
+    ARTIFACT_ENV,
+    DEVICE_ENV,
+    RELOAD_ENV,
+    STORE_ENV,
+    THREADS_ENV,
+    create_app,
+)
 from reelrank.service.auth import API_KEY_ENV
 from reelrank.store.store import RatingStore
 
@@ -35,11 +42,13 @@ def serve(
     log_level: str = "info",
     store: str | None = None,
     api_key: str | None = None,
+    reload_every: float = 0.0,
 ) -> None:
     """Serve `artifact` (or `recommender`, already loaded from it) until interrupted, computing
     on `device` (the CPU by default; each worker moves its own copy there). `store` is the
     rating store's URL (`store_url`); each worker opens its own connection to it. `api_key` is
-    the operator's key, which writing needs.
+    the operator's key, which writing needs. Every `reload_every` seconds (0: never) each
+    worker takes up a new artifact saved at `artifact` (see `reelrank.service.reload`).
 
     `threads` is torch's intra-op threads per worker: requests are small, so one thread per process
     and more `workers` use the cores better than threads fighting over them.
@@ -55,13 +64,20 @@ def serve(
         os.environ[STORE_ENV] = store
     if api_key is not None:
         os.environ[API_KEY_ENV] = api_key  # the workers' own environment, never a file
+    os.environ[RELOAD_ENV] = str(reload_every)
     options: dict[str, Any] = dict(host=host, port=port, log_level=log_level, access_log=False)
     if workers == 1:
         torch.set_num_threads(threads)
         opened = RatingStore(store) if store is not None else None
         app = (
             create_app(
-                recommender.to(device or "cpu"), store=opened, api_key=api_key, freeze_loaded=True
+                recommender.to(device or "cpu"),
+                device=device,
+                store=opened,
+                api_key=api_key,
+                freeze_loaded=True,
+                served_from=Path(artifact),
+                reload_every=reload_every,
             )
             if recommender
             else create_app(
@@ -70,6 +86,7 @@ def serve(
                 store=opened,
                 api_key=api_key,
                 freeze_loaded=True,
+                reload_every=reload_every,
             )
         )
         uvicorn.run(app, **options)
