@@ -50,6 +50,14 @@ def train(
         Path, typer.Option("--out", help="Directory to write the trained artifact to.")
     ] = Path("artifacts/model"),
     data_options: DataOptions = DataOptions(),
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            help="Also train on the ratings of this rating store (an SQLite file or a "
+            "postgresql:// URL): new users, and stored ratings replacing the data set's.",
+        ),
+    ] = None,
     cache_dir: CacheOption = None,
     device_name: Annotated[
         str, typer.Option("--device", help=f"Train on: {DEVICE_HELP}.")
@@ -116,6 +124,9 @@ def train(
         check_target(out_dir)  # before the data is loaded and the model trained, not after
         choice = data_options.choice()
         ratings = load_ratings(choice, cache_dir, silent=not world.is_main)
+        share = None
+        if store is not None:
+            ratings, share = _with_store(ratings, store, say if world.is_main else quiet)
         check_split(ratings, config)
         checkpoints = Checkpoints(
             resume or checkpoint_dir or out_dir.with_name(out_dir.name + ".checkpoints"),
@@ -133,6 +144,8 @@ def train(
                 f"{checkpoints.directory})"
             )
         data_info: dict[str, Any] = {"dataset": choice.name, "source": choice.to_json()}
+        if share is not None:
+            data_info["store"] = share
         if world.distributed:
             data_info["processes"] = world.size
         with joined(world, device), progress_bar(world.is_main and not as_json) as on_progress:
@@ -155,6 +168,28 @@ def train(
         return
     console().print(f"Saved the trained model to [bold]{path}[/]")
     print_metrics(metrics, title=f"Evaluation on the test part of split {config.split}")
+
+
+def _with_store(ratings: Any, location: str, notify: Any) -> tuple[Any, dict[str, Any]]:
+    """The data set's ratings plus the store's at `location`, and what the store added."""
+    from reelrank.experiment.stored import with_stored_ratings
+    from reelrank.store.store import RatingStore
+
+    with RatingStore(location) as opened:
+        merged, share = with_stored_ratings(
+            ratings, (row for batch in opened.all_ratings() for row in batch)
+        )
+        where = opened.where
+    notify(
+        f"store {where}: {share.read:,} ratings read; {share.added:,} added, "
+        f"{share.replaced:,} replacing the data set's, {share.new_users:,} new users"
+        + (
+            f"; {share.unknown_movies:,} of movies the data set lacks left out"
+            if share.unknown_movies
+            else ""
+        )
+    )
+    return merged, {"where": where, **share.to_json()}
 
 
 def launch_processes(nproc: int, world: Any) -> None:

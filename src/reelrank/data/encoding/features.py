@@ -50,7 +50,8 @@ def demographic_tables(
     if data.users is not None:
         rows = vocabs.users.numbers(data.user_ids)  # 0 for users the vocabulary lacks
         users = data.users
-        gender[rows] = np.where(users.gender == "F", 1, 2)
+        # 0 where unknown (a user the store added, with no demographics).
+        gender[rows] = np.select([users.gender == "F", users.gender == "M"], [1, 2], 0)
         age[rows] = np.searchsorted(AGE_BUCKETS, users.age, side="right")
         _, occupation_idx = np.unique(users.occupation, return_inverse=True)
         occupation[rows] = occupation_idx + 1
