@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from reelrank.config import ExperimentConfig
-from reelrank.data.encoding.encoded import EncodedRatings
+from reelrank.data.encoding.encoded import EncodedRatings, Vocabularies
 from reelrank.data.interactions import Interactions, as_interactions, check_explicit
 from reelrank.errors import ReelrankError
 from reelrank.evaluation.served import evaluate_served, scorable_test
@@ -24,6 +24,7 @@ from reelrank.runtime.distributed import World
 from reelrank.training.checkpoints import Checkpoints
 from reelrank.training.loop import ProgressCallback, RunContext, Task, fit
 from reelrank.training.rating import fit_rating_model
+from reelrank.training.warm_start import warm_start
 from reelrank.types import Ratings
 
 
@@ -36,6 +37,7 @@ def train_recommender(
     device: torch.device | None = None,
     checkpoints: Checkpoints | None = None,
     world: World | None = None,
+    warm_from: Recommender | None = None,
 ) -> Recommender:
     """Train every model `config` names on its split (the trained ones on `device`, default the
     CPU), evaluate on the held-out part (on `device` too), and return the `Recommender` (its
@@ -43,7 +45,8 @@ def train_recommender(
     `run_identity`), the trained models are checkpointed as they train, and a resumed run
     continues from the last checkpoint. In a `world` of several processes the models train
     together (see `reelrank.training.loop.fit`), and only rank 0 evaluates: the others' recommenders
-    come back without metrics."""
+    come back without metrics. With `warm_from` (a recommender of the same preset) the models
+    start from its weights where they fit (`reelrank.training.warm_start`)."""
     if config.rating is None and config.retrieval is None:
         raise ReelrankError(
             f"preset {config.preset!r} names neither a rating nor a retrieval model"
@@ -57,6 +60,9 @@ def train_recommender(
     rater = build_rating_model(config, data, ratings) if config.rating is not None else None
     retrieval = build_retrieval_model(config, ratings, data) if config.retrieval else None
     tower = retrieval.two_tower if isinstance(retrieval, Blend) else retrieval
+    warmed = None
+    if warm_from is not None:
+        warmed = _warm_start(warm_from, config, data.vocabs, rater, tower)
     if checkpoints is not None:
         checkpoints.track(rater=rater, retrieval=tower if isinstance(tower, TwoTower) else None)
 
@@ -105,6 +111,7 @@ def train_recommender(
             **(data_info or {}),
             "ratings": len(ratings),
             "ratings_sha256": ratings.fingerprint(),
+            **({"warm_start": warmed} if warmed is not None else {}),
         },
     )
     if world is not None and not world.is_main:
@@ -168,3 +175,33 @@ def evaluate_on(
         liked_counts=liked_counts,
         max_users=recommender.config.training.served_users,
     )
+
+
+def _warm_start(
+    old: Recommender,
+    config: ExperimentConfig,
+    vocabs: Vocabularies,
+    rater: Any,
+    tower: Any,
+) -> dict[str, Any]:
+    """Start the trained models from `old`'s (see `reelrank.training.warm_start`): the rating
+    model and the two-tower model, the ones training changes; what each took."""
+    if old.config.preset != config.preset:
+        raise ReelrankError(
+            f"--warm-start needs an artifact of the same preset: it was trained with "
+            f"{old.config.preset!r}, this run is {config.preset!r}"
+        )
+    vocab_pairs = {
+        "users": (old.catalog.users, vocabs.users),
+        "movies": (old.catalog.movies, vocabs.movies),
+    }
+    old_tower = old.retrieval.two_tower if isinstance(old.retrieval, Blend) else old.retrieval
+    taken: dict[str, Any] = {}
+    for name, new_model, old_model in (
+        ("rating", rater, old.rater),
+        ("retrieval", tower, old_tower),
+    ):
+        if isinstance(new_model, torch.nn.Module) and isinstance(old_model, torch.nn.Module):
+            report = warm_start(new_model, old_model, **vocab_pairs)
+            taken[name] = report.to_json()
+    return taken
