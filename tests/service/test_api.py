@@ -74,6 +74,7 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
         "/me",
         "/metrics",
         "/admin/reload",
+        "/admin/status",
     }
     # Our error body, not FastAPI's default list-shaped one, is what 422 documents.
     invalid = schema["paths"]["/score"]["post"]["responses"]["422"]

@@ -382,3 +382,37 @@ def test_ratings_kept_on_the_server_follow_the_profile(
     assert [r.rating for r in store.ratings_of(me)] == [1.0]
     other.reload()
     expect(other.locator("#rated-count")).to_have_text("(1)")
+
+
+def test_the_operators_page_needs_the_key_and_shows_the_service(
+    browser: Browser, two_stage: Recommender, tmp_path: Path
+) -> None:
+    key = "operator-key-for-the-admin-page-01"
+    movie = str(two_stage.catalog.table.movie_id[1])
+    with (
+        RatingStore(tmp_path / "store.sqlite3") as store,
+        serving(create_app(two_stage, store=store, api_key=key)) as url,
+    ):
+        store.put("someone", movie, 4.0)
+        page = open_page(browser)
+        page.goto(f"{url}/admin")
+        expect(page.locator("#dashboard")).to_be_hidden()
+        page.get_by_label("Operator's API key").fill("not-the-key")
+        page.get_by_role("button", name="Show").click()
+        expect(page.locator("#status")).to_contain_text("operator's API key")
+        expect(page.locator("#dashboard")).to_be_hidden()
+        page.get_by_label("Operator's API key").fill(key)
+        page.get_by_role("button", name="Show").click()
+        expect(page.locator("#dashboard")).to_be_visible()
+        expect(page.locator('#model dd[data-fact="preset"]')).to_have_text("two-stage")
+        expect(page.locator('#store dd[data-fact="ratings"]')).to_have_text("1")
+        expect(page.locator("#requests")).to_contain_text("GET /admin/status")
+        expect(page.locator("#requests")).to_contain_text("GET /static")  # the page's files
+        expect(page.locator('#store dd[data-fact="last_rating"]')).to_contain_text("T")  # a date
+        # The key stays in this tab only, never in the page's markup or in localStorage.
+        assert page.evaluate("localStorage.length") == 0
+        assert key not in page.content()
+        # A server holding a model from memory has nothing to reload, and says so.
+        page.get_by_role("button", name="Take up a new model now").click()
+        expect(page.locator("#status")).to_contain_text("from memory")
+        page.screenshot(path=str(tmp_path / "admin.png"), full_page=True)

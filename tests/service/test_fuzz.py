@@ -51,7 +51,7 @@ def api_schema(two_stage: Recommender, tmp_path_factory: pytest.TempPathFactory)
 
 
 def test_every_operation_is_fuzzed() -> None:
-    assert len(OPERATIONS) == 17
+    assert len(OPERATIONS) == 18
 
 
 @pytest.mark.parametrize(("method", "path", "mode"), CASES)

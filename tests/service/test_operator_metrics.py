@@ -127,3 +127,25 @@ class _Broken:
 
     def info(self) -> None:
         self.ping()
+
+
+def test_the_operators_status_shows_model_store_and_counters(
+    served: tuple[TestClient, RatingStore], two_stage: Recommender
+) -> None:
+    client, _ = served
+    assert client.get("/admin/status").status_code == 401
+    movie = str(two_stage.catalog.table.movie_id[1])
+    assert (
+        client.put(f"/users/op/ratings/{movie}", json={"rating": 4}, headers=AUTH).status_code
+        == 200
+    )
+    status = client.get("/admin/status", headers=AUTH).json()
+    assert status["model"]["preset"] == "two-stage" and status["model"]["version"] is None
+    assert status["model"]["users"] == len(two_stage.catalog.users)
+    assert set(status["model"]["evaluation"]) <= set(two_stage.metrics)
+    assert status["store"]["state"] == "ok" and status["store"]["ratings"] == 1
+    assert status["service"]["ratings_written"] == 1
+    route = "PUT /users/{user_id}/ratings/{movie_id}"
+    assert status["service"]["requests"][route] == {"200": 1}
+    page = client.get("/admin")
+    assert page.status_code == 200 and "Operator's API key" in page.text

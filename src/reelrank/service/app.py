@@ -34,6 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reelrank.errors import ReelrankError, StoreError, UnknownIdError
 from reelrank.recommender.recommender import Recommender
+from reelrank.service.admin import router as admin_router
 from reelrank.service.auth import read_api_key
 from reelrank.service.metrics import RequestMetrics, ServiceMetrics
 from reelrank.service.metrics import router as metrics_router
@@ -172,7 +173,8 @@ def create_app(
     if store is not None:
         app.state.metrics.watch_store(store)
     app.state.api_key = api_key
-    for router in (*ROUTERS, ratings, me, metrics_router, reload_router):
+    app.state.static_dir, app.state.page_headers = STATIC, PAGE_HEADERS
+    for router in (*ROUTERS, ratings, me, metrics_router, reload_router, admin_router):
         app.include_router(router)
     add_error_handlers(app)
     add_page(app)

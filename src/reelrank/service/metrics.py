@@ -96,6 +96,7 @@ class ServiceMetrics:
             registry=self.registry,
         )
         self.worker = worker
+        self.saved_at: float | None = None  # when the served artifact was saved
 
     def served(self, basis: str) -> None:
         """Count a list served: "personal", or "popular" (the most popular movies instead)."""
@@ -106,6 +107,7 @@ class ServiceMetrics:
         self._model.clear()
         self._model.labels(version, preset).set(1)
         self._saved.set(saved if saved is not None else float("nan"))
+        self.saved_at = saved
 
     def watch_store(self, store: Any) -> None:
         """Read the store's size at each scrape (one count query)."""
@@ -148,7 +150,7 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, send_counted)
         finally:
-            template = getattr(scope.get("route"), "path", None) or "unmatched"
+            template = getattr(scope.get("route"), "path", None) or _unrouted(scope["path"])
             count, timing = self._children(scope["method"], template, status[0])
             count.inc()
             timing.observe(time.perf_counter() - started)
@@ -166,6 +168,11 @@ class RequestMetrics:
             )
             self._cache[key] = found
         return found
+
+
+def _unrouted(path: str) -> str:
+    """The label of a request no route matched: the page's files, or anything else."""
+    return "/static" if path.startswith("/static/") else "unmatched"
 
 
 router = APIRouter(tags=["operator"])
