@@ -4,7 +4,8 @@ The new run trains on `temporal:0.8` of all ratings (its test part: the last 20%
 was trained on the ratings before the newest 5% of that training part (the first 76% by time,
 itself split `temporal:0.8`), so it never saw the new run's test part. Cold: the new run from
 scratch, with the preset's epochs. Warm: the same run started from the old model's weights
-(`--warm-start`), with fewer epochs. Reports each run's time (training and evaluation) and its
+(`--warm-start`), the two-tower model (or, without one, the rating model) trained for
+`--warm-epochs`. Reports each run's time (training and evaluation) and its
 test RMSE and Recall@10.
 
     .venv/bin/python benchmarks/warm_start.py [--preset seed] [--warm-epochs 1] [--data DIR]
@@ -37,19 +38,20 @@ def main() -> None:
     figures = {}
     for name, warm in (("cold", False), ("warm", True)):
         run = config
-        if warm:
-            run = dataclasses.replace(
-                config, training=dataclasses.replace(config.training, epochs=args.warm_epochs)
-            )
-            if run.retrieval_training is not None:
-                tower = dataclasses.replace(run.retrieval_training, epochs=args.warm_epochs)
-                run = dataclasses.replace(run, retrieval_training=tower)
+        if warm and config.retrieval_training is not None:
+            # The two-tower model trains fewer epochs; the rating models keep their own
+            # training (an ensemble's components stop early by themselves).
+            tower = dataclasses.replace(config.retrieval_training, epochs=args.warm_epochs)
+            run = dataclasses.replace(config, retrieval_training=tower)
+        elif warm:
+            training = dataclasses.replace(config.training, epochs=args.warm_epochs)
+            run = dataclasses.replace(config, training=training)
         started = time.perf_counter()
         trained = train_recommender(ratings, run, warm_from=old if warm else None)
         took = time.perf_counter() - started
         metrics = trained.metrics
         figures[name] = {
-            "epochs": run.training.epochs,
+            "epochs": (run.retrieval_training or run.training).epochs,
             "seconds": round(took, 1),
             "rmse": _rounded(metrics.get("root_mean_squared_error")),
             "recall@10": _rounded(metrics.get("known_user/recall@10")),
