@@ -246,10 +246,12 @@ def test_rate_a_searched_movie_and_get_recommendations(
     expect(page.locator("#my-ratings")).to_contain_text(second)
     mine = page.locator("#my-ratings").get_by_role("button", name=f"Rate {second} 4 stars")
     expect(mine).to_have_attribute("aria-pressed", "true")
-    # Let the list refresh for the new liked set before clicking into it.
+    # Let the list refresh for the new ratings before clicking into it: the status is set in
+    # the step that starts the refresh, so "not busy" after it is the new list's.
+    expect(page.locator("#status")).to_have_text(f"You rated {second} 4 stars.")
     expect(page.locator("#for-you-region")).to_have_attribute("aria-busy", "false")
-    shown = page.locator("#for-you > li > .title").all_text_contents()
-    assert len(shown) == 10 and second not in shown
+    expect(recs.locator(".title", has_text=second)).to_have_count(0)
+    expect(recs).to_have_count(10)
     recs.nth(1).get_by_role("button", name="Movies similar to").click()
     expect(recs.nth(1).locator(".similar > li.item")).to_have_count(5)
     page.screenshot(path=str(tmp_path / "rated.png"), full_page=True)
@@ -349,7 +351,11 @@ def test_ratings_kept_on_the_server_follow_the_profile(
     # A low rating is kept, left out of the list, and not a like.
     page.locator("#to-rate").get_by_role("button", name=f"Rate {disliked} 1 star").click()
     expect(page.locator("#rated-count")).to_have_text("(2)")
+    # The status is set once the rating is stored, in the same step that starts the list's
+    # refresh (aria-busy): only then is "not busy" the new list's.
+    expect(page.locator("#status")).to_have_text(f"You rated {disliked} 1 star.")
     expect(page.locator("#for-you-region")).to_have_attribute("aria-busy", "false")
+    expect(recs.locator(".title", has_text=disliked)).to_have_count(0)
     expect(recs.locator(".because")).to_have_text([f"because you liked {loved}"] * 10)
     served = recs.locator(".title").all_text_contents()
     assert loved not in served and disliked not in served
