@@ -13,8 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from reelrank.errors import StoreError
 from reelrank.recommender.recommender import Recommender
 from reelrank.service import create_app
-from reelrank.service.app import artifact_version
 from reelrank.service.metrics import _StoreSize
+from reelrank.service.reload import artifact_version
 from reelrank.store import RatingStore
 
 KEY = "operator-key-for-metrics-tests-0123"

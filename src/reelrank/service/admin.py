@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from reelrank.errors import StoreError
 from reelrank.service.auth import Operator
+from reelrank.service.pages import PAGE_HEADERS, STATIC
 
 # The evaluation figures the page shows, when the model has them.
 SHOWN_METRICS = (
@@ -32,9 +33,8 @@ router = APIRouter(tags=["operator"])
 
 
 @router.get("/admin", include_in_schema=False)
-async def admin_page(request: Request) -> FileResponse:
-    static = request.app.state.static_dir
-    return FileResponse(static / "admin.html", headers=request.app.state.page_headers)
+async def admin_page() -> FileResponse:
+    return FileResponse(STATIC / "admin.html", headers=PAGE_HEADERS)
 
 
 @router.get("/admin/status")
