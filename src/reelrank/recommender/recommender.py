@@ -13,7 +13,8 @@ by concept already lives elsewhere: list arrays and checks in `lists`, explanati
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ from reelrank.recommender.lists import (
     top_by_score,
     varied_popular,
 )
+from reelrank.recommender.live_movies import LiveMovies, MovieRow, RatingRow
 
 # Largest users x movies score table a Recommender keeps in memory (float32: 100 MB); the same
 # cap holds for each table behind "because you liked" (see `Explainer`).
@@ -84,6 +86,9 @@ class Recommender:
         self.device = torch.device("cpu")
         self.metrics = dict(metrics or {})
         self.data_info = dict(data_info or {})
+        # Movies added since training (`with_movies`), and the trained recommender they extend.
+        self.live: LiveMovies | None = None
+        self._trained: Recommender = self
         # Known users' retrieval scores, computed once when the catalogue is small enough: a
         # request then reads one row instead of multiplying its query with every movie vector.
         self._user_scores: torch.Tensor | None = None
@@ -141,6 +146,33 @@ class Recommender:
         """Whether recommendations go through retrieval and then ranking."""
         return self.retrieval is not None and self.rater is not None
 
+    def with_movies(
+        self,
+        movies: Sequence[MovieRow],
+        ratings: Sequence[RatingRow] = (),
+        histories: Mapping[str, Sequence[RatingRow]] | None = None,
+    ) -> Recommender:
+        """This recommender serving the store's movies too: those added since training (in
+        search, filters, `similar` and lists at once, see `live_movies`), with the data set's
+        movies edited or taken down as stored. `ratings` are the stored ratings of the added
+        movies, which refine them; `histories` the stored ratings of their raters the data set
+        does not know. Returns a new recommender sharing the models; each call starts from the
+        trained one, so the store's whole movie table is passed every time."""
+        from reelrank.recommender.added_movies import grow  # a cycle otherwise
+
+        return grow(self._trained, movies, ratings, histories or {})
+
+    def _grown(self, catalog: Catalog, live: LiveMovies | None, counts: np.ndarray) -> Recommender:
+        """A copy sharing the models, with a grown `catalog`, its `live` movies and the
+        stored rating `counts` of the added ones (for popularity)."""
+        grown = copy.copy(self._trained)
+        grown.catalog = catalog
+        grown.live = live
+        grown._log_popularity = np.concatenate(
+            [self._trained._log_popularity, np.log1p(counts.astype(np.float64))]
+        )
+        return grown
+
     def rated_movies(self, user_id: str | int) -> list[tuple[str, str, float]]:
         """A user's training ratings as (movie_id, title, rating), best rated first."""
         user = self.catalog.user_index(user_id)
@@ -165,6 +197,9 @@ class Recommender:
         if self.rater is None:
             raise ReelrankError("this artifact has no rating model, so it cannot predict ratings")
         shape = np.broadcast_shapes(users.shape, movies.shape)
+        live = self.live
+        if live is not None and (movies >= live.first).any():
+            return self._predict_live(live, np.broadcast_to(users, shape), movies)
         users_t = self._tensor(np.broadcast_to(users, shape).ravel())
         movies_t = self._tensor(np.broadcast_to(movies, shape).ravel())
         ratings = torch.full(users_t.shape, float("-inf"), device=self.device)
@@ -178,6 +213,21 @@ class Recommender:
                 ratings[part[~known]] = self.rater.rate(vectors, m[~known])
         ratings[movies_t < 0] = float("-inf")
         return ratings.cpu().numpy().reshape(shape)
+
+    def _predict_live(self, live: LiveMovies, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
+        """`_predict` where some movies were added after training: each is rated as its nearest
+        trained movies are, weighted, plus its own offset."""
+        movies = np.broadcast_to(movies, users.shape)
+        new = movies >= live.first
+        out = np.empty(users.shape, dtype=np.float32)
+        out[~new] = self._predict(users[~new], movies[~new])
+        rows = movies[new] - live.first
+        around = self._predict(users[new][:, None], live.neighbours[rows])
+        low, high = self.rating_scale  # an offset never rates off the scale
+        out[new] = np.clip(
+            (around * live.weights[rows]).sum(axis=1) + live.offsets[rows], low, high
+        )
+        return out
 
     def score(self, user_id: str | int, titles: Sequence[str]) -> list[Recommendation]:
         """Predicted ratings of the given titles (or movie ids) for a user, in the order given."""
@@ -256,10 +306,11 @@ class Recommender:
         return min(check_k(k), self.catalog.movies.size - 1)
 
     def _blocked(self, only: ListFilter | None) -> np.ndarray:
-        """The movie indices a filter leaves out (none without one)."""
+        """The movie indices a filter leaves out, and the movies taken down."""
+        hidden = np.flatnonzero(self.catalog.hidden).astype(np.int64)
         if only is None or not only.active:
-            return np.zeros(0, dtype=np.int64)
-        return only.blocked(self.catalog.table)
+            return hidden
+        return np.union1d(only.blocked(self.catalog.table), hidden)
 
     def popular_instead(self, user_id: str | int) -> str | None:
         """Why a known user is served the most popular movies instead of a personal list (too
@@ -293,20 +344,46 @@ class Recommender:
         (see `recommend_many`)."""
         if self.retrieval is None:
             assert self.rater is not None
-            return best_rated(self.rater, users, exclude, self.catalog.movies.size, k)
+            trained = [e[e < self.catalog.trained] for e in exclude]
+            return best_rated(self.rater, users, trained, self.catalog.trained, k)
         # In retrieval's order the list is its top k; re-ordered, its top `candidates`.
         n = k if order == "relevance" else max(k, self.config.candidates)
+        live = self.live
         if self._user_scores is not None:
-            scores = self._user_scores[self._tensor(users)].clone()
+            scores = self._user_scores[self._tensor(users)]
+            if live is not None:
+                queries = self.retrieval.user_embedding(self._tensor(users))
+                scores = torch.cat([scores, queries @ live.vectors.T], dim=1)
+            else:
+                scores = scores.clone()
             for row, movies in enumerate(exclude):
                 scores[row, self._tensor(movies)] = float("-inf")
             top, rows = torch.topk(scores, min(n, scores.shape[1]), dim=1)
             rows = rows.masked_fill(top == float("-inf"), -1)
         else:
-            assert self.index is not None
             queries = self.retrieval.user_embedding(self._tensor(users))
-            top, rows = self.index.search(queries, n, exclude=exclude)
+            top, rows = self._search(queries, n, exclude)
         return self._stage_two(users, rows.cpu().numpy(), top.cpu().numpy(), k, order).padded(k)
+
+    def _search(
+        self, queries: torch.Tensor, n: int, exclude: list[np.ndarray]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The index's `n` best movies for `[q, dim]` queries, without each row's `exclude`d
+        ones, and the movies added since training among them where they score higher."""
+        assert self.index is not None
+        first = self.catalog.trained
+        top, rows = self.index.search(queries, n, exclude=[e[e < first] for e in exclude])
+        live = self.live
+        if live is None:
+            return top, rows
+        added = queries @ live.vectors.T
+        for row, movies in enumerate(exclude):
+            added[row, self._tensor(movies[movies >= first] - first)] = float("-inf")
+        top = torch.cat([top, added], dim=1)
+        rows = torch.cat([rows, torch.arange(first, first + live.size).expand_as(added)], dim=1)
+        top, at = torch.topk(top, min(n, top.shape[1]), dim=1)
+        rows = torch.gather(rows, 1, at).masked_fill(top == float("-inf"), -1)
+        return top, rows
 
     def recommend_for_liked(
         self,
@@ -365,7 +442,8 @@ class Recommender:
             if user_id is not None and user_id in self.catalog.users:
                 user = self.catalog.user_index(user_id)
             exclude = np.union1d(movies, self._blocked(only))
-            n_rows, n = self.catalog.movies.size, self._list_length(k_all)
+            n_rows, n = self.catalog.trained, self._list_length(k_all)
+            exclude = exclude[exclude < n_rows]
             rated = best_rated(self.rater, np.array([user]), [exclude], n_rows, n)
             return self._as_recommendations(rated, 0, skip=offset)
         if not len(liked):
@@ -389,6 +467,7 @@ class Recommender:
         something new); `exclude` (MovieLens ids or titles) are left out, e.g. those rated."""
         check_k(k)
         left_out = np.array([self.catalog.resolve_movie(m) for m in exclude], dtype=np.int64)
+        left_out = np.union1d(left_out, self._blocked(None))
         picked = varied_popular(self._log_popularity, self.catalog.table.genres, k, left_out)
         return [self.catalog.info(int(movie)) for movie in picked]
 
@@ -414,17 +493,19 @@ class Recommender:
                 "this artifact has no retrieval model; train one with --preset two-stage"
             )
         history = np.asarray(history_idx, dtype=np.int64)
-        query = self.retrieval.fold_in(self._tensor(history))
+        # A movie added since training is read as its nearest trained one.
+        readable = history if self.live is None else self.live.proxy(history)
+        query = self.retrieval.fold_in(self._tensor(readable))
         recent, weight = self.config.recent_likes, self.config.recent_weight
         if recent_first and recent and weight and len(np.unique(history)) > recent:
             # The same scale either way: a history no longer than the window is unchanged.
-            lately = self.retrieval.fold_in(self._tensor(history[-recent:]))
+            lately = self.retrieval.fold_in(self._tensor(readable[-recent:]))
             query = (query + weight * lately) / (1.0 + weight)
         exclude = np.union1d(history, self._blocked(only))
         if also_exclude is not None:
             exclude = np.union1d(exclude, np.asarray(also_exclude, dtype=np.int64))
         n = k if order == "relevance" else max(k, self.config.candidates)
-        top, rows = self.index.search(query[None, :], n, exclude=[exclude])
+        top, rows = self._search(query[None, :], n, [exclude])
         return self._stage_two(
             np.zeros(1, np.int64), rows.cpu().numpy(), top.cpu().numpy(), k, order
         )
@@ -442,8 +523,11 @@ class Recommender:
         k = self._list_length(k)
         if self.retrieval is None or self.index is None:
             raise ReelrankError("this artifact has no retrieval model; train --preset two-stage")
-        query = self.retrieval.fold_in(self._tensor(np.array([movie_idx])))
-        top, rows = self.index.search(query[None, :], k, exclude=[np.array([movie_idx])])
+        movie = np.array([movie_idx])
+        readable = movie if self.live is None else self.live.proxy(movie)
+        query = self.retrieval.fold_in(self._tensor(readable))
+        exclude = np.union1d(movie, self._blocked(None))
+        top, rows = self._search(query[None, :], k, [exclude])
         scores = top.cpu().numpy()
         return ServedLists(rows.cpu().numpy(), scores, None, scores)
 
@@ -486,7 +570,11 @@ class Recommender:
         ratings, scores = lists.predicted_rating, lists.retrieval_score
         because = None
         if liked is not None and self._explainer is not None:
-            because = self._explainer.because(liked, movies[found])
+            # Only trained movies explain, and are explained: the models know those alone.
+            listed, trained = movies[found], self.catalog.trained
+            because = np.full(len(listed), -1, dtype=np.int64)
+            known = listed < trained
+            because[known] = self._explainer.because(liked[liked < trained], listed[known])
         return recommendations(
             self.catalog,
             movies[found],

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Connection,
     Float,
@@ -17,13 +18,14 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     select,
 )
 
 # The longest user or movie id the store keeps (the HTTP API refuses longer ones first).
 MAX_ID = 128
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 metadata = MetaData()
 
@@ -52,12 +54,38 @@ ratings = Table(
 )
 
 
+# The longest title, genre list and overview a movie may have.
+MAX_TITLE = 256
+MAX_GENRES = 512
+MAX_OVERVIEW = 5000
+
+# Movies added after training (`added`: true), and the operator's changes to the data set's
+# movies: a new title, genres or year (NULL: unchanged) or a takedown (`hidden`).
+movies = Table(
+    "movies",
+    metadata,
+    Column("movie_id", String(MAX_ID), primary_key=True),
+    Column("added", Boolean, nullable=False),
+    Column("title", String(MAX_TITLE)),
+    Column("genres", String(MAX_GENRES)),  # "|"-joined genre names
+    Column("year", BigInteger),
+    Column("overview", Text),
+    Column("hidden", Boolean, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+
 def _create_v1(connection: Connection) -> None:
     metadata.create_all(connection, tables=[users, ratings])
 
 
+def _add_movies(connection: Connection) -> None:
+    metadata.create_all(connection, tables=[movies])
+
+
 # MIGRATIONS[v] brings a store at version v to v + 1 (version 0: a store with no tables yet).
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {0: _create_v1}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {0: _create_v1, 1: _add_movies}
 
 
 def stored_version(connection: Connection) -> int:

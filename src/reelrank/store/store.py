@@ -26,7 +26,8 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from reelrank.errors import ReelrankError, StoreError
 from reelrank.store import schema
 from reelrank.store.group_commit import GroupCommit
-from reelrank.store.schema import MAX_ID, SCHEMA_VERSION, ratings, users
+from reelrank.store.movies import StoredMovies
+from reelrank.store.schema import MAX_ID, SCHEMA_VERSION, movies, ratings, users
 
 DATA_DIR_ENV = "REELRANK_DATA_DIR"
 STORE_FILE = "store.sqlite3"
@@ -84,6 +85,7 @@ class RatingStore:
         # with sleeps of up to 100 ms: the threads of one process queue here instead, in turn.
         self._one_writer = threading.Lock() if self.url.startswith("sqlite") else None
         self._group: GroupCommit[StoredRating] = GroupCommit(self._write)
+        self.movies = StoredMovies(self)  # movies added after training, edits and takedowns
         self.where = self.engine.url.render_as_string(hide_password=True)
         try:
             self._migrate()
@@ -229,6 +231,9 @@ class RatingStore:
                 ).select_from(ratings)
             ).one()
             n_users = connection.execute(select(func.count()).select_from(users)).scalar_one()
+            n_added = connection.execute(
+                select(func.count()).select_from(movies).where(movies.c.added)
+            ).scalar_one()
         return {
             "store": self.where,
             "backend": self.engine.dialect.name,
@@ -237,6 +242,7 @@ class RatingStore:
             "users_with_ratings": int(counts[1]),
             "ratings": int(counts[0]),
             "movies_rated": int(counts[2]),
+            "movies_added": int(n_added),
             "first_rating": counts[3],
             "last_rating": counts[4],
         }

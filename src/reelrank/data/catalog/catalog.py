@@ -7,12 +7,13 @@ reads (id, title, year, genres).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from reelrank.data.catalog.titles import TitleMatcher
+from reelrank.data.catalog.titles import TitleMatcher, split_release_year
 from reelrank.data.encoding.encoded import MovieTable, Vocabularies
 from reelrank.data.encoding.vocabulary import Vocabulary
 from reelrank.errors import ReelrankError, UnknownIdError
@@ -78,7 +79,14 @@ class Catalog:
     id, genres and year, and every MovieLens id's title.
     """
 
-    def __init__(self, vocabs: Vocabularies, table: MovieTable) -> None:
+    def __init__(
+        self,
+        vocabs: Vocabularies,
+        table: MovieTable,
+        *,
+        trained: int | None = None,
+        hidden: np.ndarray | None = None,
+    ) -> None:
         if len(table.movie_id) != vocabs.movies.size or len(table.genres) != vocabs.movies.size:
             raise ValueError(
                 f"the movie table has {len(table.movie_id)} rows but the title vocabulary needs "
@@ -86,7 +94,17 @@ class Catalog:
             )
         self.vocabs = vocabs
         self.table = table
-        self.titles = TitleMatcher(vocabs.movies.terms.tolist())
+        # Rows 0..trained-1 are the movies the models were trained on; rows from `trained` on
+        # were added since (`changed`), and the models know them through `LiveMovies`.
+        self.trained = vocabs.movies.size if trained is None else trained
+        # [n+1] bool: movies taken down. They stay in the tables (people's ratings of them keep
+        # their meaning) but no list, search or lookup by the public shows them.
+        self.hidden = np.zeros(vocabs.movies.size, bool) if hidden is None else hidden
+        shown = [
+            "" if gone else title
+            for title, gone in zip(vocabs.movies.terms.tolist(), self.hidden[1:], strict=True)
+        ]
+        self.titles = TitleMatcher(shown)
         # Movie rows by MovieLens id, for lookups like "50" -> "Star Wars (1977)".
         self._row_of_id = {
             movie_id: vocabs.movies.number(title, missing="unknown")
@@ -95,6 +113,46 @@ class Catalog:
         self._max_id = max((int(i) for i in self._row_of_id if i.isdigit()), default=0)
         # Each row's genre names, built once: every recommendation shows them.
         self._genres = [[GENRES[g] for g in np.flatnonzero(row)] for row in table.genres]
+
+    def changed(
+        self, added: Sequence[MovieInfo], edited: Mapping[int, MovieInfo], hidden: Sequence[int]
+    ) -> Catalog:
+        """This catalogue with `added` movies as new rows after the last (in order), the rows of
+        `edited` showing their new title, year and genres, and the `hidden` rows taken down. The
+        trained rows keep their indices, so the models still read them."""
+        terms = self.movies.terms.tolist()
+        movie_id = self.table.movie_id.tolist()
+        genres, year = self.table.genres.copy(), self.table.year.copy()
+        id_to_title = dict(self.table.id_to_title)
+        for row, info in edited.items():
+            old = terms[row - 1]
+            terms[row - 1] = info.movie_title
+            id_to_title.update({i: info.movie_title for i, t in id_to_title.items() if t == old})
+            genres[row] = _genre_row(info.genres)
+            year[row] = info.year or 0
+        for info in added:
+            terms.append(info.movie_title)
+            movie_id.append(info.movie_id)
+            id_to_title[info.movie_id] = info.movie_title
+        new_genres = np.array([_genre_row(i.genres) for i in added], bool).reshape(-1, len(GENRES))
+        new_years = np.array([info.year or 0 for info in added], np.int64)
+        table = MovieTable(
+            np.array(movie_id, dtype=str),
+            np.concatenate([genres, new_genres]),
+            np.concatenate([year, new_years]),
+            id_to_title,
+        )
+        vocabs = replace(self.vocabs, movies=Vocabulary(terms, name=self.movies.name, ordered=True))
+        gone = np.zeros(len(terms) + 1, bool)
+        gone[np.asarray(hidden, dtype=np.int64)] = True
+        return Catalog(vocabs, table, trained=self.trained, hidden=gone)
+
+    def row_of_id(self, movie_id: str) -> int:
+        """The model index of a MovieLens (or added) movie id, 0 if there is none."""
+        return self._row_of_id.get(movie_id, 0)
+
+    def is_hidden(self, index: int) -> bool:
+        return bool(self.hidden[index])
 
     @property
     def users(self) -> Vocabulary:
@@ -158,3 +216,16 @@ class Catalog:
         if limit <= 0:
             raise ReelrankError(f"limit must be a positive integer, got {limit}")
         return [self.info(entry.index) for entry in self.titles.search(query, limit)]
+
+
+def _genre_row(names: Sequence[str]) -> np.ndarray:
+    row = np.zeros(len(GENRES), dtype=bool)
+    row[[GENRES.index(name) for name in names]] = True
+    return row
+
+
+def display_title(title: str, year: int | None) -> str:
+    """A new movie's catalogue title, MovieLens' way: "Name (Year)" where the year is known
+    and the name does not end in a year already."""
+    name, given = split_release_year(title)
+    return title if year is None or given is not None else f"{name} ({year})"

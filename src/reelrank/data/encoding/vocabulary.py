@@ -1,7 +1,9 @@
 """`Vocabulary`: string ids ⇄ contiguous integers, like Keras `StringLookup(mask_token=None)`.
 
-Index 0 stands for "unknown"; known terms get 1..n in sorted order. The unknown-id policy is an
-explicit argument (`missing="error"` or `"unknown"`), as in LensKit's `Vocabulary.number`.
+Index 0 stands for "unknown"; known terms get 1..n in sorted order, and terms added after
+training (`appended`: a movie added at run time) the next numbers, so no earlier index moves. The
+unknown-id policy is an explicit argument (`missing="error"` or `"unknown"`), as in LensKit's
+`Vocabulary.number`.
 """
 
 from __future__ import annotations
@@ -18,18 +20,36 @@ UNKNOWN_INDEX = 0
 
 
 class Vocabulary:
-    """A sorted set of unique string terms, numbered from 1 (0 is the unknown slot).
+    """A set of unique string terms, numbered from 1 (0 is the unknown slot): sorted, unless
+    `ordered` keeps the order given (an appended vocabulary, read back).
 
     `name` says what the terms are ("user_id", "movie_title") and appears in error messages.
     """
 
-    def __init__(self, terms: Iterable[str], *, name: str = "term") -> None:
-        array = np.unique(np.asarray(list(terms) if not isinstance(terms, np.ndarray) else terms))
+    def __init__(self, terms: Iterable[str], *, name: str = "term", ordered: bool = False) -> None:
+        array = np.asarray(list(terms) if not isinstance(terms, np.ndarray) else terms)
+        array = array.astype(str) if ordered else np.unique(array).astype(str)
         self.name = name
-        self.terms: np.ndarray = array.astype(str)  # [n] sorted, unique
+        self.terms: np.ndarray = array  # [n] unique, index order (sorted unless appended to)
         self._term_list: list[str] = self.terms.tolist()
         self._folded: list[str] | None = None  # the terms as `suggestions` compares them
         self._lookup: dict[str, int] = {t: i + 1 for i, t in enumerate(self._term_list)}
+        if len(self._lookup) != len(self._term_list):
+            raise ValueError(f"vocabulary {name!r} has duplicate terms")
+        # `numbers` searches a sorted copy: the terms themselves unless some were appended.
+        self._order: np.ndarray | None = None
+        self._sorted = self.terms
+        if ordered and len(array) > 1 and not bool((array[1:] > array[:-1]).all()):
+            self._order = np.argsort(array, kind="stable")
+            self._sorted = array[self._order]
+
+    def appended(self, terms: Sequence[str]) -> Vocabulary:
+        """This vocabulary with new `terms` numbered after the last one (every index it had
+        keeps its term); a term it knows already, or one given twice, is an error."""
+        known = [t for t in terms if t in self._lookup]
+        if known:
+            raise ValueError(f"{self.name} {known[0]!r} is known already")
+        return Vocabulary([*self._term_list, *terms], name=self.name, ordered=True)
 
     def __len__(self) -> int:
         """The number of known terms (the embedding table needs `len(vocab) + 1` rows)."""
@@ -71,9 +91,10 @@ class Vocabulary:
             positions = np.zeros(len(terms), dtype=np.int64)
             found = np.zeros(len(terms), dtype=bool)
         else:
-            positions = np.searchsorted(self.terms, terms)
-            clipped = np.minimum(positions, len(self.terms) - 1)
-            found = self.terms[clipped] == terms
+            positions = np.minimum(np.searchsorted(self._sorted, terms), len(self.terms) - 1)
+            found = self._sorted[positions] == terms
+            if self._order is not None:
+                positions = self._order[positions]
         if missing == "error" and not found.all():
             raise UnknownIdError(self.unknown_message(str(terms[~found][0])))
         return np.where(found, positions + 1, UNKNOWN_INDEX).astype(np.int64)
@@ -111,7 +132,5 @@ class Vocabulary:
         name = data.get("name")
         if not isinstance(terms, list) or not isinstance(name, str):
             raise ValueError("a vocabulary JSON needs a string 'name' and a list 'terms'")
-        vocab = cls(terms, name=name)
-        if len(vocab) != len(terms):
-            raise ValueError(f"vocabulary {name!r} has duplicate terms")
-        return vocab
+        # In index order as saved: sorted, unless terms were appended after training.
+        return cls(terms, name=name, ordered=True)
