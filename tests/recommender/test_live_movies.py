@@ -74,10 +74,9 @@ def test_raters_pull_an_added_movie_into_their_kind_of_lists(two_stage: Recommen
     assert float(gain.mean()) > 0  # its raters score it higher than its content alone did
     assert after._log_popularity[row] == pytest.approx(np.log1p(20))
     # Rated 5 by everyone: its predicted rating rises towards 5.
-    assert (
-        after.score("30", ["9001"])[0].predicted_rating
-        > before.score("30", ["9001"])[0].predicted_rating
-    )  # type: ignore[operator]
+    [rose], [was] = after.score("30", ["9001"]), before.score("30", ["9001"])
+    assert rose.predicted_rating is not None and was.predicted_rating is not None
+    assert rose.predicted_rating > was.predicted_rating
     # Known users who rated it in the store: their lists computed from their whole history
     # leave it out like any movie they rated.
     history = np.append(after.seen.movies_of(1), row)
