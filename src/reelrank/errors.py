@@ -1,7 +1,8 @@
 """The errors reelrank raises on purpose: each says what was wrong and what to do next.
 
 The command line prints a `ReelrankError` as one line and exits 1; the service answers it as JSON
-(404 for an `UnknownIdError`, 422 for other input). Standard library only (layer 1).
+(404 for an `UnknownIdError`, 409 for a `ConflictError`, 422 for other input). Standard library
+only (layer 1).
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ class UnknownIdError(ReelrankError, KeyError):
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message
         return str(self.args[0]) if self.args else ""
+
+
+class ConflictError(ReelrankError):
+    """What was asked clashes with what exists (a movie title the catalogue has already)."""
 
 
 class ArtifactError(ReelrankError):

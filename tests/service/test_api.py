@@ -60,6 +60,7 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     assert set(schema["paths"]) == {
         "/health",
+        "/movies/new",
         "/movies",
         "/movies/to-rate",
         "/movies/{movie_id}",

@@ -43,7 +43,7 @@ def api_schema(two_stage: Recommender, tmp_path_factory: pytest.TempPathFactory)
     # An invalid request must be refused with one of the API's documented rejections; 413 (body
     # too large) is one, though schemathesis does not count it by default. The write API is
     # fuzzed as the operator, against a real store.
-    rejections = {"expected-statuses": ["400", "404", "413", "422"]}
+    rejections = {"expected-statuses": ["400", "404", "409", "413", "422"]}
     config = schemathesis.Config.from_dict({"checks": {"negative_data_rejection": rejections}})
     store = RatingStore(tmp_path_factory.mktemp("fuzz") / "store.sqlite3")
     app = create_app(two_stage, store=store, api_key=KEY)
@@ -51,7 +51,7 @@ def api_schema(two_stage: Recommender, tmp_path_factory: pytest.TempPathFactory)
 
 
 def test_every_operation_is_fuzzed() -> None:
-    assert len(OPERATIONS) == 18
+    assert len(OPERATIONS) == 22
 
 
 @pytest.mark.parametrize(("method", "path", "mode"), CASES)

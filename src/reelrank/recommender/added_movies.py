@@ -91,9 +91,13 @@ def catalog_with(catalog: Catalog, movies: Sequence[MovieRow]) -> Catalog:
             if movie.title is not None or movie.genres is not None or movie.year is not None:
                 was = catalog.info(row)
                 year = movie.year if movie.year is not None else was.year
+                title = display_title(movie.title, year) if movie.title else was.movie_title
+                if title != was.movie_title and title in titles:
+                    title = was.movie_title  # another movie has it: the edit keeps its name
+                titles.add(title)
                 edited[row] = MovieInfo(
                     was.movie_id,
-                    display_title(movie.title, year) if movie.title else was.movie_title,
+                    title,
                     year,
                     list(movie.genres) if movie.genres is not None else was.genres,
                 )

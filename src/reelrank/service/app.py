@@ -25,6 +25,8 @@ from reelrank.errors import ReelrankError
 from reelrank.recommender.recommender import Recommender
 from reelrank.service.admin import router as admin_router
 from reelrank.service.auth import read_api_key
+from reelrank.service.catalogue import refresh, watch_movies
+from reelrank.service.catalogue import router as catalogue
 from reelrank.service.metrics import RequestMetrics, ServiceMetrics
 from reelrank.service.metrics import router as metrics_router
 from reelrank.service.pages import add_docs, add_page
@@ -96,19 +98,22 @@ def create_app(
         log.info("explanations ready in %.1f s", time.perf_counter() - start)
         if store is not None:
             log.info("ratings are stored in %s", store.where)
+            await refresh(app)  # the movies added, edited and taken down since training
         if freeze_loaded:
             # What is loaded now lives as long as the process: out of the collector's
             # generations, a full collection no longer walks it mid-request (under 8 writing
             # clients: PUT p99 75-85 ms -> 9-10 ms, docs/benchmarks.md).
             gc.collect()
             gc.freeze()
-        watcher = None
+        watchers = []
         if reload_every and source is not None:
-            watcher = asyncio.create_task(watch(app, reload_every))
+            watchers.append(asyncio.create_task(watch(app, reload_every)))
+        if store is not None:
+            watchers.append(asyncio.create_task(watch_movies(app)))
         try:
             yield
         finally:
-            if watcher is not None:
+            for watcher in watchers:
                 watcher.cancel()
             if store is not None:
                 store.close()
@@ -135,7 +140,9 @@ def create_app(
     if store is not None:
         app.state.metrics.watch_store(store)
     app.state.api_key = api_key
-    for router in (*ROUTERS, ratings, me, metrics_router, reload_router, admin_router):
+    app.state.movies_fingerprint = None
+    # The catalogue's routes first: /movies/new before /movies/{movie_id}.
+    for router in (catalogue, *ROUTERS, ratings, me, metrics_router, reload_router, admin_router):
         app.include_router(router)
     add_error_handlers(app)
     add_page(app)

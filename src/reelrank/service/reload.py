@@ -29,6 +29,7 @@ from reelrank.errors import ReelrankError
 from reelrank.files import sha256_file
 from reelrank.recommender.recommender import Recommender
 from reelrank.service.auth import Operator
+from reelrank.service.catalogue import with_store_movies
 from reelrank.service.schemas import Error
 
 log = logging.getLogger("reelrank.service")
@@ -79,6 +80,10 @@ async def reload(app: FastAPI) -> Reloaded:
             if version == current:
                 return Reloaded(reloaded=False, version=current, previous=None)
             new, version, saved = await run_in_threadpool(_load, path, state.device)
+            if state.store is not None:  # the movies added since serve on the new model too
+                fingerprint = await run_in_threadpool(state.store.movies.fingerprint)
+                new = await run_in_threadpool(with_store_movies, new, state.store)
+                state.movies_fingerprint = fingerprint
         except (ReelrankError, OSError) as error:
             state.metrics.swaps.labels("refused", state.metrics.worker).inc()
             raise ReloadRefused(

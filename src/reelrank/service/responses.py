@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from reelrank.errors import ReelrankError, StoreError, UnknownIdError
+from reelrank.errors import ConflictError, ReelrankError, StoreError, UnknownIdError
 
 log = logging.getLogger("uvicorn.error")
 
@@ -39,11 +39,15 @@ def error_body(detail: str, **extra: Any) -> dict[str, Any]:
 
 
 def add_error_handlers(app: FastAPI) -> None:
-    """Input errors become 404/422 JSON with a clear message; anything else is a logged 500."""
+    """Input errors become 404/409/422 JSON with a clear message; anything else is a logged 500."""
 
     @app.exception_handler(UnknownIdError)
     async def unknown_id(request: Request, error: UnknownIdError) -> JSONResponse:
         return JSONResponse(error_body(str(error)), status_code=404)
+
+    @app.exception_handler(ConflictError)
+    async def conflict(request: Request, error: ConflictError) -> JSONResponse:
+        return JSONResponse(error_body(str(error)), status_code=409)
 
     @app.exception_handler(StoreError)
     async def store_unavailable(request: Request, error: StoreError) -> JSONResponse:

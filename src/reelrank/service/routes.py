@@ -311,13 +311,16 @@ async def user_history(
 
 
 def known_movie_id(model: Recommender, movie_id: str) -> str:
-    """`movie_id` if it is a MovieLens id of the catalogue; a path segment is never a title."""
+    """`movie_id` if it is a MovieLens id of the catalogue (a path segment is never a title), not
+    taken down."""
     if movie_id not in model.catalog.id_to_title:
         raise UnknownIdError(
             f"unknown movie id {movie_id!r}: it is not among the "
             f"{len(model.catalog.movies)} movies. "
             "Find a movie's id with GET /movies?query=<part of its title>."
         )
+    if model.catalog.is_hidden(model.catalog.resolve_movie(movie_id)):
+        raise UnknownIdError(f"movie {movie_id} was taken down")
     return movie_id
 
 

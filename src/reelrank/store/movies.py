@@ -12,10 +12,10 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from reelrank.errors import ReelrankError
-from reelrank.store.schema import MAX_OVERVIEW, MAX_TITLE, movies
+from reelrank.errors import ConflictError, ReelrankError
+from reelrank.store.schema import MAX_OVERVIEW, MAX_TITLE, movies, ratings
 from reelrank.types import GENRES
 
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ class StoredMovies:
             ).all()
             for movie_id, other in rows:
                 if other is not None and other.lower() == title.lower():
-                    raise ReelrankError(
+                    raise ConflictError(
                         f"a movie titled {other!r} was added already (id {movie_id}); edit it "
                         "instead of adding it again"
                     )
@@ -164,6 +164,22 @@ class StoredMovies:
                     movies.update().where(movies.c.movie_id == movie_id).values(**_row(movie))
                 )
         return movie
+
+    def fingerprint(self) -> tuple[int, ...]:
+        """Changes when a movie is added, edited or taken down, or a rating of an added movie
+        is written or deleted: a server polls it to serve what another one wrote."""
+        added = select(movies.c.movie_id).where(movies.c.added)
+        with self._store._reading() as connection:
+            edits = connection.execute(
+                select(func.count(), func.max(movies.c.updated_at)).select_from(movies)
+            ).one()
+            rated = connection.execute(
+                select(func.count(), func.max(ratings.c.stored_at), func.sum(ratings.c.rating))
+                .select_from(ratings)
+                .where(ratings.c.movie_id.in_(added))
+            ).one()
+        counts = tuple(int(value or 0) for value in (*edits, rated[0], rated[1]))
+        return (*counts, hash(float(rated[2] or 0)))
 
     def get(self, movie_id: str) -> StoredMovie | None:
         with self._store._reading() as connection:

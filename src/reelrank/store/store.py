@@ -196,6 +196,20 @@ class RatingStore:
         with self._reading() as connection:
             return [StoredRating(*row) for row in connection.execute(query)]
 
+    def ratings_of_movies(self, movie_ids: Iterable[str]) -> list[StoredRating]:
+        """Every stored rating of the given movies (the added ones a server refines), oldest
+        first."""
+        wanted = sorted(set(movie_ids))
+        found: list[StoredRating] = []
+        columns = (ratings.c.user_id, ratings.c.movie_id, ratings.c.rating, ratings.c.timestamp)
+        with self._reading() as connection:
+            for start in range(0, len(wanted), WRITE_BATCH):
+                query = select(*columns).where(
+                    ratings.c.movie_id.in_(wanted[start : start + WRITE_BATCH])
+                )
+                found += [StoredRating(*row) for row in connection.execute(query)]
+        return sorted(found, key=lambda row: (row.timestamp, row.user_id, row.movie_id))
+
     def has_user(self, user_id: str) -> bool:
         """Whether `user_id` has ever written to the store."""
         _check_id("user id", user_id)

@@ -16,7 +16,7 @@ import numpy as np
 from reelrank.data.catalog.titles import TitleMatcher, split_release_year
 from reelrank.data.encoding.encoded import MovieTable, Vocabularies
 from reelrank.data.encoding.vocabulary import Vocabulary
-from reelrank.errors import ReelrankError, UnknownIdError
+from reelrank.errors import ConflictError, ReelrankError, UnknownIdError
 from reelrank.types import GENRES
 
 
@@ -146,6 +146,22 @@ class Catalog:
         gone = np.zeros(len(terms) + 1, bool)
         gone[np.asarray(hidden, dtype=np.int64)] = True
         return Catalog(vocabs, table, trained=self.trained, hidden=gone)
+
+    def next_movie_id(self) -> int:
+        """The first numeric movie id above every id this catalogue has (a new movie's)."""
+        return self._max_id + 1
+
+    def check_new_title(self, title: str, year: int | None, *, row: int = 0) -> str:
+        """A new movie's catalogue title (`display_title`), or for the movie at `row` a new
+        one; a `ConflictError` naming the movie that has it already."""
+        shown = display_title(" ".join(title.split()), year)
+        index = self.movies.number(shown, missing="unknown")
+        if index and index != row:
+            raise ConflictError(
+                f"the catalogue has {shown!r} already (id {self.movie_id(index)}): edit that "
+                "movie, or tell the new one apart by its year"
+            )
+        return shown
 
     def row_of_id(self, movie_id: str) -> int:
         """The model index of a MovieLens (or added) movie id, 0 if there is none."""
