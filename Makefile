@@ -24,8 +24,10 @@ TFRS_SPEC ?= tensorflow-cpu==2.21.0 tf-keras==2.21.0 tensorflow-recommenders==0.
 # of their own (no torch).
 SURPRISE_VENV := .venv-surprise
 SURPRISE_REQS := benchmarks/surprise_baselines/requirements.txt
+LIGHTFM_VENV := .venv-lightfm
+LIGHTFM_REQS := benchmarks/lightfm_baseline/requirements.txt
 
-.PHONY: demo test lint typecheck pytest venv clean bench-tfrs surprise-venv
+.PHONY: lightfm-venv bench-cold demo test lint typecheck pytest venv clean bench-tfrs surprise-venv
 
 venv: $(VENV)/.installed
 
@@ -76,5 +78,18 @@ $(SURPRISE_VENV)/.installed: $(SURPRISE_REQS) Makefile
 	$(SURPRISE_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r $(SURPRISE_REQS)
 	touch $@
 
+lightfm-venv: $(LIGHTFM_VENV)/.installed
+
+# lightfm 1.17 compiles against what is installed (see its requirements file).
+$(LIGHTFM_VENV)/.installed: $(LIGHTFM_REQS) Makefile
+	$(PYTHON) -m venv $(LIGHTFM_VENV)
+	$(LIGHTFM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r $(LIGHTFM_REQS)
+	$(LIGHTFM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-build-isolation lightfm==1.17
+	touch $@
+
+# Movies added after training: reelrank beside LightFM, genre taste and random (docs/benchmarks.md).
+bench-cold: venv $(LIGHTFM_VENV)/.installed
+	$(BIN)/python benchmarks/cold_movies.py --lightfm-python $(LIGHTFM_VENV)/bin/python
+
 clean:
-	rm -rf $(VENV) $(TFRS_VENV) $(SURPRISE_VENV) artifacts .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TFRS_VENV) $(SURPRISE_VENV) $(LIGHTFM_VENV) artifacts .pytest_cache .mypy_cache .ruff_cache

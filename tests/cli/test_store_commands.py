@@ -40,3 +40,38 @@ def test_bad_input_is_one_line_and_exit_1(tmp_path: Path) -> None:
     assert done.exit_code == 1 and "no rating column" in done.stderr
     done = runner.invoke(app, ["store", "export", *store, "--out", str(tmp_path / "x.txt")])
     assert done.exit_code == 1 and "must end in .csv or .parquet" in done.stderr
+
+
+def test_add_edit_and_list_movies(tmp_path: Path, artifact: Path) -> None:
+    store = ["--store", str(tmp_path / "s.sqlite3"), "--model", str(artifact)]
+    added = runner.invoke(
+        app,
+        [
+            "store",
+            "add-movie",
+            "Brand New Film",
+            "--genre",
+            "comedy",
+            "--year",
+            "2026",
+            *store,
+            "--json",
+        ],
+    )
+    assert added.exit_code == 0, added.output
+    movie = json.loads(added.stdout)
+    assert (movie["title"], movie["genres"], movie["year"]) == ("Brand New Film", ["Comedy"], 2026)
+    again = runner.invoke(
+        app, ["store", "add-movie", "Brand New Film", "--genre", "Drama", "--year", "2026", *store]
+    )
+    assert again.exit_code == 1 and "already" in again.stderr
+    no_genre = runner.invoke(app, ["store", "add-movie", "Other", *store])
+    assert no_genre.exit_code == 1 and "--genre" in no_genre.stderr
+    bad_genre = runner.invoke(app, ["store", "add-movie", "Other", "--genre", "Opera", *store])
+    assert bad_genre.exit_code == 1 and "unknown genre 'Opera'" in bad_genre.stderr
+    hidden = runner.invoke(app, ["store", "edit-movie", movie["movie_id"], "--hide", *store])
+    assert hidden.exit_code == 0 and "taken down" in hidden.output
+    unknown = runner.invoke(app, ["store", "edit-movie", "no-such-id", "--hide", *store])
+    assert unknown.exit_code == 1 and "unknown movie id" in unknown.stderr
+    listed = runner.invoke(app, ["store", "movies", store[0], store[1], "--json"])
+    assert [m["hidden"] for m in json.loads(listed.stdout)["movies"]] == [True]

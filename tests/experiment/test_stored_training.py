@@ -15,6 +15,7 @@ from reelrank.data.interactions import as_interactions
 from reelrank.experiment.stored import with_stored_ratings
 from reelrank.recommender.recommender import Recommender
 from reelrank.store import RatingStore
+from reelrank.store.movies import StoredMovie
 from reelrank.store.store import StoredRating
 from reelrank.types import Ratings
 
@@ -55,6 +56,29 @@ def test_stored_ratings_join_replace_and_skip_unknown_movies(ratings: Ratings) -
     tables = demographic_tables(merged, vocab)
     newcomer = vocab.users.number("web-newcomer")
     assert tables["gender"][newcomer] == 0 and tables["age"][newcomer] == 0
+
+
+def test_movies_added_to_the_store_join_the_movie_table(ratings: Ratings) -> None:
+    base = as_interactions(ratings)
+    taken = str(base.movies.title[0])
+    movies = [
+        StoredMovie("9001", True, "Brand New Film", ("Comedy", "Drama"), 2026),
+        StoredMovie("0-first", True, taken, ("Drama",), None),  # a title the data set has
+        StoredMovie("1", False, None, None, None, hidden=True),  # an edit: no new row
+    ]
+    stored = [StoredRating("1", "9001", 5.0, 2_000_000_000)]
+    merged, share = with_stored_ratings(ratings, stored, movies)
+    assert (share.new_movies, share.added, share.unknown_movies) == (2, 1, 0)
+    ids = merged.movies.movie_id.tolist()
+    assert ids == sorted(ids) and len(ids) == len(base.movies) + 2
+    row = ids.index("9001")
+    assert merged.movies.title[row] == "Brand New Film (2026)"
+    assert merged.movies.genres[row].sum() == 2
+    assert merged.movies.title[ids.index("0-first")] == f"{taken} [0-first]"
+    # Every data set rating still names its own movie.
+    before = base.movies.movie_id[base.movie]
+    assert np.array_equal(merged.movies.movie_id[merged.movie[: len(base)]], before)
+    assert merged.movies.movie_id[merged.movie[-1]] == "9001"
 
 
 def test_train_with_a_store_learns_its_new_users(grouplens_dir: Path, tmp_path: Path) -> None:

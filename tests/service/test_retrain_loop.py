@@ -1,12 +1,15 @@
-"""The loop end to end, on the synthetic data: serve with a store, write a new user's ratings,
-retrain from the data set and the store (warm-started from the served model) over the served
-artifact, take the new model up without a restart, and see the new user known to it."""
+"""The loop end to end, on the synthetic data: serve with a store, write a new user's ratings and
+add a new movie that people rate, retrain from the data set and the store (warm-started from the
+served model) over the served artifact, take the new model up without a restart, and see the new
+user known to it and the new movie in people's lists."""
 
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
+import numpy as np
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -33,6 +36,39 @@ def test_serve_write_retrain_from_the_store_swap(
             )
             assert answer.status_code == 200
         assert "newcomer" not in two_stage.catalog.users  # the served model never saw them
+        # A new movie, served at once, and loved by most of those who rated one popular movie.
+        added = client.post(
+            "/movies", json={"title": "Loop Film", "genres": ["Drama"], "year": 2026}, headers=AUTH
+        )
+        assert added.status_code == 201, added.text
+        new_movie = added.json()["movie_id"]
+        popular = int(np.argmax(np.bincount(two_stage.seen.movie_idx)))
+        kindred = [
+            two_stage.catalog.users.term(u)
+            for u in range(1, two_stage.catalog.users.size)
+            if popular in two_stage.seen.movies_of(u)
+        ]
+        third = len(kindred) // 3
+        fans, others = kindred[third:], kindred[:third]
+        for user in fans:
+            answer = client.put(
+                f"/users/{user}/ratings/{new_movie}", json={"rating": 5}, headers=AUTH
+            )
+            assert answer.status_code == 200
+        only_new = client.get("/users/1/recommendations", params={"year_from": 2026}).json()
+        assert [r["movie_id"] for r in only_new["recommendations"]] == [new_movie]
+
+        def listing_it() -> int:
+            """How many of the fans' kin (who did not rate it) have it in their top 10."""
+            lists = [client.get(f"/users/{u}/recommendations").json() for u in others]
+            return sum(new_movie in {r["movie_id"] for r in x["recommendations"]} for x in lists)
+
+        # Its ratings refine it within the server's poll of the store: before any retrain, the
+        # fans' kin get it in their lists.
+        deadline = time.monotonic() + 10
+        while listing_it() < len(others) // 2:
+            assert time.monotonic() < deadline, "the ratings never reached the new movie"
+            time.sleep(0.2)
         before = client.get("/health").json()["model_version"]
 
         # The retrain: the data set and the store, from the served model's weights, saved over
@@ -61,3 +97,10 @@ def test_serve_write_retrain_from_the_store_swap(
         shown = [r["movie_id"] for r in answer.json()["recommendations"]]
         assert shown == [r.movie_id for r in retrained.recommend("newcomer", 5)]
         assert not set(shown) & set(liked)  # what they rated is left out
+
+        # The new movie has a trained row of its own now, and is in people's lists.
+        row = retrained.catalog.resolve_movie(new_movie)
+        assert 0 < row < retrained.catalog.trained
+        assert retrained.data_info["store"]["new_movies"] == 1
+        assert listing_it() >= len(others) // 3
+        assert client.get(f"/movies/{new_movie}").json()["movie_title"] == "Loop Film (2026)"

@@ -26,7 +26,10 @@ app = typer.Typer(
 data_app = typer.Typer(help="Inspect the data set.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 store_app = typer.Typer(
-    help="The rating store: what people rate, kept durably (info, import, export).",
+    help=(
+        "The rating store: what people rate, kept durably (info, import, export), and the "
+        "movies added after training (add-movie, edit-movie, movies)."
+    ),
     no_args_is_help=True,
 )
 app.add_typer(store_app, name="store")

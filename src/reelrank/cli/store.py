@@ -1,5 +1,6 @@
-"""`reelrank store info | import FILE | export --out FILE`: back up, inspect and feed the rating
-store (the same columns `--ratings` reads)."""
+"""`reelrank store info | import FILE | export --out FILE | add-movie | edit-movie | movies`: back
+up, inspect and feed the rating store (the same columns `--ratings` reads), and add, edit or take
+down movies."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from reelrank.cli.app import (
     StoreOption,
     store_app,
 )
-from reelrank.cli.output import console, emit_json, say, user_errors
+from reelrank.cli.output import console, emit_json, fail, say, user_errors
 
 
 @store_app.command("info")
@@ -83,3 +84,100 @@ def store_export(
         emit_json({"store": where, "out": str(out), "exported": written})
         return
     say(f"exported {written:,} ratings from {where} to {out}")
+
+
+ModelOption = Annotated[
+    Path,
+    typer.Option("--model", help="The artifact the server serves: titles are checked against it."),
+]
+GenreOption = Annotated[
+    list[str] | None, typer.Option("--genre", help="A genre (repeat for more): Drama, Comedy, …")
+]
+YearOption = Annotated[int | None, typer.Option("--year", help="The release year.")]
+
+
+@store_app.command("add-movie")
+def store_add_movie(
+    title: Annotated[str, typer.Argument(help="The title, without the year.")],
+    model: ModelOption,
+    genre: GenreOption = None,
+    year: YearOption = None,
+    overview: Annotated[str | None, typer.Option("--overview", help="What it is about.")] = None,
+    store: StoreOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Add a movie to the store: a server of --model with this store serves it at once (in
+    search, filters, similar and lists), and `train --store` trains on it."""
+    from reelrank.experiment.stored import with_store_movies
+    from reelrank.recommender.recommender import Recommender
+    from reelrank.store.store import RatingStore
+
+    with user_errors(), RatingStore(store) as opened:
+        if not genre:
+            fail("a movie needs at least one --genre")
+        served = with_store_movies(Recommender.load(model), opened)
+        served.catalog.check_new_title(title, year)
+        first_id = served.catalog.next_movie_id()
+        added = opened.movies.add(title, genre, year, overview=overview, first_id=first_id)
+        where = opened.where
+    if as_json:
+        emit_json({"store": where, **added.to_dict()})
+        return
+    say(f"added movie {added.movie_id}: {title} ({', '.join(added.genres or ())}) to {where}")
+
+
+@store_app.command("edit-movie")
+def store_edit_movie(
+    movie_id: Annotated[str, typer.Argument(help="The movie's id (a data set's or an added one).")],
+    model: ModelOption,
+    title: Annotated[str | None, typer.Option("--title", help="A new title.")] = None,
+    genre: GenreOption = None,
+    year: YearOption = None,
+    hide: Annotated[
+        bool | None,
+        typer.Option("--hide/--show", help="Take the movie down, or bring it back."),
+    ] = None,
+    store: StoreOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change a movie's title, genres or year, or take it down (--hide) or back (--show)."""
+    from reelrank.experiment.stored import with_store_movies
+    from reelrank.recommender.recommender import Recommender
+    from reelrank.store.store import RatingStore
+
+    with user_errors(), RatingStore(store) as opened:
+        served = with_store_movies(Recommender.load(model), opened)
+        row = served.catalog.row_of_id(movie_id)
+        if not row:
+            fail(f"unknown movie id {movie_id!r}: neither --model nor the store has it")
+        if title is not None:
+            shown_year = year if year is not None else served.catalog.info(row).year
+            served.catalog.check_new_title(title, shown_year, row=row)
+        edited = opened.movies.edit(movie_id, title=title, genres=genre, year=year, hidden=hide)
+    if as_json:
+        emit_json(edited.to_dict())
+        return
+    say(f"movie {movie_id} {'taken down' if edited.hidden else 'edited'}")
+
+
+@store_app.command("movies")
+def store_movies(store: StoreOption = None, as_json: JsonOption = False) -> None:
+    """The movies added to the store and the edits of the data set's, oldest first."""
+    from reelrank.store.store import RatingStore
+
+    with user_errors(), RatingStore(store) as opened:
+        movies = opened.movies.all()
+    if as_json:
+        emit_json({"movies": [m.to_dict() for m in movies]})
+        return
+    table = Table("id", "added", "title", "genres", "year", "hidden")
+    for m in movies:
+        table.add_row(
+            m.movie_id,
+            "yes" if m.added else "edit",
+            m.title or "",
+            ", ".join(m.genres or ()),
+            str(m.year or ""),
+            "yes" if m.hidden else "",
+        )
+    console().print(table)

@@ -190,12 +190,15 @@ def _with_store(ratings: Any, location: str, notify: Any) -> tuple[Any, dict[str
 
     with RatingStore(location) as opened:
         merged, share = with_stored_ratings(
-            ratings, (row for batch in opened.all_ratings() for row in batch)
+            ratings,
+            (row for batch in opened.all_ratings() for row in batch),
+            opened.movies.all(),
         )
         where = opened.where
     notify(
         f"store {where}: {share.read:,} ratings read; {share.added:,} added, "
-        f"{share.replaced:,} replacing the data set's, {share.new_users:,} new users"
+        f"{share.replaced:,} replacing the data set's, {share.new_users:,} new users, "
+        f"{share.new_movies:,} added movies"
         + (
             f"; {share.unknown_movies:,} of movies the data set lacks left out"
             if share.unknown_movies

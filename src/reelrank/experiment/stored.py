@@ -2,20 +2,26 @@
 
 The store's ratings join the data set's as serving already reads them: a stored rating of a
 (user, movie) the data set also has replaces the data set's; users new to the data set join with
-unknown demographics; a stored rating of a movie the data set does not list is left out (the
-model has nothing to describe that movie by) and counted.
+unknown demographics; movies added to the store after training join the data set's movie table
+(their title and genres as stored), so their ratings train rows of their own; a stored rating of
+a movie neither lists is left out and counted. `with_store_movies` serves a trained recommender
+with the store's movie table (added, edited, taken down) as a server does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from reelrank.data.interactions import Interactions, UserRecords, as_interactions
-from reelrank.store.store import StoredRating
-from reelrank.types import Ratings
+from reelrank.data.catalog.catalog import display_title
+from reelrank.data.interactions import Interactions, MovieRecords, UserRecords, as_interactions
+from reelrank.recommender.live_movies import CONTENT_TRUST
+from reelrank.recommender.recommender import Recommender
+from reelrank.store.movies import StoredMovie
+from reelrank.store.store import RatingStore, StoredRating
+from reelrank.types import GENRES, Ratings
 
 
 @dataclass(frozen=True)
@@ -28,9 +34,11 @@ class StoreShare:
     replaced: int
     unknown_movies: int
     new_users: int
+    new_movies: int = 0
 
     def to_json(self) -> dict[str, int]:
         return {
+            "new_movies": self.new_movies,
             "read": self.read,
             "added": self.added,
             "replaced": self.replaced,
@@ -39,12 +47,31 @@ class StoreShare:
         }
 
 
+def with_store_movies(
+    trained: Recommender, store: RatingStore, *, trust: float = CONTENT_TRUST
+) -> Recommender:
+    """`trained` serving the store's movie table: its added movies (refined by their stored
+    ratings), edits and takedowns (`Recommender.with_movies`, `trust` as there)."""
+    movies = store.movies.all()
+    if not movies:
+        return trained
+    added = [m.movie_id for m in movies if m.added]
+    rated = store.ratings_of_movies(added) if added else []
+    known = trained.catalog.users
+    strangers = {r.user_id for r in rated if r.user_id not in known}
+    histories = {user: store.ratings_of(user) for user in strangers}
+    return trained.with_movies(movies, rated, histories, trust=trust)
+
+
 def with_stored_ratings(
-    data: Ratings | Interactions, stored: Iterable[StoredRating]
+    data: Ratings | Interactions,
+    stored: Iterable[StoredRating],
+    movies: Sequence[StoredMovie] = (),
 ) -> tuple[Interactions, StoreShare]:
-    """`data`'s ratings plus `stored` ones (see the module docstring), in source order then the
-    store's, as `Interactions`."""
-    base = as_interactions(data)
+    """`data`'s ratings plus `stored` ones, and the store's added `movies` (see the module
+    docstring), in source order then the store's, as `Interactions`."""
+    given = as_interactions(data)
+    base = _with_added_movies(given, movies)
     rows = list(stored)
     movie_ids = np.array([r.movie_id for r in rows], dtype=str)
     codes = np.searchsorted(base.movies.movie_id, movie_ids)
@@ -85,8 +112,39 @@ def with_stored_ratings(
         replaced=int(replaced.sum()),
         unknown_movies=len(rows) - len(kept),
         new_users=len(user_ids) - len(base.user_ids),
+        new_movies=len(base.movies) - len(given.movies),
     )
     return merged, share
+
+
+def _with_added_movies(data: Interactions, movies: Sequence[StoredMovie]) -> Interactions:
+    """`data` with the store's added movies it lacks in its movie table (ids kept sorted, so
+    every rating's movie code is moved to match)."""
+    known = set(data.movies.movie_id.tolist())
+    titles = set(data.movies.title.tolist())
+    added = [m for m in movies if m.added and m.title and m.movie_id not in known]
+    if not added:
+        return data
+    new_titles = []
+    for movie in added:
+        title = display_title(movie.title or "", movie.year)
+        if title in titles:  # as serving names it: the id tells it from the data set's film
+            title = f"{title} [{movie.movie_id}]"
+        titles.add(title)
+        new_titles.append(title)
+    genres = np.zeros((len(added), len(GENRES)), dtype=bool)
+    for row, movie in enumerate(added):
+        genres[row, [GENRES.index(g) for g in movie.genres or ()]] = True
+    ids = np.concatenate([data.movies.movie_id, np.array([m.movie_id for m in added])])
+    order = np.argsort(ids, kind="stable")
+    position = np.empty(len(ids), dtype=np.int32)
+    position[order] = np.arange(len(ids), dtype=np.int32)
+    table = MovieRecords(
+        movie_id=ids[order].astype(str),
+        title=np.concatenate([data.movies.title, np.array(new_titles)])[order].astype(str),
+        genres=np.concatenate([data.movies.genres, genres])[order],
+    )
+    return replace(data, movies=table, movie=position[data.movie], _fingerprint=[])
 
 
 def _with_new_users(users: UserRecords | None, remap: np.ndarray, size: int) -> UserRecords | None:

@@ -18,6 +18,7 @@ from torch import Tensor
 from reelrank.data.catalog.catalog import Catalog, MovieInfo, display_title
 from reelrank.recommender.explanations import liked_mask
 from reelrank.recommender.live_movies import (
+    CONTENT_TRUST,
     NEIGHBOURS,
     OFFSET_SHRINKAGE,
     ContentFeatures,
@@ -39,6 +40,8 @@ def grow(
     movies: Sequence[MovieRow],
     ratings: Sequence[RatingRow],
     histories: Mapping[str, Sequence[RatingRow]],
+    *,
+    trust: float = CONTENT_TRUST,
 ) -> Recommender:
     """`trained` with the store's `movies` (see `Recommender.with_movies`)."""
     catalog = catalog_with(trained.catalog, movies)
@@ -58,7 +61,7 @@ def grow(
     content = mapping.vectors(titles, genres, years)
     raters = Raters(trained, catalog, space, histories)
     vectors = torch.stack(
-        [refine(content[i], *raters.queries(by_movie[i])) for i in range(size - first)]
+        [refine(content[i], *raters.queries(by_movie[i]), trust) for i in range(size - first)]
     )
     # Nearest by what the movie is (its content) and by whom it draws (its vector).
     features = mapping.features

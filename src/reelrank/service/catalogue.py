@@ -19,6 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import Field, StringConstraints
 
 from reelrank.errors import ReelrankError, UnknownIdError
+from reelrank.experiment.stored import with_store_movies
 from reelrank.recommender.recommender import Recommender
 from reelrank.service import schemas
 from reelrank.service.auth import Operator
@@ -74,20 +75,6 @@ class AddedMovie(schemas.Movie):
 
 class NewestMovies(schemas._Request):
     movies: list[AddedMovie]
-
-
-def with_store_movies(trained: Recommender, store: RatingStore) -> Recommender:
-    """`trained` serving the store's movie table: its added movies (refined by their stored
-    ratings), edits and takedowns (on a worker thread: it reads the store)."""
-    movies = store.movies.all()
-    if not movies:
-        return trained
-    added = [m.movie_id for m in movies if m.added]
-    rated = store.ratings_of_movies(added) if added else []
-    known = trained.catalog.users
-    strangers = {r.user_id for r in rated if r.user_id not in known}
-    histories = {user: store.ratings_of(user) for user in strangers}
-    return trained.with_movies(movies, rated, histories)
 
 
 async def refresh(app: FastAPI, *, trained: Recommender | None = None) -> None:

@@ -26,10 +26,10 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from reelrank.errors import ReelrankError
+from reelrank.experiment.stored import with_store_movies
 from reelrank.files import sha256_file
 from reelrank.recommender.recommender import Recommender
 from reelrank.service.auth import Operator
-from reelrank.service.catalogue import with_store_movies
 from reelrank.service.schemas import Error
 
 log = logging.getLogger("reelrank.service")

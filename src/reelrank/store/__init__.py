@@ -1,7 +1,8 @@
 """Layer 2, no torch: the ratings people give, stored durably.
 
 `store` (`RatingStore`: SQLite by default, PostgreSQL by URL; writes acknowledged only once
-committed), `group_commit` (concurrent writes share a commit), `schema` (the tables, the schema
+committed), `movies` (movies added after training, edits, takedowns), `group_commit` (concurrent
+writes share a commit), `engine` (connections and transactions), `schema` (the tables, the schema
 version, the migrations) and `transfer` (a store to and from CSV or Parquet).
 """
 

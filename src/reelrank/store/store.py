@@ -16,22 +16,22 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from reelrank.errors import ReelrankError, StoreError
 from reelrank.store import schema
+from reelrank.store.engine import Transaction, engine_for, reason
 from reelrank.store.group_commit import GroupCommit
 from reelrank.store.movies import StoredMovies
 from reelrank.store.schema import MAX_ID, SCHEMA_VERSION, movies, ratings, users
 
 DATA_DIR_ENV = "REELRANK_DATA_DIR"
 STORE_FILE = "store.sqlite3"
-BUSY_TIMEOUT_MS = 30_000  # how long a writer waits for another process's write lock
 WRITE_BATCH = 10_000  # rows per statement when many are written at once
 
 
@@ -80,7 +80,7 @@ class RatingStore:
 
     def __init__(self, location: str | Path | None = None) -> None:
         self.url = store_url(location)
-        self.engine = _engine(self.url)
+        self.engine = engine_for(self.url)
         # SQLite takes one writer at a time, and a writer waiting in its busy handler polls
         # with sleeps of up to 100 ms: the threads of one process queue here instead, in turn.
         self._one_writer = threading.Lock() if self.url.startswith("sqlite") else None
@@ -94,7 +94,7 @@ class RatingStore:
             raise
         except SQLAlchemyError as error:
             self.engine.dispose()
-            raise StoreError(f"cannot open the store {self.where}: {_reason(error)}") from None
+            raise StoreError(f"cannot open the store {self.where}: {reason(error)}") from None
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -270,11 +270,11 @@ class RatingStore:
     def _writing(self) -> Any:
         """A transaction that commits on leaving the block (or rolls back on an error); on
         SQLite it takes the write lock up front."""
-        return _Transaction(self, write=True)
+        return Transaction(self, write=True)
 
     def _reading(self) -> Any:
         """A read-only transaction: on SQLite in WAL mode it never waits for a writer."""
-        return _Transaction(self, write=False)
+        return Transaction(self, write=False)
 
     def _migrate(self) -> None:
         with self.engine.begin() as connection:
@@ -296,92 +296,6 @@ class RatingStore:
             if version != SCHEMA_VERSION:
                 schema.metadata.create_all(connection, tables=[schema.meta])
                 schema.set_version(connection, SCHEMA_VERSION)
-
-
-class _Transaction:
-    """`with store._writing() as connection:` one transaction, errors as `StoreError`s."""
-
-    def __init__(self, store: RatingStore, *, write: bool) -> None:
-        self.store = store
-        self.write = write
-        self.context: Any = None
-        self.lock: threading.Lock | None = None
-
-    def __enter__(self) -> Any:
-        self.lock = self.store._one_writer if self.write else None
-        if self.lock is not None:
-            self.lock.acquire()
-        try:
-            engine = self.store.engine.execution_options(reelrank_write=self.write)
-            self.context = engine.begin()
-            return self.context.__enter__()
-        except SQLAlchemyError as error:
-            self._release()
-            raise _store_error(self.store, error) from None
-        except BaseException:
-            self._release()
-            raise
-
-    def __exit__(self, kind: Any, error: Any, trace: Any) -> Literal[False]:
-        try:
-            self.context.__exit__(kind, error, trace)
-        except SQLAlchemyError as failure:
-            raise _store_error(self.store, failure) from None
-        finally:
-            self._release()
-        if isinstance(error, SQLAlchemyError):
-            raise _store_error(self.store, error) from None
-        return False
-
-    def _release(self) -> None:
-        if self.lock is not None:
-            self.lock.release()
-            self.lock = None
-
-
-def _engine(url: str) -> Engine:
-    if url.startswith("sqlite:///"):
-        Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_settings(dbapi_connection: Any, _: Any) -> None:
-            dbapi_connection.isolation_level = None  # transactions are begun below, explicitly
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=FULL")  # a commit is on disk when it returns
-            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-
-        @event.listens_for(engine, "begin")
-        def _begin(connection: Any) -> None:
-            # A writer takes the lock up front, so a waiting one queues behind busy_timeout (a
-            # deferred transaction upgrading from read to write would fail at once instead);
-            # a reader begins deferred and, in WAL mode, never waits.
-            writes = connection.get_execution_options().get("reelrank_write", True)
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
-
-        return engine
-    return create_engine(url, pool_pre_ping=True)
-
-
-def _store_error(store: RatingStore, error: SQLAlchemyError) -> StoreError:
-    return StoreError(f"the store {store.where} failed: {_reason(error)}")
-
-
-def _reason(error: SQLAlchemyError) -> str:
-    original = error.orig if isinstance(error, DBAPIError) else None
-    text = str(original or error).strip().splitlines()[0]
-    if "file is not a database" in text or "malformed" in text:
-        return f"{text}: the file is corrupt or not a reelrank store; move it aside"
-    if any(sign in text for sign in FULL_DISK):
-        return f"{text}: the disk is full; free some space (this write was not kept: send it again)"
-    return text
-
-
-# How SQLite and PostgreSQL say a write found no room.
-FULL_DISK = ("database or disk is full", "No space left on device", "could not extend file")
 
 
 def _now() -> int:
