@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -421,4 +422,22 @@ def test_the_operators_page_needs_the_key_and_shows_the_service(
         # A server holding a model from memory has nothing to reload, and says so.
         page.get_by_role("button", name="Take up a new model now").click()
         expect(page.locator("#status")).to_contain_text("from memory")
+        # A movie added here is served at once; taking it down hides it from everyone.
+        page.get_by_label("Title").fill("Operator's Film")
+        page.get_by_label("Year").fill("2026")
+        page.get_by_label("Drama").check()
+        page.get_by_role("button", name="Add the movie").click()
+        expect(page.locator("#status")).to_contain_text("it is served now")
+        row = page.locator("#newest tbody tr").first
+        expect(row).to_contain_text("Operator's Film (2026)")
+        movie_id = row.get_attribute("data-movie-id")
+        assert httpx.get(f"{url}/movies/{movie_id}").status_code == 200
+        row.get_by_role("button", name="Take down: Operator's Film (2026)").click()
+        expect(row).to_contain_text("(taken down)")
+        assert httpx.get(f"{url}/movies/{movie_id}").status_code == 404
+        page.get_by_label("Title").fill("Operator's Film")
+        page.get_by_label("Year").fill("2026")
+        page.get_by_label("Drama").check()
+        page.get_by_role("button", name="Add the movie").click()
+        expect(page.locator("#status")).to_contain_text("already")  # taken down, not forgotten
         page.screenshot(path=str(tmp_path / "admin.png"), full_page=True)

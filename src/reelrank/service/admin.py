@@ -1,7 +1,8 @@
 """The operator's page (`/admin`) and what it shows (`GET /admin/status`, with the key): the
 served model (version, preset, age, its evaluation, what it was trained on), the store (state,
-size) and the service's counters since start (requests by route and status, writes, lists
-personal or popular, model swaps). The page holds the key for the browser tab only
+size), the service's counters since start (requests by route and status, writes, lists
+personal or popular, model swaps) and the newest movies added (the page adds and takes down
+movies through `POST /movies` and `PATCH /movies/{movie_id}`). The page holds the key for the browser tab only
 (sessionStorage) and sends it as `Authorization: Bearer`."""
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ SHOWN_METRICS = (
     "train_ratings",
     "test_ratings",
 )
+
+NEWEST_SHOWN = 10  # added movies the page lists
 
 router = APIRouter(tags=["operator"])
 
@@ -65,7 +68,22 @@ async def admin_status(request: Request, _: Operator) -> dict[str, Any]:
             store = {"state": "ok", **await run_in_threadpool(state.store.info)}
         except StoreError as error:
             store = {"state": "unavailable", "error": str(error)}
-    return {"model": model, "store": store, "service": _counters(state.metrics.registry)}
+    return {
+        "model": model,
+        "store": store,
+        "service": _counters(state.metrics.registry),
+        "newest_movies": _newest(recommender),
+    }
+
+
+def _newest(recommender: Any, limit: int = NEWEST_SHOWN) -> list[dict[str, Any]]:
+    """The movies added since training, newest first, taken-down ones too (marked)."""
+    catalog = recommender.catalog
+    rows = range(catalog.movies.size - 1, catalog.trained - 1, -1)
+    return [
+        {**catalog.info(row).to_dict(), "hidden": catalog.is_hidden(row)}
+        for row in list(rows)[:limit]
+    ]
 
 
 def _counters(registry: Any) -> dict[str, Any]:

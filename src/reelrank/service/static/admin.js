@@ -12,9 +12,12 @@ function showStatus(message, isError = false) {
   $("status").classList.toggle("error", isError);
 }
 
-async function call(path, method = "GET") {
+async function call(path, method = "GET", body = undefined) {
   const key = sessionStorage.getItem(KEY) || "";
-  const response = await fetch(path, { method, headers: { Authorization: `Bearer ${key}`, Accept: "application/json" } });
+  const headers = { Authorization: `Bearer ${key}`, Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (response.status === 204) return {};
   const data = await response.json().catch(() => ({}));
   if (!response.ok) throw new Error(data.detail || `The server answered ${response.status}.`);
   return data;
@@ -64,13 +67,69 @@ function render(status) {
     return tr;
   });
   $("requests").tBodies[0].replaceChildren(...rows);
+  renderNewest(status.newest_movies || []);
   $("dashboard").hidden = false;
 }
 
-async function refresh() {
+function renderNewest(movies) {
+  const rows = movies.map((movie) => {
+    const tr = document.createElement("tr");
+    tr.dataset.movieId = movie.movie_id;
+    const cells = [movie.movie_id, movie.movie_title + (movie.hidden ? " (taken down)" : ""), movie.genres.join(", ")]
+      .map((text) => { const td = document.createElement("td"); td.textContent = text; return td; });
+    const action = document.createElement("td");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "quiet";
+    button.textContent = movie.hidden ? "Bring back" : "Take down";
+    button.setAttribute("aria-label", `${button.textContent}: ${movie.movie_title}`);
+    button.addEventListener("click", async () => {
+      try {
+        await call(`/movies/${encodeURIComponent(movie.movie_id)}`, "PATCH", { hidden: !movie.hidden });
+        showStatus(`${movie.movie_title} ${movie.hidden ? "is back" : "was taken down"}.`);
+        refresh(true);
+      } catch (error) {
+        showStatus(error.message, true);
+      }
+    });
+    action.append(button);
+    tr.append(...cells, action);
+    return tr;
+  });
+  $("newest").tBodies[0].replaceChildren(...rows);
+}
+
+async function showGenres() {
+  const health = await fetch("/health").then((r) => r.json()).catch(() => ({ genres: [] }));
+  $("movie-genres").replaceChildren(...(health.genres || []).map((genre) => {
+    const label = document.createElement("label");
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.value = genre;
+    label.append(box, ` ${genre}`);
+    return label;
+  }));
+}
+
+async function addMovie(event) {
+  event.preventDefault();
+  const genres = [...$("movie-genres").querySelectorAll("input:checked")].map((box) => box.value);
+  const year = $("movie-year").value ? Number($("movie-year").value) : null;
+  try {
+    const movie = await call("/movies", "POST", { title: $("movie-title").value.trim(), genres, year });
+    showStatus(`Added ${movie.movie_title} as movie ${movie.movie_id}: it is served now.`);
+    $("add-movie").reset();
+    refresh(true);
+  } catch (error) {
+    showStatus(error.message, true);
+  }
+}
+
+// `quiet`: after an action, whose own message stays on show.
+async function refresh(quiet = false) {
   try {
     render(await call("/admin/status"));
-    showStatus(`Updated ${new Date().toLocaleTimeString()}.`);
+    if (!quiet) showStatus(`Updated ${new Date().toLocaleTimeString()}.`);
   } catch (error) {
     $("dashboard").hidden = true;
     clearInterval(timer);
@@ -79,6 +138,8 @@ async function refresh() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  showGenres();
+  $("add-movie").addEventListener("submit", addMovie);
   $("key-form").addEventListener("submit", (event) => {
     event.preventDefault();
     sessionStorage.setItem(KEY, $("api-key").value.trim());
@@ -92,7 +153,7 @@ document.addEventListener("DOMContentLoaded", () => {
       const answer = await call("/admin/reload", "POST");
       showStatus(answer.reloaded ? `Now serving version ${answer.version} (was ${answer.previous}).`
         : `No new model: version ${answer.version} is what the artifact holds.`);
-      refresh();
+      refresh(true);
     } catch (error) {
       showStatus(error.message, true);
     }
