@@ -16,8 +16,12 @@ from safetensors.torch import load_file, save_file
 
 from reelrank.artifacts import directory as artifact_dir
 from reelrank.artifacts.directory import SCHEMA_VERSION, check_target
+from reelrank.config import ExperimentConfig, RatingComponent, RatingModelConfig, TrainingConfig
 from reelrank.errors import ArtifactError
+from reelrank.experiment.run import train_recommender
+from reelrank.models.rating.ensemble import Ensemble
 from reelrank.recommender.recommender import Recommender
+from reelrank.types import Ratings
 
 
 def _copy(artifact: Path, tmp_path: Path) -> Path:
@@ -347,3 +351,31 @@ def test_any_config_value_loads_or_is_a_clear_artifact_error(
     _resign(copy)
     with contextlib.suppress(ArtifactError):  # either outcome is fine; any other error is not
         Recommender.load(copy)
+
+
+def test_an_ensembles_held_out_ratings_load_or_are_refused(
+    ratings: Ratings, tmp_path: Path
+) -> None:
+    fast = TrainingConfig(batch_size=256, epochs=1, validation_fraction=0.1)
+    members = (RatingComponent(RatingModelConfig(kind="mf", embedding_dim=4), fast),) * 2
+    config = ExperimentConfig(
+        preset="test-ensemble",
+        rating=RatingModelConfig(kind="ensemble", components=members),
+        training=fast,
+    )
+    saved = train_recommender(ratings, config).save(tmp_path / "ensemble")
+    loaded = Recommender.load(saved)
+    assert isinstance(loaded.rater, Ensemble) and len(loaded.rater.held_out) > 0
+    tensors = load_file(saved / "weights.safetensors")
+    # An artifact from before the held-out ratings were kept loads, with none.
+    older = {k: v for k, v in tensors.items() if k != "rater.held_out"}
+    save_file(older, saved / "weights.safetensors")
+    _resign(saved)
+    assert len(Recommender.load(saved).rater.held_out) == 0  # type: ignore[union-attr]
+    corrupt = dict(tensors)
+    corrupt["rater.held_out"] = tensors["rater.held_out"].clone()
+    corrupt["rater.held_out"][0, 1] = 10**6
+    save_file(corrupt, saved / "weights.safetensors")
+    _resign(saved)
+    with pytest.raises(ArtifactError, match="held-out ratings are corrupt"):
+        Recommender.load(saved)

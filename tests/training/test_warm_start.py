@@ -11,11 +11,14 @@ import torch
 from typer.testing import CliRunner
 
 from reelrank.cli import app
-from reelrank.config import RatingModelConfig
+from reelrank.config import ExperimentConfig, RatingComponent, RatingModelConfig, TrainingConfig
 from reelrank.data.encoding.vocabulary import Vocabulary
+from reelrank.experiment.run import train_recommender
+from reelrank.models.rating.ensemble import Ensemble
 from reelrank.models.rating.mlp import RatingMLP
 from reelrank.recommender.recommender import Recommender
 from reelrank.training.warm_start import row_map, warm_start
+from reelrank.types import Ratings
 
 
 def _vocab(*terms: str, name: str) -> Vocabulary:
@@ -86,3 +89,39 @@ def test_train_warm_starts_from_an_artifact_of_the_same_preset(
     )
     assert other.exit_code == 1 and "same preset" in other.output
     assert not (tmp_path / "three").exists()
+
+
+def test_a_warm_ensemble_is_judged_on_ratings_its_start_never_learned(ratings: Ratings) -> None:
+    fast = TrainingConfig(batch_size=256, epochs=3, validation_fraction=0.1, patience=1)
+    members = (
+        RatingComponent(RatingModelConfig(kind="mf", embedding_dim=8), fast),
+        RatingComponent(RatingModelConfig(biases=True), fast),
+    )
+    config = ExperimentConfig(
+        preset="test-ensemble",
+        rating=RatingModelConfig(kind="ensemble", components=members),
+        training=fast,
+    )
+    earlier = np.sort(np.argsort(ratings.timestamp, kind="stable")[: int(0.9 * len(ratings))])
+    old = train_recommender(ratings.take(earlier), config)
+    new = train_recommender(ratings, config, warm_from=old)
+    assert isinstance(old.rater, Ensemble) and isinstance(new.rater, Ensemble)
+    old_held = _named(old, old.rater.held_out.numpy())
+    new_held = _named(new, new.rater.held_out.numpy())
+    learned = _named(old, _training_pairs(old)) - old_held
+    assert new_held and not new_held & learned  # nothing it is judged on was learned before
+    # Every rating held out before that is still a training rating is held out again.
+    assert old_held & _named(new, _training_pairs(new)) <= new_held
+    taken = new.data_info["warm_start"]["rating"]
+    assert taken["copied"] > 0 and taken["held_out"] == len(new.rater.held_out)
+
+
+def _training_pairs(model: Recommender) -> np.ndarray:
+    """`[n, 2]` (user, movie) rows of a recommender's training ratings."""
+    seen = model.seen
+    users = np.repeat(np.arange(len(seen.indptr) - 1), np.diff(seen.indptr))
+    return np.stack([users, seen.movie_idx], axis=1)
+
+
+def _named(model: Recommender, pairs: np.ndarray) -> set[tuple[str, str]]:
+    return {(model.catalog.users.term(int(u)), model.catalog.movie_title(int(m))) for u, m in pairs}

@@ -27,6 +27,7 @@ from reelrank.data.splits import parse_split
 from reelrank.errors import ArtifactError, ReelrankError
 from reelrank.index import Index, index_from_state
 from reelrank.models.rating.base import RatingModel
+from reelrank.models.rating.ensemble import Ensemble
 from reelrank.models.rating.factory import rating_model_for_state
 from reelrank.models.rating.mlp import RatingMLP
 from reelrank.models.retrieval.base import RetrievalModel
@@ -136,7 +137,10 @@ def load_parts(path: str | Path) -> RecommenderParts:
             rater.share_embeddings(
                 retrieval.user_tower.id_embedding, retrieval.movie_tower.id_embedding
             )
-        load_strict(rater, _prefixed(tensors, "rater."), where, "rating")
+        rater_state = _prefixed(tensors, "rater.")
+        if isinstance(rater, Ensemble):
+            _size_held_out(rater, rater_state, where)
+        load_strict(rater, rater_state, where, "rating")
     if rater is None and retrieval is None:
         raise ArtifactError(f"{where} configures neither a rating nor a retrieval model")
     if tensors:
@@ -206,6 +210,16 @@ def _check_seen(seen: UserRatings, catalog: Catalog, where: Path) -> None:
         problem = "a rating is NaN or infinite"
     if problem is not None:
         raise ArtifactError(f"{where}: the training ratings table is corrupt ({problem}); retrain")
+
+
+def _size_held_out(ensemble: Ensemble, state: dict[str, torch.Tensor], where: Path) -> None:
+    """An ensemble's held-out ratings are as many as its run held out (none in an artifact saved
+    before they were kept); each must name a known user and movie."""
+    held = state.setdefault("held_out", torch.zeros(0, 2, dtype=torch.int64))
+    bounds = torch.tensor([ensemble.n_users + 1, ensemble.n_movies + 1])
+    if held.ndim != 2 or held.shape[1] != 2 or bool(((held < 0) | (held >= bounds)).any()):
+        raise ArtifactError(f"{where}: the rating model's held-out ratings are corrupt; retrain")
+    ensemble.held_out = torch.zeros_like(held)
 
 
 def load_strict(

@@ -6,16 +6,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
-from reelrank.config import ExperimentConfig
-from reelrank.data.encoding.encoded import EncodedRatings, Vocabularies
+from reelrank.config import ExperimentConfig, TrainingConfig
+from reelrank.data.encoding.encoded import EncodedRatings
 from reelrank.data.interactions import Interactions, as_interactions, check_explicit
 from reelrank.errors import ReelrankError
 from reelrank.evaluation.served import evaluate_served, scorable_test
 from reelrank.evaluation.stages import evaluate_ratings, evaluate_retrieval
 from reelrank.experiment.build import build_rating_model, build_retrieval_model, index_of, sized_for
-from reelrank.experiment.split import prepare
+from reelrank.experiment.split import SplitData, prepare
 from reelrank.models.rating.ensemble import Ensemble
 from reelrank.models.rating.mlp import RatingMLP
 from reelrank.models.retrieval.blend import Blend, FoldIn
@@ -62,8 +63,9 @@ def train_recommender(
     retrieval = build_retrieval_model(config, ratings, data) if config.retrieval else None
     tower = retrieval.two_tower if isinstance(retrieval, Blend) else retrieval
     warmed = None
+    held_out: np.ndarray | None = None  # a warm ensemble's validation rows of `data.train`
     if warm_from is not None:
-        warmed = _warm_start(warm_from, config, data.vocabs, rater, tower)
+        warmed, held_out = _warm_start(warm_from, config, data, rater, tower)
     if checkpoints is not None:
         checkpoints.track(rater=rater, retrieval=tower if isinstance(tower, TwoTower) else None)
 
@@ -83,9 +85,10 @@ def train_recommender(
             assert config.rating is not None
             fit_rating_model(
                 rater,
-                data.train,
+                data.train if held_out is None else data.train.take(~held_out),
                 config.training,
                 components=config.rating.components,
+                validation=None if held_out is None else data.train.take(held_out),
                 context=context,
             )
         if isinstance(tower, TwoTower):
@@ -181,18 +184,19 @@ def evaluate_on(
 def _warm_start(
     old: Recommender,
     config: ExperimentConfig,
-    vocabs: Vocabularies,
+    data: SplitData,
     rater: Any,
     tower: Any,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], np.ndarray | None]:
     """Start the trained models from `old`'s (see `reelrank.training.warm_start`): the rating
-    model (not an ensemble) and the two-tower model, the ones training changes; what each
-    took."""
+    model and the two-tower model, the ones training changes. Returns what each took, and for a
+    warm ensemble the `[len(data.train)]` mask of its validation rows."""
     if old.config.preset != config.preset:
         raise ReelrankError(
             f"--warm-start needs an artifact of the same preset: it was trained with "
             f"{old.config.preset!r}, this run is {config.preset!r}"
         )
+    vocabs = data.vocabs
     vocab_pairs = {
         "users": (old.catalog.users, vocabs.users),
         "movies": (old.catalog.movies, vocabs.movies),
@@ -200,14 +204,49 @@ def _warm_start(
     old_tower = old.retrieval.two_tower if isinstance(old.retrieval, Blend) else old.retrieval
     pairs = [("rating", rater, old.rater), ("retrieval", tower, old_tower)]
     taken: dict[str, Any] = {}
+    held_out = None
     if isinstance(rater, Ensemble):
-        # Its members stop early, and its blend is fitted, on a random part of the training
-        # ratings, most of which the earlier model trained on: warm members look better there
-        # than they are (test RMSE 1.0299 -> 1.0350 on MovieLens 100k, docs/benchmarks.md).
-        pairs = pairs[1:]
-        taken["rating"] = "trained afresh: an ensemble"
+        held_out = _held_out_again(old, data, config.training)
+        if held_out is None:
+            # Its members stop early, and its blend is fitted, on held-out ratings: without the
+            # earlier model's (an artifact from before they were kept), a random part would be
+            # mostly ratings it learned, and warm members would look better there than they are.
+            pairs = pairs[1:]
+            taken["rating"] = "trained afresh: an ensemble without its held-out ratings"
     for name, new_model, old_model in pairs:
         if isinstance(new_model, torch.nn.Module) and isinstance(old_model, torch.nn.Module):
             report = warm_start(new_model, old_model, **vocab_pairs)
             taken[name] = report.to_json()
-    return taken
+    if held_out is not None:
+        taken["rating"]["held_out"] = int(held_out.sum())
+    return taken, held_out
+
+
+def _held_out_again(
+    old: Recommender, data: SplitData, training: TrainingConfig
+) -> np.ndarray | None:
+    """The validation rows of a warm ensemble's run, none of them learned by `old`: the ratings
+    `old` held out that are still training ratings, and the validation fraction of the ratings
+    `old` never saw (seeded); None where `old` kept no held-out ratings."""
+    ensemble = old.rater
+    if not isinstance(ensemble, Ensemble) or not len(ensemble.held_out):
+        return None
+    # Every (user, movie) of this run's training rows as one number, and `old`'s pairs in it.
+    users = data.vocabs.users.numbers(old.catalog.users.terms, missing="unknown")
+    movies = data.vocabs.movies.numbers(old.catalog.movies.terms, missing="unknown")
+    to_new_user = np.concatenate([[0], users])
+    to_new_movie = np.concatenate([[0], movies])
+    width = np.int64(data.vocabs.movies.size)
+    train = data.train.user_idx.astype(np.int64) * width + data.train.movie_idx
+
+    def keys(user_idx: np.ndarray, movie_idx: np.ndarray) -> np.ndarray:
+        u, m = to_new_user[user_idx], to_new_movie[movie_idx]
+        return (u * width + m)[(u > 0) & (m > 0)]
+
+    pairs = ensemble.held_out.cpu().numpy()
+    again = np.isin(train, keys(pairs[:, 0], pairs[:, 1]))
+    seen = old.seen
+    old_users = np.repeat(np.arange(len(seen.indptr) - 1), np.diff(seen.indptr))
+    new = ~np.isin(train, keys(old_users, seen.movie_idx)) & ~again
+    rng = np.random.default_rng(training.seed)
+    return again | (new & (rng.random(len(train)) < training.validation_fraction))

@@ -2,8 +2,8 @@
 served model (version, preset, age, its evaluation, what it was trained on), the store (state,
 size), the service's counters since start (requests by route and status, writes, lists
 personal or popular, model swaps) and the newest movies added (the page adds and takes down
-movies through `POST /movies` and `PATCH /movies/{movie_id}`). The page holds the key for the browser tab only
-(sessionStorage) and sends it as `Authorization: Bearer`."""
+movies through `POST /movies` and `PATCH /movies/{movie_id}`). The page holds the key for the
+browser tab only (sessionStorage) and sends it as `Authorization: Bearer`."""
 
 from __future__ import annotations
 

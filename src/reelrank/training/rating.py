@@ -108,6 +108,8 @@ def _fit_ensemble(
         )
     weights = least_squares_weights(_raw_predictions(model, validation), validation.rating)
     model.set_blend(weights.tolist())
+    pairs = np.stack([validation.user_idx, validation.movie_idx], axis=1).astype(np.int64)
+    model.held_out = torch.from_numpy(pairs).to(model.blend.device)
     model.eval()
     return history
 

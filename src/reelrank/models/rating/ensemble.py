@@ -25,6 +25,7 @@ class Ensemble(RatingModel):
     """
 
     blend: Tensor
+    held_out: Tensor
 
     def __init__(self, models: Sequence[RatingModel]) -> None:
         if not models:
@@ -36,6 +37,10 @@ class Ensemble(RatingModel):
         self.models = nn.ModuleList(models)
         average = [1 / len(models)] * len(models) + [0.0]
         self.register_buffer("blend", torch.tensor(average, dtype=torch.float32))
+        # `[h, 2]` (user, movie) rows of the ratings held out to stop the models and fit the
+        # blend: a warm-started retrain holds out the same ones, so nothing it judges by was
+        # learned by the model it starts from (`reelrank.experiment.run`).
+        self.register_buffer("held_out", torch.zeros(0, 2, dtype=torch.int64))
         with torch.no_grad():
             one = torch.ones(1, dtype=torch.int64)
             self.widths = [int(m.user_vectors(one).shape[1]) for m in models]
@@ -45,6 +50,13 @@ class Ensemble(RatingModel):
         if len(weights) != len(self.models) + 1:
             raise ValueError(f"need {len(self.models) + 1} blend weights, got {len(weights)}")
         self.blend.copy_(torch.tensor(list(weights), dtype=torch.float32))
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: object) -> None:
+        # The held-out rows are as many as the run held out; an artifact saved before they
+        # were kept has none.
+        key = prefix + "held_out"
+        self.held_out = state_dict.setdefault(key, torch.zeros(0, 2, dtype=torch.int64)).clone()
+        super()._load_from_state_dict(state_dict, prefix, *args)
 
     @property
     def members(self) -> list[RatingModel]:
