@@ -140,3 +140,10 @@ def test_refine_moves_from_content_to_the_raters() -> None:
     close = refine(content, queries, targets, trust=1e-6)
     assert torch.allclose(queries @ close, targets, atol=1e-4)
     assert close[2:].abs().max() == 0  # what no rater says stays as the content had it
+
+
+def test_a_rating_never_lowers_its_raters_score() -> None:
+    content = torch.tensor([2.0, 0.0])
+    queries = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    refined = refine(content, queries, torch.tensor([1.0, 1.0]), trust=1e-6)
+    assert torch.allclose(queries @ refined, torch.tensor([2.0, 1.0]), atol=1e-4)

@@ -169,15 +169,19 @@ def refine(
     content: Tensor, queries: Tensor, targets: Tensor, trust: float = CONTENT_TRUST
 ) -> Tensor:
     """A new movie's vector from its `[dim]` content vector and its raters' `[r, dim]` queries:
-    the vector closest to `content` after which each rater's score moves to their `[r]` target
-    (the score their own rated movies get), as far as `trust` lets the content hold it back:
+    the vector closest to `content` after which each rater's score rises to their `[r]` target
+    (the score their own rated movies get; a score above it stays), as far as `trust` lets the
+    content hold it back:
 
         v = argmin ||v - content||^2 + sum_r (q_r . v - t_r)^2 / (trust * mean_r ||q_r||^2)
 
     With no raters it is the content vector; the more raters, the more theirs."""
     if not len(queries):
         return content
-    q, c, t = queries.double(), content.double(), targets.double()
+    q, c = queries.double(), content.double()
+    # A rating says its rater watched the movie: never evidence that they were less likely to
+    # than its content said, so a rater the content already scores above their target stays.
+    t = torch.maximum(targets.double(), q @ c)
     scale = trust * float((q * q).sum(dim=1).mean())
     gram = q @ q.T + scale * torch.eye(len(q), dtype=q.dtype, device=q.device)
     step = torch.linalg.solve(gram, t - q @ c)

@@ -225,7 +225,15 @@ class Recommender:
         out = np.empty(users.shape, dtype=np.float32)
         out[~new] = self._predict(users[~new], movies[~new])
         rows = movies[new] - live.first
-        around = self._predict(users[new][:, None], live.neighbours[rows])
+        who, neighbours = users[new], live.neighbours[rows]
+        people, person = np.unique(who, return_inverse=True)
+        needed, place = np.unique(neighbours, return_inverse=True)
+        if len(people) * len(needed) <= len(who) * neighbours.shape[1]:
+            # Many new movies for few people (a list): each rates every neighbour once.
+            grid = self._predict(people[:, None], needed[None, :])
+            around = grid[person[:, None], place.reshape(neighbours.shape)]
+        else:
+            around = self._predict(who[:, None], neighbours)
         low, high = self.rating_scale  # an offset never rates off the scale
         out[new] = np.clip(
             (around * live.weights[rows]).sum(axis=1) + live.offsets[rows], low, high
