@@ -19,7 +19,7 @@ A retrain (`reelrank train --store`) gives it trained rows of its own.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -203,6 +203,49 @@ class LiveMovies:
     @property
     def size(self) -> int:
         return len(self.vectors)
+
+    def rate(
+        self,
+        users: np.ndarray,
+        movies: np.ndarray,
+        predict: Callable[[np.ndarray, np.ndarray], np.ndarray],
+        scale: tuple[float, float],
+    ) -> np.ndarray:
+        """Predicted ratings of `[...]` (user, movie) pairs (`predict` rates trained movies):
+        a new movie as its nearest trained movies are rated, weighted, plus its offset, on the
+        `scale`."""
+        movies = np.broadcast_to(movies, users.shape)
+        new = movies >= self.first
+        out = np.empty(users.shape, dtype=np.float32)
+        out[~new] = predict(users[~new], movies[~new])
+        rows = movies[new] - self.first
+        who, neighbours = users[new], self.neighbours[rows]
+        people, person = np.unique(who, return_inverse=True)
+        needed, place = np.unique(neighbours, return_inverse=True)
+        if len(people) * len(needed) <= len(who) * neighbours.shape[1]:
+            # Many new movies for few people (a list): each rates every neighbour once.
+            grid = predict(people[:, None], needed[None, :])
+            around = grid[person[:, None], place.reshape(neighbours.shape)]
+        else:
+            around = predict(who[:, None], neighbours)
+        rated = (around * self.weights[rows]).sum(axis=1) + self.offsets[rows]
+        out[new] = np.clip(rated, *scale)  # an offset never rates off the scale
+        return out
+
+    def merged(
+        self, queries: Tensor, top: Tensor, rows: Tensor, exclude: list[np.ndarray], n: int
+    ) -> tuple[Tensor, Tensor]:
+        """An index's `[q, n]` best (`top` scores, `rows`) for `[q, dim]` queries, with the new
+        movies among them where they score higher (each row's `exclude`d ones left out)."""
+        added = queries @ self.vectors.T
+        for row, movies in enumerate(exclude):
+            gone = torch.from_numpy(movies[movies >= self.first] - self.first).to(added.device)
+            added[row, gone] = float("-inf")
+        new_rows = torch.arange(self.first, self.first + self.size, device=added.device)
+        top = torch.cat([top, added], dim=1)
+        rows = torch.cat([rows, new_rows.expand_as(added)], dim=1)
+        top, at = torch.topk(top, min(n, top.shape[1]), dim=1)
+        return top, torch.gather(rows, 1, at).masked_fill(top == float("-inf"), -1)
 
     def proxy(self, rows: np.ndarray) -> np.ndarray:
         """Each row as the models can read it: a trained row as it is, a new movie as its

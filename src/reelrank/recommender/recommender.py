@@ -8,7 +8,7 @@ It is long (about 500 lines) on purpose: every path a person is served (known us
 movies, similar, scores) lives in this one class, array form and `Recommendation` form side by
 side, so the CLI, the API and the evaluation of served lists run the same code. What is separate
 by concept already lives elsewhere: list arrays and checks in `lists`, explanations in
-`explanations`, filters in `data.catalog`.
+`explanations`, filters in `data.catalog`, movies added after training in `live_movies`.
 """
 
 from __future__ import annotations
@@ -202,7 +202,9 @@ class Recommender:
         shape = np.broadcast_shapes(users.shape, movies.shape)
         live = self.live
         if live is not None and (movies >= live.first).any():
-            return self._predict_live(live, np.broadcast_to(users, shape), movies)
+            return live.rate(
+                np.broadcast_to(users, shape), movies, self._predict, self.rating_scale
+            )
         users_t = self._tensor(np.broadcast_to(users, shape).ravel())
         movies_t = self._tensor(np.broadcast_to(movies, shape).ravel())
         ratings = torch.full(users_t.shape, float("-inf"), device=self.device)
@@ -216,29 +218,6 @@ class Recommender:
                 ratings[part[~known]] = self.rater.rate(vectors, m[~known])
         ratings[movies_t < 0] = float("-inf")
         return ratings.cpu().numpy().reshape(shape)
-
-    def _predict_live(self, live: LiveMovies, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
-        """`_predict` where some movies were added after training: each is rated as its nearest
-        trained movies are, weighted, plus its own offset."""
-        movies = np.broadcast_to(movies, users.shape)
-        new = movies >= live.first
-        out = np.empty(users.shape, dtype=np.float32)
-        out[~new] = self._predict(users[~new], movies[~new])
-        rows = movies[new] - live.first
-        who, neighbours = users[new], live.neighbours[rows]
-        people, person = np.unique(who, return_inverse=True)
-        needed, place = np.unique(neighbours, return_inverse=True)
-        if len(people) * len(needed) <= len(who) * neighbours.shape[1]:
-            # Many new movies for few people (a list): each rates every neighbour once.
-            grid = self._predict(people[:, None], needed[None, :])
-            around = grid[person[:, None], place.reshape(neighbours.shape)]
-        else:
-            around = self._predict(who[:, None], neighbours)
-        low, high = self.rating_scale  # an offset never rates off the scale
-        out[new] = np.clip(
-            (around * live.weights[rows]).sum(axis=1) + live.offsets[rows], low, high
-        )
-        return out
 
     def score(self, user_id: str | int, titles: Sequence[str]) -> list[Recommendation]:
         """Predicted ratings of the given titles (or movie ids) for a user, in the order given."""
@@ -387,14 +366,7 @@ class Recommender:
         live = self.live
         if live is None:
             return top, rows
-        added = queries @ live.vectors.T
-        for row, movies in enumerate(exclude):
-            added[row, self._tensor(movies[movies >= first] - first)] = float("-inf")
-        top = torch.cat([top, added], dim=1)
-        rows = torch.cat([rows, torch.arange(first, first + live.size).expand_as(added)], dim=1)
-        top, at = torch.topk(top, min(n, top.shape[1]), dim=1)
-        rows = torch.gather(rows, 1, at).masked_fill(top == float("-inf"), -1)
-        return top, rows
+        return live.merged(queries, top, rows, exclude, n)
 
     def recommend_for_liked(
         self,
