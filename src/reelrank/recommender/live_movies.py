@@ -32,8 +32,9 @@ from reelrank.data.catalog.titles import split_release_year
 # Nearest trained movies a new movie's predicted rating comes from.
 NEIGHBOURS = 20
 # How many raters' worth of trust the content vector has: with this many raters the vector is
-# halfway from its content towards what its raters say (`refine`).
-CONTENT_TRUST = 1.0
+# halfway from its content towards what its raters say (`refine`). Chosen on validation (cold
+# movies carved from the training rows) by benchmarks/cold_movies.py, from 0.03 to 3.
+CONTENT_TRUST = 0.1
 # How many ratings' worth of trust "no offset" has when a new movie's offset is learned.
 OFFSET_SHRINKAGE = 5.0
 # A title word is a feature when at least this many trained titles have it.
