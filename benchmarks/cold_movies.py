@@ -20,10 +20,9 @@ each of the movie's genres, from training), and LightFM (WARP; ids + genres + de
 words; its own venv, `make lightfm-venv`) trained on the same training pairs. And the same movies
 warm: the preset trained with the early raters' ratings too (5 and 20 of each), scored the same way.
 
-How ratings refine a new movie (`Refinement`: `trust`, how many raters' worth its content counts,
-and `keep_level`, whether its mean score stays what its content said) is chosen here on
-validation: on seed `--seeds[0]`'s training rows, another 20% of movies made cold, scored after 1,
-5 and 20 ratings, never on the test pairs (`--trust T --keep-level yes|no` skips the choice).
+`CONTENT_TRUST` (how many raters' worth a new movie's content counts when its ratings refine
+it) is chosen here on validation: on seed `--seeds[0]`'s training rows, another 20% of movies
+made cold, scored after 1, 5 and 20 ratings, never on the test pairs (`--trust` skips it).
 
     .venv/bin/python benchmarks/cold_movies.py [--data DIR] [--seeds 1 2 3]
         [--lightfm-python .venv-lightfm/bin/python] [--out results.json]
@@ -47,7 +46,7 @@ from reelrank import load_movielens_100k, preset, train_recommender
 from reelrank.data.catalog.titles import split_release_year
 from reelrank.data.interactions import Interactions, as_interactions
 from reelrank.experiment.stored import with_store_movies
-from reelrank.recommender.live_movies import Refinement
+from reelrank.recommender.live_movies import CONTENT_TRUST
 from reelrank.recommender.recommender import Recommender
 from reelrank.store import RatingStore, StoredRating
 from reelrank.types import GENRES
@@ -212,7 +211,7 @@ def served(
 
 
 def store_served(
-    trained: Recommender, split: ColdSplit, truth: Truth, steps: tuple[int, ...], how: Refinement
+    trained: Recommender, split: ColdSplit, truth: Truth, steps: tuple[int, ...], trust: float
 ) -> dict[int, dict[str, Any]]:
     """reelrank's figures after each number of stored ratings per cold movie."""
     out: dict[int, dict[str, Any]] = {}
@@ -224,7 +223,7 @@ def store_served(
                 write_early(store, split, ids, n)
                 written = n
             start = time.perf_counter()
-            grown = with_store_movies(trained, store, how=how)
+            grown = with_store_movies(trained, store, trust=trust)
             took = time.perf_counter() - start
             row_of = {code: grown.catalog.row_of_id(movie_id) for movie_id, code in ids.items()}
             data = split.data
@@ -328,22 +327,21 @@ def movie_features(data: Interactions) -> np.ndarray:
     return out
 
 
-def choose_refinement(data: Interactions, seed: int) -> tuple[Refinement, dict[str, Any]]:
-    """`Refinement` chosen on validation: cold movies carved from `seed`'s training rows."""
+def choose_trust(data: Interactions, seed: int) -> tuple[float, dict[str, Any]]:
+    """`CONTENT_TRUST` chosen on validation: cold movies carved from `seed`'s training rows."""
     test_split = ColdSplit.make(data, np.arange(len(data)), seed)
     inner = ColdSplit.make(data, test_split.train, seed + 1000)
     model = train(data, inner.train)
     truth = Truth.of(inner, set(model.catalog.users.terms.tolist()))
     figures: dict[str, Any] = {}
-    tried = [Refinement(t, keep) for keep in (True, False) for t in TRUST_GRID]
-    for how in tried:
-        steps = store_served(model, inner, truth, (1, 5, 20), how)
-        figures[str(how)] = {n: steps[n]["recall@10"] for n in steps}
+    for trust in TRUST_GRID:
+        steps = store_served(model, inner, truth, (1, 5, 20), trust)
+        figures[str(trust)] = {n: steps[n]["recall@10"] for n in steps}
         shown = ", ".join(
             f"after {n}: R@10 {steps[n]['recall@10']:.4f} AUC {steps[n]['auc']:.4f}" for n in steps
         )
-        print(f"  validation {how}: {shown}")
-    best = max(tried, key=lambda how: float(np.mean(list(figures[str(how)].values()))))
+        print(f"  validation trust {trust}: {shown}")
+    best = max(TRUST_GRID, key=lambda t: float(np.mean(list(figures[str(t)].values()))))
     return best, figures
 
 
@@ -362,12 +360,12 @@ def main() -> None:
     data = as_interactions(load_movielens_100k(args.data))
     results: dict[str, Any] = {"protocol": __doc__.split("\n\n")[1].strip()}
     if args.trust is None:
-        how, tried = choose_refinement(data, args.seeds[0])
-        results["refinement_validation"] = tried
+        trust, tried = choose_trust(data, args.seeds[0])
+        results["trust_validation"] = tried
     else:
-        how = Refinement(args.trust, args.keep_level == "yes")
-    print(f"{how} (the shipped default is {Refinement()})")
-    results["refinement"] = dataclasses.asdict(how)
+        trust = args.trust
+    print(f"trust {trust} (the shipped default is {CONTENT_TRUST})")
+    results["trust"] = trust
     for seed in args.seeds:
         split = ColdSplit.make(data, np.arange(len(data)), seed)
         model = train(data, split.train)
@@ -376,7 +374,7 @@ def main() -> None:
             f"seed {seed}: {len(split.cold)} cold movies, {len(split.test):,} test pairs, "
             f"{len(truth.users)} test users"
         )
-        row: dict[str, Any] = {"reelrank": store_served(model, split, truth, STEPS, how)}
+        row: dict[str, Any] = {"reelrank": store_served(model, split, truth, STEPS, trust)}
         row.update(baselines(split, truth, seed, args.lightfm_python))
         if not args.no_warm:
             row["warm"] = {n: warm(split, truth, n) for n in WARM_STEPS}

@@ -12,7 +12,7 @@ import torch
 from reelrank.config import TrainingConfig, preset
 from reelrank.data.catalog.catalog import ListFilter
 from reelrank.experiment.run import train_recommender
-from reelrank.recommender.live_movies import Refinement, refine
+from reelrank.recommender.live_movies import refine
 from reelrank.recommender.recommender import Recommender
 from reelrank.store.movies import StoredMovie
 from reelrank.store.store import StoredRating
@@ -135,9 +135,9 @@ def test_refine_moves_from_content_to_the_raters() -> None:
     queries = torch.eye(4)[:2]
     targets = torch.tensor([1.0, 2.0])
     assert torch.equal(refine(content, queries[:0], targets[:0]), content)
-    halfway = refine(content, queries, targets, Refinement(trust=1.0))
+    halfway = refine(content, queries, targets, trust=1.0)
     assert torch.allclose(queries @ halfway, targets / 2)
-    close = refine(content, queries, targets, Refinement(trust=1e-6))
+    close = refine(content, queries, targets, trust=1e-6)
     assert torch.allclose(queries @ close, targets, atol=1e-4)
     assert close[2:].abs().max() == 0  # what no rater says stays as the content had it
 
@@ -145,18 +145,10 @@ def test_refine_moves_from_content_to_the_raters() -> None:
 def test_a_rating_never_lowers_its_raters_score() -> None:
     content = torch.tensor([2.0, 0.0])
     queries = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
-    refined = refine(content, queries, torch.tensor([1.0, 1.0]), Refinement(trust=1e-6))
+    refined = refine(content, queries, torch.tensor([1.0, 1.0]), trust=1e-6)
     assert torch.allclose(queries @ refined, torch.tensor([2.0, 1.0]), atol=1e-4)
 
 
-def test_keeping_the_level_moves_a_movie_towards_its_raters_and_away_from_others() -> None:
-    content = torch.zeros(3)
-    raters = torch.tensor([[1.0, 0.0, 0.0]])
-    level = torch.tensor([1.0, 1.0, 0.0]) / 2  # everyone's mean query
-    kept = refine(content, raters, torch.tensor([1.0]), Refinement(trust=1e-6), level)
-    assert float(raters[0] @ kept) == pytest.approx(1.0, abs=1e-4)
-    assert float(level @ kept) == pytest.approx(0.0, abs=1e-6)  # the mean score as it was
-    free = refine(content, raters, torch.tensor([1.0]), Refinement(trust=1e-6, keep_level=False))
-    assert float(level @ free) > 0.4
+def test_trust_must_be_positive() -> None:
     with pytest.raises(ValueError, match="trust must be above 0"):
-        Refinement(trust=0)
+        refine(torch.zeros(2), torch.eye(2), torch.ones(2), trust=0)

@@ -17,7 +17,7 @@ import numpy as np
 
 from reelrank.data.catalog.catalog import display_title
 from reelrank.data.interactions import Interactions, MovieRecords, UserRecords, as_interactions
-from reelrank.recommender.live_movies import Refinement
+from reelrank.recommender.live_movies import CONTENT_TRUST
 from reelrank.recommender.recommender import Recommender
 from reelrank.store.movies import StoredMovie
 from reelrank.store.store import RatingStore, StoredRating
@@ -48,10 +48,10 @@ class StoreShare:
 
 
 def with_store_movies(
-    trained: Recommender, store: RatingStore, *, how: Refinement = Refinement()
+    trained: Recommender, store: RatingStore, *, trust: float = CONTENT_TRUST
 ) -> Recommender:
     """`trained` serving the store's movie table: its added movies (refined by their stored
-    ratings), edits and takedowns (`Recommender.with_movies`, `how` as there)."""
+    ratings), edits and takedowns (`Recommender.with_movies`, `trust` as there)."""
     movies = store.movies.all()
     if not movies:
         return trained
@@ -60,7 +60,7 @@ def with_store_movies(
     known = trained.catalog.users
     strangers = {r.user_id for r in rated if r.user_id not in known}
     histories = {user: store.ratings_of(user) for user in strangers}
-    return trained.with_movies(movies, rated, histories, how=how)
+    return trained.with_movies(movies, rated, histories, trust=trust)
 
 
 def with_stored_ratings(

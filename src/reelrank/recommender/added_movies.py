@@ -18,6 +18,7 @@ from torch import Tensor
 from reelrank.data.catalog.catalog import Catalog, MovieInfo, display_title
 from reelrank.recommender.explanations import liked_mask
 from reelrank.recommender.live_movies import (
+    CONTENT_TRUST,
     NEIGHBOURS,
     OFFSET_SHRINKAGE,
     ContentFeatures,
@@ -25,15 +26,12 @@ from reelrank.recommender.live_movies import (
     LiveMovies,
     MovieRow,
     RatingRow,
-    Refinement,
     nearest,
     refine,
 )
 
 if TYPE_CHECKING:
     from reelrank.recommender.recommender import Recommender
-
-LEVEL_USERS = 10_000  # users whose queries give the mean a new movie's level is kept for
 
 
 @torch.no_grad()
@@ -43,7 +41,7 @@ def grow(
     ratings: Sequence[RatingRow],
     histories: Mapping[str, Sequence[RatingRow]],
     *,
-    how: Refinement = Refinement(),
+    trust: float = CONTENT_TRUST,
 ) -> Recommender:
     """`trained` with the store's `movies` (see `Recommender.with_movies`)."""
     catalog = catalog_with(trained.catalog, movies)
@@ -62,9 +60,8 @@ def grow(
     mapping = content_map(trained, space)
     content = mapping.vectors(titles, genres, years)
     raters = Raters(trained, catalog, space, histories)
-    level = mean_query(trained) if how.keep_level else None
     vectors = torch.stack(
-        [refine(content[i], *raters.queries(by_movie[i]), how, level) for i in range(size - first)]
+        [refine(content[i], *raters.queries(by_movie[i]), trust) for i in range(size - first)]
     )
     # Nearest by what the movie is (its content) and by whom it draws (its vector).
     features = mapping.features
@@ -131,22 +128,6 @@ def trained_vectors(trained: Recommender) -> Tensor:
     titles = ["", *catalog.movies.terms.tolist()[: catalog.trained - 1]]
     genres, years = catalog.table.genres[: catalog.trained], catalog.table.year[: catalog.trained]
     return torch.from_numpy(ContentFeatures(titles[1:], years[1:])(titles, genres, years)).float()
-
-
-def mean_query(trained: Recommender) -> Tensor | None:
-    """The mean of the trained users' retrieval queries (a seeded sample of `LEVEL_USERS` where
-    there are more), found once; None without a retrieval model."""
-    if trained.retrieval is None:
-        return None
-    cached: Tensor | None = getattr(trained, "_mean_query", None)
-    if cached is None:
-        users = torch.arange(1, trained.catalog.users.size)
-        if len(users) > LEVEL_USERS:
-            generator = torch.Generator().manual_seed(0)
-            users = users[torch.randperm(len(users), generator=generator)[:LEVEL_USERS]]
-        cached = trained.retrieval.user_embedding(users).mean(dim=0)
-        trained._mean_query = cached  # type: ignore[attr-defined]
-    return cached
 
 
 def content_map(trained: Recommender, space: Tensor) -> ContentMap:

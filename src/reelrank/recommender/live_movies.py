@@ -35,9 +35,6 @@ NEIGHBOURS = 20
 # halfway from its content towards what its raters say (`refine`). Chosen on validation (cold
 # movies carved from the training rows) by benchmarks/cold_movies.py, from 0.03 to 3.
 CONTENT_TRUST = 0.1
-# Whether an added movie's mean score over everyone stays what its content said as ratings
-# arrive (`Refinement.keep_level`), chosen on the same validation.
-KEEP_LEVEL = True
 # How many ratings' worth of trust "no offset" has when a new movie's offset is learned.
 OFFSET_SHRINKAGE = 5.0
 # A title word is a feature when at least this many trained titles have it.
@@ -169,50 +166,29 @@ def _ridge(x: np.ndarray, y: np.ndarray, alpha: float) -> np.ndarray:
     return np.linalg.solve(gram, x.T @ y)
 
 
-@dataclass(frozen=True)
-class Refinement:
-    """How ratings refine an added movie's vector (`refine`): `trust`, how many raters' worth
-    its content counts; `keep_level`, whether its mean score over everyone stays what its content
-    said (its first raters say who watches it, not how many will)."""
-
-    trust: float = CONTENT_TRUST
-    keep_level: bool = KEEP_LEVEL
-
-    def __post_init__(self) -> None:
-        if not self.trust > 0:
-            raise ValueError(f"trust must be above 0, got {self.trust}")
-
-
 def refine(
-    content: Tensor,
-    queries: Tensor,
-    targets: Tensor,
-    how: Refinement = Refinement(),
-    level: Tensor | None = None,
+    content: Tensor, queries: Tensor, targets: Tensor, trust: float = CONTENT_TRUST
 ) -> Tensor:
     """A new movie's vector from its `[dim]` content vector and its raters' `[r, dim]` queries:
     the vector closest to `content` after which each rater's score rises to their `[r]` target
-    (the score their own rated movies get; a score above it stays), as far as `how.trust` lets
-    the content hold it back:
+    (the score their own rated movies get; a score above it stays), as far as `trust` lets the
+    content hold it back:
 
         v = argmin ||v - content||^2 + sum_r (q_r . v - t_r)^2 / (trust * mean_r ||q_r||^2)
 
-    and, with `how.keep_level` and `level` (the `[dim]` mean of everyone's queries), with
-    `level . v = level . content`. With no raters it is the content vector; the more raters,
-    the more theirs."""
+    With no raters it is the content vector; the more raters, the more theirs. (Also keeping
+    its mean score over everyone where its content put it, so that its first raters would say
+    who watches it but not how many, was tried and lost on validation: docs/benchmarks.md.)"""
+    if not trust > 0:
+        raise ValueError(f"trust must be above 0, got {trust}")
     if not len(queries):
         return content
     q, c = queries.double(), content.double()
     # A rating says its rater watched the movie: never evidence that they were less likely to
     # than its content said, so a rater the content already scores above their target stays.
     t = torch.maximum(targets.double(), q @ c)
-    scale = how.trust * float((q * q).sum(dim=1).mean())
-    penalty = [scale] * len(q)
-    if how.keep_level and level is not None:
-        q = torch.cat([q, level.double()[None, :]])
-        t = torch.cat([t, level.double()[None, :] @ c])
-        penalty.append(1e-9 * scale)  # all but exact
-    gram = q @ q.T + torch.diag(torch.tensor(penalty, dtype=q.dtype, device=q.device))
+    scale = trust * float((q * q).sum(dim=1).mean())
+    gram = q @ q.T + scale * torch.eye(len(q), dtype=q.dtype, device=q.device)
     step = torch.linalg.solve(gram, t - q @ c)
     return (c + q.T @ step).to(content.dtype)
 

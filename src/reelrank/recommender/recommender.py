@@ -46,7 +46,7 @@ from reelrank.recommender.lists import (
     top_by_score,
     varied_popular,
 )
-from reelrank.recommender.live_movies import LiveMovies, MovieRow, RatingRow, Refinement
+from reelrank.recommender.live_movies import CONTENT_TRUST, LiveMovies, MovieRow, RatingRow
 
 # Largest users x movies score table a Recommender keeps in memory (float32: 100 MB); the same
 # cap holds for each table behind "because you liked" (see `Explainer`).
@@ -152,18 +152,18 @@ class Recommender:
         ratings: Sequence[RatingRow] = (),
         histories: Mapping[str, Sequence[RatingRow]] | None = None,
         *,
-        how: Refinement = Refinement(),
+        trust: float = CONTENT_TRUST,
     ) -> Recommender:
         """This recommender serving the store's movies too: those added since training (in
         search, filters, `similar` and lists at once, see `live_movies`), with the data set's
         movies edited or taken down as stored. `ratings` are the stored ratings of the added
         movies, which refine them; `histories` the stored ratings of their raters the data set
-        does not know; `how` ratings refine an added movie (`Refinement`).
+        does not know; `trust` how many raters' worth the content vector counts (`refine`).
         Returns a new recommender sharing the models; each call starts from the trained one, so
         the store's whole movie table is passed every time."""
         from reelrank.recommender.added_movies import grow  # a cycle otherwise
 
-        return grow(self._trained, movies, ratings, histories or {}, how=how)
+        return grow(self._trained, movies, ratings, histories or {}, trust=trust)
 
     def _grown(self, catalog: Catalog, live: LiveMovies | None, counts: np.ndarray) -> Recommender:
         """A copy sharing the models, with a grown `catalog`, its `live` movies and the
