@@ -45,9 +45,9 @@ import numpy as np
 from reelrank import load_movielens_100k, preset, train_recommender
 from reelrank.data.catalog.titles import split_release_year
 from reelrank.data.interactions import Interactions, as_interactions
-from reelrank.experiment.stored import with_store_movies
 from reelrank.recommender.live_movies import CONTENT_TRUST
 from reelrank.recommender.recommender import Recommender
+from reelrank.service.store_movies import with_store_movies
 from reelrank.store import RatingStore, StoredRating
 from reelrank.types import GENRES
 

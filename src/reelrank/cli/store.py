@@ -108,8 +108,8 @@ def store_add_movie(
 ) -> None:
     """Add a movie to the store: a server of --model with this store serves it at once (in
     search, filters, similar and lists), and `train --store` trains on it."""
-    from reelrank.experiment.stored import with_store_movies
     from reelrank.recommender.recommender import Recommender
+    from reelrank.service.store_movies import with_store_movies
     from reelrank.store.store import RatingStore
 
     with user_errors(), RatingStore(store) as opened:
@@ -141,8 +141,8 @@ def store_edit_movie(
     as_json: JsonOption = False,
 ) -> None:
     """Change a movie's title, genres or year, or take it down (--hide) or back (--show)."""
-    from reelrank.experiment.stored import with_store_movies
     from reelrank.recommender.recommender import Recommender
+    from reelrank.service.store_movies import with_store_movies
     from reelrank.store.store import RatingStore
 
     with user_errors(), RatingStore(store) as opened:

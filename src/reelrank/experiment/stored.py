@@ -4,8 +4,7 @@ The store's ratings join the data set's as serving already reads them: a stored 
 (user, movie) the data set also has replaces the data set's; users new to the data set join with
 unknown demographics; movies added to the store after training join the data set's movie table
 (their title and genres as stored), so their ratings train rows of their own; a stored rating of
-a movie neither lists is left out and counted. `with_store_movies` serves a trained recommender
-with the store's movie table (added, edited, taken down) as a server does.
+a movie neither lists is left out and counted.
 """
 
 from __future__ import annotations
@@ -17,10 +16,8 @@ import numpy as np
 
 from reelrank.data.catalog.catalog import display_title
 from reelrank.data.interactions import Interactions, MovieRecords, UserRecords, as_interactions
-from reelrank.recommender.live_movies import CONTENT_TRUST
-from reelrank.recommender.recommender import Recommender
 from reelrank.store.movies import StoredMovie
-from reelrank.store.store import RatingStore, StoredRating
+from reelrank.store.store import StoredRating
 from reelrank.types import GENRES, Ratings
 
 
@@ -45,22 +42,6 @@ class StoreShare:
             "unknown_movies": self.unknown_movies,
             "new_users": self.new_users,
         }
-
-
-def with_store_movies(
-    trained: Recommender, store: RatingStore, *, trust: float = CONTENT_TRUST
-) -> Recommender:
-    """`trained` serving the store's movie table: its added movies (refined by their stored
-    ratings), edits and takedowns (`Recommender.with_movies`, `trust` as there)."""
-    movies = store.movies.all()
-    if not movies:
-        return trained
-    added = [m.movie_id for m in movies if m.added]
-    rated = store.ratings_of_movies(added) if added else []
-    known = trained.catalog.users
-    strangers = {r.user_id for r in rated if r.user_id not in known}
-    histories = {user: store.ratings_of(user) for user in strangers}
-    return trained.with_movies(movies, rated, histories, trust=trust)
 
 
 def with_stored_ratings(

@@ -19,13 +19,13 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import Field, StringConstraints
 
 from reelrank.errors import ReelrankError, UnknownIdError
-from reelrank.experiment.stored import with_store_movies
 from reelrank.recommender.recommender import Recommender
 from reelrank.service import schemas
 from reelrank.service.auth import Operator
 from reelrank.service.ratings import WRITE_RESPONSES, Store
 from reelrank.service.routes import Model, MovieIdPath
 from reelrank.service.schemas import BODY_ERROR_RESPONSES, Genre
+from reelrank.service.store_movies import with_store_movies
 from reelrank.store.movies import YEARS
 from reelrank.store.schema import MAX_OVERVIEW, MAX_TITLE
 from reelrank.store.store import RatingStore

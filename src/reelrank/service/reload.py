@@ -26,11 +26,11 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from reelrank.errors import ReelrankError
-from reelrank.experiment.stored import with_store_movies
 from reelrank.files import sha256_file
 from reelrank.recommender.recommender import Recommender
 from reelrank.service.auth import Operator
 from reelrank.service.schemas import Error
+from reelrank.service.store_movies import with_store_movies
 
 log = logging.getLogger("reelrank.service")
 
