@@ -350,10 +350,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=None, help="an ml-100k folder or zip")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--lightfm-python", default=None, help="the LightFM venv's python")
-    parser.add_argument(
-        "--trust", type=float, default=None, help="skip choosing (with --keep-level)"
-    )
-    parser.add_argument("--keep-level", choices=("yes", "no"), default="yes")
+    parser.add_argument("--trust", type=float, default=None, help="skip choosing it")
     parser.add_argument("--no-warm", action="store_true", help="skip the warm retrains")
     parser.add_argument("--out", type=Path, default=None, help="also write the figures as JSON")
     args = parser.parse_args()
