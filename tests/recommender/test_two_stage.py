@@ -42,6 +42,7 @@ def two_stage(ratings: Ratings) -> Recommender:
     "name",
     [
         *("seed-retrieval", "multitask", "popularity", "ease", "edlae", "two-tower", "two-stage"),
+        "sequential",
         *("seed-biased", "features", "dcn", "mf", "svdpp", "autorec", "best"),
     ],
 )

@@ -62,7 +62,8 @@ class RetrievalModelConfig:
     spread. For someone folded in from N liked movies, a blend scales each part per query instead
     and weighs them by N: EDLAE × N / (N + `fold_in_shrinkage`), the tower ×
     `fold_in_tower_weight`, and a popularity prior × `fold_in_popularity` / (N +
-    `fold_in_popularity_offset`) (see `reelrank.models.retrieval.blend`).
+    `fold_in_popularity_offset`) (see `reelrank.models.retrieval.blend`). "sequence" reads
+    a person's latest `max_history` movies in the order they watched them.
     Features are optional tower inputs besides the ids:
     user features from ("gender", "age", "occupation", "history"), movie features from
     ("title_tokens", "genres", "year").
@@ -91,6 +92,11 @@ class RetrievalModelConfig:
     fold_in_shrinkage: float = 30.0
     fold_in_popularity: float = 2.0
     fold_in_popularity_offset: float = 3.0
+    # "sequence": a causal transformer of these many blocks and heads over the latest
+    # `max_history` movies (`reelrank.models.retrieval.sequence`), with this dropout.
+    attention_layers: int = 2
+    attention_heads: int = 1
+    sequence_dropout: float = 0.2
 
 
 @dataclass(frozen=True)

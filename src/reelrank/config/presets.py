@@ -114,6 +114,22 @@ PRESETS: dict[str, ExperimentConfig] = {
         retrieval_loss=_CORRECTED_SOFTMAX,
         retrieval_training=_TOWER_TRAINING,
     ),
+    # What people watch next: a causal transformer over the latest 200 movies (ids + title
+    # words, genres and year), full-softmax cross-entropy, stopped early on each person's latest
+    # training movie (docs/sequential.md).
+    "sequential": ExperimentConfig(
+        preset="sequential",
+        rating=None,
+        retrieval=RetrievalModelConfig(
+            kind="sequence",
+            embedding_dim=64,
+            movie_features=("title_tokens", "genres", "year"),
+            max_history=200,
+        ),
+        retrieval_training=TrainingConfig(
+            optimizer="adam", learning_rate=0.001, batch_size=128, epochs=200, patience=5
+        ),
+    ),
     # Rating models beyond the seed (docs/rating_accuracy.md).
     "seed-biased": _rating_preset("seed-biased", _SEED_BIASED, _MLP_TRAINING),
     "features": _rating_preset("features", _FEATURES, _MLP_TRAINING),

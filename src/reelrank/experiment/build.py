@@ -26,6 +26,7 @@ from reelrank.models.retrieval.blend import Blend
 from reelrank.models.retrieval.factory import CLOSED_FORM, fit_closed_form, new_two_tower
 from reelrank.models.retrieval.item_item import ItemItemModel
 from reelrank.models.retrieval.low_rank import LowRankItemModel
+from reelrank.models.retrieval.sequence import SequenceModel
 from reelrank.types import Ratings
 
 
@@ -107,15 +108,25 @@ def build_retrieval_model(
         return fit_closed_form(retrieval, users, movies, **sizes, histories=histories)
     user_tables: dict[str, torch.Tensor] = {}
     movie_tables: dict[str, torch.Tensor] = {}
+    if retrieval.movie_features:
+        tables = features.movie_tables(data.movies, data.vocabs)
+        movie_tables = {k: torch.from_numpy(v) for k, v in tables.items()}
+    seed = (config.retrieval_training or config.training).seed
+    if retrieval.kind == "sequence":
+        n_rows = sizes["n_users"] + 1
+        history = features.history_table(data.seen, n_rows, retrieval.max_history)
+        return SequenceModel(
+            retrieval,
+            **sizes,
+            histories=torch.from_numpy(history),
+            movie_tables={k: movie_tables[k] for k in retrieval.movie_features},
+            generator=torch.Generator().manual_seed(seed),
+        )
     if retrieval.user_features:
         tables = features.user_tables(
             ratings, data.vocabs, data.seen, max_history=retrieval.max_history
         )
         user_tables = {k: torch.from_numpy(v) for k, v in tables.items()}
-    if retrieval.movie_features:
-        tables = features.movie_tables(data.movies, data.vocabs)
-        movie_tables = {k: torch.from_numpy(v) for k, v in tables.items()}
-    seed = (config.retrieval_training or config.training).seed
     tower = new_two_tower(
         retrieval,
         **sizes,

@@ -20,12 +20,14 @@ from reelrank.experiment.split import SplitData, prepare
 from reelrank.models.rating.ensemble import Ensemble
 from reelrank.models.rating.mlp import RatingMLP
 from reelrank.models.retrieval.blend import Blend, FoldIn
+from reelrank.models.retrieval.sequence import SequenceModel
 from reelrank.models.retrieval.two_tower import TwoTower
 from reelrank.recommender.recommender import Recommender
 from reelrank.runtime.distributed import World
 from reelrank.training.checkpoints import Checkpoints
 from reelrank.training.loop import ProgressCallback, RunContext, Task, fit
 from reelrank.training.rating import fit_rating_model
+from reelrank.training.sequence import fit_sequence
 from reelrank.training.warm_start import warm_start
 from reelrank.types import Ratings
 
@@ -95,6 +97,11 @@ def train_recommender(
             task = Task(retrieval=tower, retrieval_loss=config.retrieval_loss)
             fit(task, data.train, config.retrieval_training or config.training, context=context)
             tower.cpu()  # the blend's calibration and everything after run on the CPU
+        if isinstance(retrieval, SequenceModel):
+            fit_sequence(
+                retrieval, data.seen, config.retrieval_training or config.training, context=context
+            )
+            retrieval.cpu()
         if isinstance(retrieval, Blend) and config.retrieval is not None:
             retrieval.calibrate(
                 weight=config.retrieval.blend_weight, fold_in=FoldIn.from_config(config.retrieval)

@@ -28,6 +28,7 @@ from reelrank.models.retrieval.factory import (
 )
 from reelrank.models.retrieval.item_item import ItemItemModel
 from reelrank.models.retrieval.low_rank import LowRankItemModel
+from reelrank.models.retrieval.sequence import SequenceModel
 from reelrank.testing.contracts import RETRIEVAL_CHECKS, Subject
 from reelrank.types import Ratings
 
@@ -54,8 +55,16 @@ CONFIGS: dict[str, RetrievalModelConfig] = {
     "blend_low_rank": dataclasses.replace(
         _TOWER, kind="blend", approx_lambda=5.0, dense_item_item_mb=0, approx_rank=6
     ),
+    "sequence": RetrievalModelConfig(
+        kind="sequence",
+        embedding_dim=8,
+        attention_heads=2,
+        movie_features=("title_tokens", "genres", "year"),
+        max_history=_TOWER.max_history,
+    ),
 }
-LEARNED_KINDS = ("two_tower", "blend", "blend_low_rank")  # whose weights depend on the seed
+# Whose weights depend on the seed.
+LEARNED_KINDS = ("two_tower", "blend", "blend_low_rank", "sequence")
 
 
 @dataclass(frozen=True)
@@ -98,6 +107,14 @@ def _build(kind: str, data: _Data, *, seed: int = 0) -> RetrievalModel:
     config = CONFIGS[kind]
     if config.kind in CLOSED_FORM:
         return fit_closed_form(config, data.users, data.movies, **sizes)
+    if config.kind == "sequence":
+        return SequenceModel(
+            config,
+            **sizes,
+            histories=data.user_tables["history"],  # each user's latest movies, in time order
+            movie_tables=data.movie_tables,
+            generator=generator,
+        )
     tower = new_two_tower(
         config,
         **sizes,

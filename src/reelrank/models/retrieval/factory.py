@@ -1,8 +1,9 @@
 """Build, fit and rebuild retrieval models by their configured `kind`.
 
 One place knows every kind: "two_tower" (trained by gradient descent in `reelrank.training.loop`),
-"popularity", "ease" and "edlae" (fitted in closed form here), and "blend" (EDLAE fitted here plus
-a two-tower model to train; `Blend.compose` joins them once the tower is trained).
+"popularity", "ease" and "edlae" (fitted in closed form here), "blend" (EDLAE fitted here plus
+a two-tower model to train; `Blend.compose` joins them once the tower is trained) and "sequence"
+(trained in `reelrank.training.sequence`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from reelrank.models.retrieval.blend import Blend
 from reelrank.models.retrieval.item_item import EASE, EDLAE, ItemItemModel, histories_from_pairs
 from reelrank.models.retrieval.low_rank import LowRankItemModel, item_item_from_state_dict
 from reelrank.models.retrieval.popularity import Popularity
+from reelrank.models.retrieval.sequence import SequenceModel
 from reelrank.models.retrieval.two_tower import TwoTower
 
 KINDS: dict[str, type[RetrievalModel]] = {
@@ -27,6 +29,7 @@ KINDS: dict[str, type[RetrievalModel]] = {
     "ease": EASE,
     "edlae": EDLAE,
     "blend": Blend,
+    "sequence": SequenceModel,
 }
 CLOSED_FORM = ("popularity", "ease", "edlae")
 # The item-item model each kind fits in closed form (a blend's item-item part is an EDLAE).
