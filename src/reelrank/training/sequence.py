@@ -27,6 +27,8 @@ from reelrank.training.loop import Progress, RunContext
 from reelrank.training.optimizers import learning_rate_at, make_optimizer
 
 VALIDATION_K = 10
+SCORES_AT_ONCE = 1 << 22  # validation scores held at once
+BUCKET_POOL = 8  # batches whose rows are sorted by length together
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class SequenceFit:
 
 @dataclass(frozen=True)
 class Sequences:
-    """Training windows: `inputs[i]` the right-aligned movies (0 = padding), `targets[i]` the
+    """Training windows: `inputs[i]` the left-aligned movies (0 = padding), `targets[i]` the
     movie after each (0 where none). `validation` rows: a window without its person's latest
     movie, that movie (`held_out`), and every movie of theirs (`seen`, CSR over the rows)."""
 
@@ -60,7 +62,7 @@ class Sequences:
         for user in range(1, seen.n_users):
             history = seen.movies_of(user).astype(np.int64)
             if hold_out_last and len(history) >= 3:
-                validation.append(_right_aligned(history[:-1][-length:], length))
+                validation.append(_left_aligned(history[:-1][-length:], length))
                 held_out.append(int(history[-1]))
                 movies.append(history)
                 indptr.append(indptr[-1] + len(history))
@@ -68,8 +70,8 @@ class Sequences:
             if len(history) < 2:
                 continue
             window = history[-(length + 1) :]
-            inputs.append(_right_aligned(window[:-1], length))
-            targets.append(_right_aligned(window[1:], length))
+            inputs.append(_left_aligned(window[:-1], length))
+            targets.append(_left_aligned(window[1:], length))
         empty = np.zeros((0, length), np.int64)
         return cls(
             inputs=torch.from_numpy(np.stack(inputs) if inputs else empty),
@@ -81,10 +83,9 @@ class Sequences:
         )
 
 
-def _right_aligned(movies: np.ndarray, length: int) -> np.ndarray:
+def _left_aligned(movies: np.ndarray, length: int) -> np.ndarray:
     row = np.zeros(length, np.int64)
-    if len(movies):
-        row[-len(movies) :] = movies
+    row[: len(movies)] = movies
     return row
 
 
@@ -107,6 +108,7 @@ def fit_sequence(
     optimizer = make_optimizer(model.parameters(), config)
     generator = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)  # dropout
+    lengths = (data.inputs > 0).sum(dim=1)
     history: list[float] = []
     scores: list[float] = []
     best = None
@@ -114,10 +116,11 @@ def fit_sequence(
         for group in optimizer.param_groups:
             group["lr"] = learning_rate_at(config, epoch)
         total, count = 0.0, 0
-        order = torch.randperm(len(data.inputs), generator=generator)
-        steps = math.ceil(len(order) / config.batch_size)
-        for step, rows in enumerate(order.split(config.batch_size), start=1):
-            inputs, targets = data.inputs[rows].to(device), data.targets[rows].to(device)
+        batches = _bucketed(lengths, config.batch_size, generator)
+        for step, rows in enumerate(batches, start=1):
+            width = int(lengths[rows].max())  # the padding past every row's end changes nothing
+            inputs = data.inputs[rows, :width].to(device)
+            targets = data.targets[rows, :width].to(device)
             loss, n = _loss(model, inputs, targets)
             optimizer.zero_grad(set_to_none=True)
             (loss / n).backward()
@@ -125,13 +128,15 @@ def fit_sequence(
             total, count = total + float(loss.detach()), count + n
             if context.on_progress is not None:
                 context.on_progress(
-                    Progress(epoch, config.epochs, step, steps, total / count, None, "sequence")
+                    Progress(
+                        epoch, config.epochs, step, len(batches), total / count, None, "sequence"
+                    )
                 )
         history.append(total / max(count, 1))
         if not math.isfinite(history[-1]):
             raise ValueError(f"the sequence model's loss became {history[-1]}: lower the lr")
         if watch and len(data.held_out):
-            scores.append(validation_ndcg(model, data, config.eval_batch_size))
+            scores.append(validation_ndcg(model, data))
             model.train()
             best_epoch = int(np.argmax(scores))
             if best_epoch == len(scores) - 1:
@@ -142,6 +147,18 @@ def fit_sequence(
         model.load_state_dict(best)
     model.eval()
     return SequenceFit(history, scores)
+
+
+def _bucketed(lengths: Tensor, batch_size: int, generator: torch.Generator) -> list[Tensor]:
+    """Shuffled batches of rows of similar length (sorted within pools of 8 batches), in a
+    shuffled order: each batch pads to its own longest window, not the model's."""
+    order = torch.randperm(len(lengths), generator=generator)
+    batches: list[Tensor] = []
+    for pool in order.split(batch_size * BUCKET_POOL):
+        pool = pool[torch.argsort(lengths[pool], stable=True)]
+        batches += list(pool.split(batch_size))
+    shuffled = torch.randperm(len(batches), generator=generator).tolist()
+    return [batches[i] for i in shuffled]
 
 
 def _loss(model: SequenceModel, inputs: Tensor, targets: Tensor) -> tuple[Tensor, int]:
@@ -155,16 +172,19 @@ def _loss(model: SequenceModel, inputs: Tensor, targets: Tensor) -> tuple[Tensor
 
 
 @torch.no_grad()
-def validation_ndcg(model: SequenceModel, data: Sequences, batch_size: int) -> float:
+def validation_ndcg(model: SequenceModel, data: Sequences) -> float:
     """Mean NDCG@10 of each held-out latest movie, ranked against the whole catalogue less the
     person's other movies (ties pessimistic)."""
     model.eval()
     movies = model.all_movie_embeddings()
     gains = []
-    rows_per_batch = max(1, batch_size // max(model.n_movies, 1))
+    rows_per_batch = max(1, SCORES_AT_ONCE // max(model.n_movies, 1))
     for start in range(0, len(data.held_out), rows_per_batch):
         stop = min(start + rows_per_batch, len(data.held_out))
-        scores = model.encode(data.validation[start:stop].to(movies.device), movies)[:, -1]
+        windows = data.validation[start:stop]
+        lengths = (windows > 0).sum(dim=1)
+        queries = model.encode(windows[:, : int(lengths.max())].to(movies.device), movies)
+        scores = queries[torch.arange(stop - start), lengths - 1]
         scores = scores @ movies.T
         scores[:, 0] = float("-inf")
         for i, row in enumerate(range(start, stop)):

@@ -12,7 +12,7 @@ from reelrank.config import RetrievalModelConfig, TrainingConfig
 from reelrank.data.encoding.encoded import EncodedRatings
 from reelrank.data.encoding.features import history_table
 from reelrank.models.retrieval.factory import retrieval_model_from_state_dict
-from reelrank.models.retrieval.sequence import SequenceModel
+from reelrank.models.retrieval.sequence import SequenceModel, left_aligned
 from reelrank.training.sequence import Sequences, fit_sequence
 
 N_USERS, N_MOVIES, LENGTH = 6, 12, 8
@@ -59,22 +59,26 @@ def _model(seed: int = 0) -> SequenceModel:
 
 def test_no_position_sees_a_later_movie() -> None:
     model = _model()
-    window = torch.tensor([[0, 0, 3, 5, 7, 2, 9, 4]])
+    window = torch.tensor([[3, 5, 7, 2, 9, 4, 0, 0]])
     changed = window.clone()
-    changed[0, 5:] = torch.tensor([11, 1, 6])
+    changed[0, 3:6] = torch.tensor([11, 1, 6])
     with torch.no_grad():
         before, after = model.encode(window), model.encode(changed)
-    assert torch.allclose(before[0, :5], after[0, :5], atol=1e-6)
-    assert not torch.allclose(before[0, 5:], after[0, 5:], atol=1e-4)
+    assert torch.allclose(before[0, :3], after[0, :3], atol=1e-6)
+    assert not torch.allclose(before[0, 3:6], after[0, 3:6], atol=1e-4)
 
 
 def test_padding_never_changes_a_query() -> None:
     model = _model()
     history = torch.tensor([3, 5, 7])
-    padded = torch.tensor([[0, 0, 0, 0, 0, 3, 5, 7]])
+    padded = torch.tensor([[3, 5, 7, 0, 0, 0, 0, 0]])
     with torch.no_grad():
-        assert torch.allclose(model.fold_in(history), model.encode(padded)[0, -1], atol=1e-5)
-        assert torch.allclose(model.encode(padded)[0, :5], torch.zeros(5, 8))
+        assert torch.allclose(model.fold_in(history), model.encode(padded)[0, 2], atol=1e-5)
+        assert torch.equal(model.encode(padded)[0, 3:], torch.zeros(5, 8))
+        assert torch.equal(
+            left_aligned(torch.tensor([[0, 0, 4, 2], [1, 2, 3, 4], [0, 0, 0, 0]])),
+            torch.tensor([[4, 2, 0, 0], [1, 2, 3, 4], [0, 0, 0, 0]]),
+        )
 
 
 def test_a_known_user_is_their_history_folded_in() -> None:
@@ -169,6 +173,7 @@ def test_validation_holds_out_each_latest_movie() -> None:
     for row in range(3):
         movies = seen.movies_of(row + 1)
         assert int(data.held_out[row]) == movies[-1]
-        assert data.validation[row, -1] == movies[-2]  # never the held-out one
-        assert movies[-1] not in data.inputs[row].tolist()[-1:]
-        assert int(data.targets[row, -1]) == movies[-2]  # training stops before it
+        window = data.validation[row][data.validation[row] > 0]
+        assert window[-1] == movies[-2]  # never the held-out one
+        targets = data.targets[row][data.targets[row] > 0]
+        assert int(targets[-1]) == movies[-2]  # training stops before it

@@ -4,9 +4,9 @@ what they watch next, from what they watched and in which order.
 
 A movie's vector is its id embedding plus its content (title words, genres, release year; the
 tables travel in the weights as buffers), and the same vectors read the history and score the
-catalogue. Position `p` of a window of `max_history` movies is counted from the window's end, and
-each position attends only to itself and the real movies before it: a history of `n` movies gives
-the same query padded to the window or not, and no position sees a later movie (causality).
+catalogue. A window of up to `max_history` movies starts at position 0, padding after it, and
+each position attends only to itself and the movies before it: no position sees a later movie
+(causality), nor the padding, so a history gives the same query padded or not.
 
 The query of a known user is read off their latest training movies (`table_history`, a buffer, so
 the artifact carries it); anyone else's from the history they bring (`fold_in`), in the order they
@@ -25,19 +25,16 @@ from reelrank.config import RetrievalModelConfig
 from reelrank.models.retrieval.base import RetrievalModel, known_history, known_movies, state_rows
 from reelrank.models.retrieval.two_tower import FEATURE_KINDS, MOVIE_FEATURES, FeatureEncoder
 
-__all__ = ["SequenceModel", "attention_mask"]
+__all__ = ["SequenceModel", "left_aligned"]
 
 
-def attention_mask(real: Tensor, heads: int) -> Tensor:
-    """`[batch * heads, L, L]` float mask from `[batch, L]` real-movie flags: position `i` may
-    attend to a real position `j <= i`, and always to itself (so a padding row stays finite)."""
-    length = real.shape[1]
-    causal = torch.ones(length, length, dtype=torch.bool, device=real.device).tril()
-    allowed = causal & real[:, None, :]
-    allowed |= torch.eye(length, dtype=torch.bool, device=real.device)
-    mask = torch.zeros(allowed.shape, dtype=torch.float32, device=real.device)
-    mask.masked_fill_(~allowed, float("-inf"))
-    return mask.repeat_interleave(heads, dim=0)
+def left_aligned(windows: Tensor) -> Tensor:
+    """`[batch, L]` right-aligned windows (padding first, as `features.history_table` builds
+    them) -> the same movies left-aligned (padding last)."""
+    length = windows.shape[1]
+    shift = length - (windows > 0).sum(dim=1, keepdim=True)
+    places = torch.arange(length, device=windows.device)[None] + shift
+    return torch.where(places < length, windows.gather(1, places.clamp(max=length - 1)), 0)
 
 
 class SequenceModel(RetrievalModel):
@@ -134,29 +131,33 @@ class SequenceModel(RetrievalModel):
         return self.movie_embedding(torch.arange(self.n_movies + 1, device=self.device))
 
     def encode(self, windows: Tensor, movies: Tensor | None = None) -> Tensor:
-        """`[batch, L]` right-aligned movie windows (0 = padding, `L <= max_history`) ->
-        `[batch, L, dim]`: at each position, the query for the movie that comes next.
-        `movies` (`all_movie_embeddings()`) saves computing the movie vectors again."""
+        """`[batch, L]` left-aligned movie windows (oldest first, 0 = padding after the last
+        movie; `L <= max_history`) -> `[batch, L, dim]`: at each position, the query for the
+        movie that comes next (zeros at padding). `movies` (`all_movie_embeddings()`) saves
+        computing the movie vectors again."""
         length = windows.shape[1]
         if length > self.length:
             raise ValueError(f"a window holds at most {self.length} movies, got {length}")
         vectors = self.movie_embedding(windows) if movies is None else movies[windows]
-        real = windows > 0
-        # Positions counted from the window's end: padding never shifts a movie's position.
-        places = torch.arange(self.length - length, self.length, device=windows.device)
-        x = vectors * math.sqrt(vectors.shape[-1]) + self.position(places)[None]
-        x = self.dropout(x * real[..., None])
-        x = self.blocks(x, mask=attention_mask(real, self.heads))
-        return self.final_norm(x) * real[..., None]
+        real = (windows > 0)[..., None]
+        places = torch.arange(length, device=windows.device)
+        x = self.dropout(vectors * math.sqrt(vectors.shape[-1]) + self.position(places)[None])
+        # Causal attention: padding comes after every movie, so no movie ever attends to it.
+        causal = nn.Transformer.generate_square_subsequent_mask(length, device=windows.device)
+        x = self.blocks(x * real, mask=causal, is_causal=True)
+        return self.final_norm(x) * real
 
     def _queries(self, windows: Tensor) -> Tensor:
-        """`[batch, L]` windows -> `[batch, dim]`: the query at each window's last position."""
-        return self.encode(windows)[:, -1]
+        """`[batch, L]` left-aligned windows -> `[batch, dim]`: the query after each window's
+        last movie (zeros for an empty window)."""
+        last = ((windows > 0).sum(dim=1) - 1).clamp(min=0)
+        out = self.encode(windows)
+        return out[torch.arange(len(windows), device=windows.device), last]
 
     def user_embedding(self, user_idx: Tensor) -> Tensor:
         """A known user's query from their latest training movies; a user with none (the
         unknown user, index 0) gets zeros."""
-        return self._queries(self.table_history[user_idx])
+        return self._queries(left_aligned(self.table_history[user_idx]))
 
     def fold_in(self, history_movie_idx: Tensor) -> Tensor:
         """The query after `history` (oldest first; its latest `max_history` known movies)."""
