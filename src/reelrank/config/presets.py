@@ -114,18 +114,14 @@ PRESETS: dict[str, ExperimentConfig] = {
         retrieval_loss=_CORRECTED_SOFTMAX,
         retrieval_training=_TOWER_TRAINING,
     ),
-    # What people watch next: a causal transformer over the latest 200 movies (ids + title
-    # words, genres and year), full-softmax cross-entropy, stopped early on each person's latest
-    # training movie (docs/sequential.md).
+    # What people watch next: a causal transformer over the latest 200 movies' ids, full-softmax
+    # cross-entropy, stopped early on each person's latest training movie. Content beside the
+    # ids (title words, genres, year) and the other settings tried lost on validation
+    # (docs/sequential.md; benchmarks/sequential_research.py).
     "sequential": ExperimentConfig(
         preset="sequential",
         rating=None,
-        retrieval=RetrievalModelConfig(
-            kind="sequence",
-            embedding_dim=64,
-            movie_features=("title_tokens", "genres", "year"),
-            max_history=200,
-        ),
+        retrieval=RetrievalModelConfig(kind="sequence", embedding_dim=64, max_history=200),
         retrieval_training=TrainingConfig(
             optimizer="adam", learning_rate=0.001, batch_size=128, epochs=200, patience=5
         ),
