@@ -22,6 +22,7 @@ from torch import Tensor
 
 from reelrank.config import TrainingConfig
 from reelrank.data.encoding.encoded import UserRatings
+from reelrank.errors import ReelrankError
 from reelrank.models.retrieval.sequence import SequenceModel
 from reelrank.training.loop import Progress, RunContext
 from reelrank.training.optimizers import learning_rate_at, make_optimizer
@@ -99,6 +100,11 @@ def fit_sequence(
     """Train `model` on each person's training movies in time order (`seen`, oldest first).
     See the module docstring for validation."""
     context = context or RunContext()
+    if context.world is not None and context.world.distributed:
+        raise ReelrankError(
+            "the sequence model trains in one process (one device) for now: run "
+            "`reelrank train --preset sequential` without --nproc or torchrun"
+        )
     device = context.device or torch.device("cpu")
     watch = config.patience > 0
     data = Sequences.of(seen, model.length, hold_out_last=watch)

@@ -11,8 +11,11 @@ from torch import Tensor
 from reelrank.config import RetrievalModelConfig, TrainingConfig
 from reelrank.data.encoding.encoded import EncodedRatings
 from reelrank.data.encoding.features import history_table
+from reelrank.errors import ReelrankError
 from reelrank.models.retrieval.factory import retrieval_model_from_state_dict
 from reelrank.models.retrieval.sequence import SequenceModel, left_aligned
+from reelrank.runtime.distributed import World
+from reelrank.training.loop import RunContext
 from reelrank.training.sequence import Sequences, fit_sequence
 
 N_USERS, N_MOVIES, LENGTH = 6, 12, 8
@@ -177,3 +180,11 @@ def test_validation_holds_out_each_latest_movie() -> None:
         assert window[-1] == movies[-2]  # never the held-out one
         targets = data.targets[row][data.targets[row] > 0]
         assert int(targets[-1]) == movies[-2]  # training stops before it
+
+
+def test_several_processes_are_refused_plainly() -> None:
+    seen = _ordered_world(n_users=3).by_user(4)
+    model = _model()
+    context = RunContext(world=World(rank=0, size=2))
+    with pytest.raises(ReelrankError, match="one process"):
+        fit_sequence(model, seen, TrainingConfig(epochs=1), context=context)
