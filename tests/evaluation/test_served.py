@@ -187,3 +187,26 @@ def test_retrieval_metrics_on_the_same_sample_of_users(
     assert "retrieval/sampled_users_of" not in everyone
     assert sample["retrieval/sampled_users_of"] == served["served/sampled_users_of"]
     assert sample["retrieval/recall@10"] != everyone["retrieval/recall@10"]
+
+
+def test_leave_last_one_out_scores_each_users_latest_movie(ratings: Ratings) -> None:
+    """The leave-last protocol: one test movie per user, their latest; HR@10 is whether the
+    served list (the whole catalogue less their training movies) holds it."""
+    config = dataclasses.replace(preset("ease"), split="leave-last:1")
+    recommender = train_recommender(ratings, config)
+    train, test = split_ratings(ratings, "leave-last:1", seed=config.training.seed)
+    assert len(set(test.user_id.tolist())) == len(test)  # one movie per user
+    hits, gains = [], []
+    for user, movie, when in zip(test.user_id, test.movie_id, test.timestamp, strict=True):
+        theirs = train.user_id == user
+        assert (train.timestamp[theirs] <= when).all()  # nothing later trains
+        listed = [r.movie_id for r in recommender.recommend(str(user), 10)]
+        assert not set(listed) & set(train.movie_id[theirs].tolist())
+        place = listed.index(movie) if movie in listed else None
+        hits.append(place is not None)
+        gains.append(0.0 if place is None else 1 / np.log2(place + 2))
+    metrics = recommender.metrics
+    assert metrics["known_user/hit_rate@10"] == pytest.approx(np.mean(hits))
+    assert metrics["known_user/recall@10"] == pytest.approx(np.mean(hits))
+    assert metrics["known_user/ndcg@10"] == pytest.approx(np.mean(gains))
+    assert 0 < metrics["known_user/hit_rate@10"] < 1
