@@ -169,7 +169,7 @@ class SequenceModel(RetrievalModel):
         movies = known_movies(movie_idx, self.n_movies).to(self.device)
         with torch.no_grad():
             if not movies.numel():
-                return self.all_movie_embeddings().new_zeros(0, self.config.embedding_dim)
+                return self.id_embedding.weight.new_zeros(0, self.config.embedding_dim)
             return self._queries(movies[:, None])
 
     @classmethod
